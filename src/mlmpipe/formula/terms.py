@@ -1,0 +1,64 @@
+"""Model-matrix containers shared by the formula layer and the estimation engine.
+
+The engine knows only these arrays; the formula layer builds them from a data frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ReTerm:
+    """One random-effects term ``(expr | group)`` evaluated on the data.
+
+    Attributes:
+        group: R-style name of the grouping factor, e.g. ``"school"`` or ``"school:class"``.
+        codes: (n,) int array, level index 0..nlevels-1 of each observation.
+        levels: labels of the levels, in code order (sorted as R sorts factor levels).
+        names: column names of the term, R style, e.g. ``("(Intercept)", "ses")``.
+        Z: (n, q) float array, the raw model-matrix columns of the term (before indicator expansion).
+    """
+
+    group: str
+    codes: np.ndarray
+    levels: tuple[str, ...]
+    names: tuple[str, ...]
+    Z: np.ndarray
+
+    @property
+    def nlevels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def q(self) -> int:
+        return self.Z.shape[1]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything the engine needs to fit ``y = X beta + offset + sum_i Z_i b_i + e``.
+
+    Attributes:
+        y: (n,) response (or (n, 2) successes/failures for ``cbind`` responses).
+        X: (n, p) fixed-effects model matrix (treatment contrasts, R column order).
+        fixed_names: R-style names of the columns of X.
+        re_terms: random-effects terms in formula order (``||`` and ``/`` already expanded).
+        offset: (n,) offset or None.
+        rows: (n,) positions (``iloc``) of the data rows used after removing incomplete rows.
+        formula: the formula as given.
+        response: name of the response expression.
+        spec: the parsed formula object, reusable on new data (see ``mlmpipe.formula``).
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    fixed_names: tuple[str, ...]
+    re_terms: tuple[ReTerm, ...]
+    offset: np.ndarray | None
+    rows: np.ndarray
+    formula: str
+    response: str
+    spec: object = field(default=None, repr=False)
