@@ -1,0 +1,35 @@
+"""The public entry point: ``mlmpipe.fit``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+BACKENDS = ("mlmpipe", "statsmodels")
+
+
+def fit(
+    formula: str,
+    data: pd.DataFrame,
+    reml: bool = True,
+    backend: str = "mlmpipe",
+    **kwargs: Any,
+):
+    """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
+
+    ``backend="mlmpipe"`` (default) uses our penalized least-squares engine (Bates et al. 2015,
+    J. Stat. Softw. 67(1)); ``backend="statsmodels"`` uses statsmodels MixedLM as a cross-check
+    (one grouping factor only). Both return a result with the same ``to_dict()`` layout.
+    """
+    if backend == "mlmpipe":
+        from mlmpipe.engine.lmm import fit_lmm
+
+        return fit_lmm(formula, data, reml=reml, **kwargs)
+    if backend == "statsmodels":
+        from mlmpipe.backends.statsmodels_backend import fit_statsmodels
+
+        return fit_statsmodels(formula, data, reml=reml, **kwargs)
+    from mlmpipe.errors import PlanError
+
+    raise PlanError(f"estimation.backend: unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
