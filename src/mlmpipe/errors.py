@@ -40,3 +40,7 @@ class SingularFitWarning(MlmpipeWarning):
 
 class RankDeficiencyWarning(MlmpipeWarning):
     """Fixed-effects columns were dropped because the model matrix is rank deficient."""
+
+
+class DataCheckWarning(MlmpipeWarning):
+    """A data check whose action level is ``warn`` found something (see reports/checks.json)."""

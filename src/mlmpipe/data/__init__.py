@@ -1,0 +1,8 @@
+"""Data input: readers, the bundled example, structure checks and per-level descriptives."""
+
+from mlmpipe.data.checks import validate_data
+from mlmpipe.data.descriptives import describe
+from mlmpipe.data.example import fetch_example, load_example
+from mlmpipe.data.readers import read_table
+
+__all__ = ["describe", "fetch_example", "load_example", "read_table", "validate_data"]

