@@ -4,8 +4,8 @@ Follows R's ``terms.formula``:
 
 * ``a + b`` union, ``a:b`` interaction, ``a*b`` = ``a + b + a:b``, ``a/b`` = ``a + a:b``
   (``(a+b)/c`` = ``a + b + a:b:c``), ``a %in% b`` = ``a:b``, ``(a+b)^2`` all terms up to order 2,
-  ``a - b`` removes terms, ``0``/``- 1`` drop and ``1`` restores the intercept, ``offset(x)`` is kept
-  apart; anything else (a column, ``log(x)``, ``I(x^2)``) is a variable.
+  ``a - b`` removes terms, ``0``/``- 1`` drop and ``1`` restores the intercept, ``offset(x)`` is
+  kept apart; anything else (a column, ``log(x)``, ``I(x^2)``) is a variable.
 * Variables are numbered by first appearance; a term is a set of variables, labelled by joining the
   variable labels in that order with ``:``; terms are sorted by order (degree), stably.
 """

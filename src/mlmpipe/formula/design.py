@@ -97,7 +97,7 @@ def _offset(values: list[Value]) -> np.ndarray | None:
 
 
 def build_design(formula: str | FormulaSpec, data: pd.DataFrame) -> Design:
-    """Evaluate an lme4 formula on ``data``: response, X, random-effects terms, offset, kept rows."""
+    """Evaluate an lme4 formula on ``data``: response, X, random-effects terms, offset, rows."""
     spec = _as_spec(formula)
     _check_columns(spec, data)
     _check_inf(spec, data)

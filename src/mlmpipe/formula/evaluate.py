@@ -1,10 +1,11 @@
 """Evaluate formula expressions on a data frame (R's ``model.frame`` step).
 
 A variable evaluates to either a float array (numeric; NaN = NA) or a ``Factor``.
-Factors follow R's ``factor()``: a pandas ``Categorical`` keeps its category order; other non-numeric
-columns get their sorted unique values as levels (code-point order, i.e. R in the C locale);
-``bool`` columns are logical (levels ``FALSE``, ``TRUE``); ``factor(x)`` of a numeric column sorts
-numerically. Level labels are strings formatted as R's ``as.character`` would (``2``, not ``2.0``).
+Factors follow R's ``factor()``: a pandas ``Categorical`` keeps its category order; other
+non-numeric columns get their sorted unique values as levels (code-point order, i.e. R in the C
+locale); ``bool`` columns are logical (levels ``FALSE``, ``TRUE``); ``factor(x)`` of a numeric
+column sorts numerically. Level labels are strings formatted as R's ``as.character`` would
+(``2``, not ``2.0``).
 
 Stateful transforms (``scale()``) record their parameters in ``state`` on the fitting data and reuse
 them on new data.

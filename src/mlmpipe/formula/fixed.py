@@ -2,7 +2,8 @@
 
 * Unordered factors and logicals use treatment contrasts (``contr.treatment``): the first level is
   the baseline and column names are ``<label><level>`` (``sectorCatholic``, ``xTRUE``).
-  Ordered factors (ordered pandas ``Categorical``) use ``contr.poly`` (``f.L``, ``f.Q``, ``f.C``, ``f^4``).
+  Ordered factors (ordered pandas ``Categorical``) use ``contr.poly`` (``f.L``, ``f.Q``, ``f.C``,
+  ``f^4``).
 * A factor in a term is coded by contrasts when the term without it is the empty term or is
   contained in a preceding term (R's ``TermCode``); otherwise by one indicator per level.
   Without an intercept the first factor of the first term containing a factor gets indicators.
@@ -86,7 +87,7 @@ def _block(value: Value, contrasts: bool, label: str, n: int) -> tuple[np.ndarra
 def model_matrix(
     spec: TermSpec, values: dict[str, Value], n: int
 ) -> tuple[np.ndarray, tuple[str, ...], tuple[int, ...]]:
-    """Build X (n, p), its column names and R's ``assign`` (term index per column, 0 = intercept)."""
+    """X (n, p), its column names and R's ``assign`` (term index per column, 0 = intercept)."""
     blocks: list[np.ndarray] = []
     names: list[str] = []
     assign: list[int] = []

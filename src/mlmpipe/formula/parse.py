@@ -1,8 +1,8 @@
 """Tokenizer, parser and R-style deparser for model formulas.
 
 The grammar is the part of R's expression grammar that formulas use, with R's operator precedence
-(high to low): ``^`` (right-associative; ``**`` is read as ``^``), unary ``-``/``+``, ``:``, ``%op%``,
-``*`` ``/``, binary ``+`` ``-``, comparisons, ``&``, ``|`` ``||``, ``~``.
+(high to low): ``^`` (right-associative; ``**`` is read as ``^``), unary ``-``/``+``, ``:``,
+``%op%``, ``*`` ``/``, binary ``+`` ``-``, comparisons, ``&``, ``|`` ``||``, ``~``.
 Nodes are immutable; ``deparse`` prints them as R's ``deparse()`` does, which is what R uses to name
 model-matrix columns (``I(x^2)``, ``log(x + 1)``, ``cbind(succ, fail)``).
 """

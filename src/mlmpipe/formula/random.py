@@ -1,9 +1,9 @@
 """Grouping factors of random-effects terms (lme4's ``mkBlist``).
 
 A grouping factor ``a:b`` has as levels the *observed* combinations, ordered by ``a``'s levels then
-``b``'s (lme4's ``%i%``), labelled ``"<a level>:<b level>"``. Each leaf (``a``, ``b``) is a factor as
-R's ``factor()`` makes it: numeric IDs sort numerically, strings sort, a ``Categorical`` keeps its
-order; unused levels are dropped. A grouping factor must have more than one level.
+``b``'s (lme4's ``%i%``), labelled ``"<a level>:<b level>"``. Each leaf (``a``, ``b``) is a
+factor as R's ``factor()`` makes it: numeric IDs sort numerically, strings sort, a ``Categorical``
+keeps its order; unused levels are dropped. A grouping factor must have more than one level.
 """
 
 from __future__ import annotations

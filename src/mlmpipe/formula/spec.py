@@ -2,8 +2,8 @@
 
 Random-effects terms follow lme4's ``findbars``/``nobars``:
 
-* ``(expr || g)`` → ``(1 | g) + (0 + t | g)`` for every term ``t`` of ``expr`` (``expandDoubleVerts``),
-  each a separate term with the same grouping factor ``g``.
+* ``(expr || g)`` → ``(1 | g) + (0 + t | g)`` for every term ``t`` of ``expr``
+  (``expandDoubleVerts``), each a separate term with the same grouping factor ``g``.
 * ``(expr | a/b)`` → ``(expr | b:a) + (expr | a)``; ``a/b/c`` → ``c:(b:a)``, ``b:a``, ``a``
   (``expandSlash``; names are R's deparse of the interaction call).
 * The fixed part is the formula with the bar terms removed (``y ~ (1|g)`` has fixed part ``y ~ 1``).

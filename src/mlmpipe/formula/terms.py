@@ -19,7 +19,8 @@ class ReTerm:
         codes: (n,) int array, level index 0..nlevels-1 of each observation.
         levels: labels of the levels, in code order (sorted as R sorts factor levels).
         names: column names of the term, R style, e.g. ``("(Intercept)", "ses")``.
-        Z: (n, q) float array, the raw model-matrix columns of the term (before indicator expansion).
+        Z: (n, q) float array, the raw model-matrix columns of the term (before expansion by
+            the grouping indicators).
     """
 
     group: str
