@@ -23,7 +23,7 @@ def fit(
     (one grouping factor only). Both return a result with the same ``to_dict()`` layout.
     """
     if backend == "mlmpipe":
-        from mlmpipe.engine.lmm import fit_lmm
+        from mlmpipe.engine.fit import fit_lmm
 
         return fit_lmm(formula, data, reml=reml, **kwargs)
     if backend == "statsmodels":

@@ -1,0 +1,169 @@
+"""Block types of the blocked Cholesky factor and the few operations the factorization needs.
+
+A block of ``L`` is one of
+- ``BlockDiag``: a block-diagonal matrix stored as an (m, q, q) array (one q x q block per level of a
+  grouping factor), the form of the first random-effects term's diagonal block and of every nested
+  term's diagonal block;
+- a ``scipy.sparse`` CSR matrix (off-diagonal blocks between grouping factors);
+- a dense ``numpy`` array (crossed terms after fill-in; the fixed-effects rows).
+
+The operations keep the cheapest form that is exact: sparse stays sparse under products with
+block-diagonal factors, and a block only becomes dense when fill-in forces it (MixedModels.jl uses the
+same idea; Bates et al. 2015, J. Stat. Softw. 67(1), section 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+
+@dataclass
+class BlockDiag:
+    """Block-diagonal matrix with ``m`` blocks of size ``q x q``: ``data[l]`` is block ``l``."""
+
+    data: np.ndarray
+
+    @property
+    def m(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def q(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = self.m * self.q
+        return (n, n)
+
+    def copy(self) -> BlockDiag:
+        return BlockDiag(self.data.copy())
+
+    def toarray(self) -> np.ndarray:
+        return sp.block_diag(list(self.data), format="csr").toarray()
+
+    def tosparse(self) -> sp.csr_matrix:
+        m, q = self.m, self.q
+        return sp.bsr_matrix((self.data, np.arange(m), np.arange(m + 1)), shape=(m * q, m * q)).tocsr()
+
+    def logdet_chol(self) -> float:
+        """log det of the factor (sum of log diagonal), for a Cholesky factor."""
+        return float(np.sum(np.log(np.diagonal(self.data, axis1=1, axis2=2))))
+
+    def inv_lower(self) -> np.ndarray:
+        """Inverses of the lower-triangular blocks, (m, q, q)."""
+        if self.q == 1:
+            return 1.0 / self.data
+        return np.linalg.inv(self.data)
+
+
+def kron_identity(T: np.ndarray, m: int) -> sp.csr_matrix:
+    """``I_m (x) T`` as a sparse matrix."""
+    q = T.shape[0]
+    data = np.broadcast_to(T, (m, q, q))
+    return sp.bsr_matrix((data, np.arange(m), np.arange(m + 1)), shape=(m * q, m * q)).tocsr()
+
+
+def is_sparse(a) -> bool:
+    return sp.issparse(a)
+
+
+def to_dense(a) -> np.ndarray:
+    if isinstance(a, BlockDiag):
+        return a.toarray()
+    if sp.issparse(a):
+        return a.toarray()
+    return a
+
+
+def lam_right(M, T: np.ndarray, m: int):
+    """``M (I_m (x) T)`` for a dense or sparse ``M`` whose columns are grouped by level."""
+    q = T.shape[0]
+    if q == 1:
+        return M * T[0, 0]
+    if sp.issparse(M):
+        return (M @ kron_identity(T, m)).tocsr()
+    r = M.shape[0]
+    return (M.reshape(r, m, q) @ T).reshape(r, m * q)
+
+
+def lam_left_t(M, T: np.ndarray, m: int):
+    """``(I_m (x) T)' M`` for a dense or sparse ``M`` whose rows are grouped by level."""
+    q = T.shape[0]
+    if q == 1:
+        return M * T[0, 0]
+    if sp.issparse(M):
+        return (kron_identity(T.T, m) @ M).tocsr()
+    c = M.shape[1]
+    return (T.T @ M.reshape(m, q, c)).reshape(m * q, c)
+
+
+def matmul_t(a, b):
+    """``a @ b.T``; sparse when both are sparse, dense otherwise."""
+    if sp.issparse(a) and sp.issparse(b):
+        return (a @ b.T).tocsr()
+    if sp.issparse(a):
+        return np.asarray(a @ b.T)
+    if sp.issparse(b):
+        return np.asarray((b @ a.T).T)
+    return a @ b.T
+
+
+def subtract(M, P):
+    """``M - P`` keeping sparse form only when both are sparse."""
+    if sp.issparse(M) and sp.issparse(P):
+        return (M - P).tocsr()
+    if sp.issparse(M):
+        return M.toarray() - P
+    if sp.issparse(P):
+        return M - P.toarray()
+    return M - P
+
+
+def rdiv_lower_t(M, L):
+    """``M L^{-T}`` for a lower-triangular ``L`` (BlockDiag or dense)."""
+    if isinstance(L, BlockDiag):
+        m, q = L.m, L.q
+        inv = L.inv_lower()
+        if q == 1:
+            scale = inv[:, 0, 0]
+            if sp.issparse(M):
+                return (M @ sp.diags(scale)).tocsr()
+            return M * scale
+        invt = np.transpose(inv, (0, 2, 1))
+        if sp.issparse(M):
+            bd = sp.bsr_matrix((invt, np.arange(m), np.arange(m + 1)), shape=(m * q, m * q))
+            return (M @ bd).tocsr()
+        r = M.shape[0]
+        # row r, level l: M[r, l, :] @ inv[l].T
+        return np.einsum("rla,lba->rlb", M.reshape(r, m, q), inv).reshape(r, m * q)
+    M = to_dense(M)
+    return sla.solve_triangular(L, M.T, lower=True, check_finite=False).T
+
+
+def blockdiag_pattern_ok(P, q: int) -> bool:
+    """True when the sparse matrix ``P`` has nonzeros only inside the q x q diagonal blocks."""
+    coo = P.tocoo()
+    return bool(np.all(coo.row // q == coo.col // q))
+
+
+def blockdiag_subtract(D: BlockDiag, P) -> BlockDiag:
+    """``D - P`` where ``P`` is sparse with block-diagonal pattern."""
+    m, q = D.m, D.q
+    coo = P.tocoo()
+    flat = (coo.row // q) * (q * q) + (coo.row % q) * q + (coo.col % q)
+    upd = np.bincount(flat, weights=coo.data, minlength=m * q * q).reshape(m, q, q)
+    return BlockDiag(D.data - upd)
+
+
+def cholesky(D):
+    """Lower Cholesky factor of a BlockDiag or dense symmetric positive-definite matrix."""
+    if isinstance(D, BlockDiag):
+        if D.q == 1:
+            return BlockDiag(np.sqrt(D.data))
+        return BlockDiag(np.linalg.cholesky(D.data))
+    return sla.cholesky(D, lower=True, check_finite=False)

@@ -1,0 +1,76 @@
+"""``fit_lmm``: the fitting stages chained (design -> model -> optimize -> check -> result), as lme4's
+``lFormula`` -> ``mkLmerDevfun`` -> ``optimizeLmer`` -> ``checkConv`` -> ``mkMerMod``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from mlmpipe.engine.lmm import LinearMixedModel
+from mlmpipe.engine.optimize import check_convergence, optimize_theta
+from mlmpipe.engine.results import LmmResult
+from mlmpipe.errors import ConvergenceWarning, SingularFitWarning
+from mlmpipe.formula.terms import Design
+
+
+def fit_design(
+    design: Design,
+    reml: bool = True,
+    df_method: str = "satterthwaite",
+    alpha: float = 0.05,
+    theta0: np.ndarray | None = None,
+) -> LmmResult:
+    """Fit a linear mixed model to an already-built ``Design``."""
+    model = LinearMixedModel(design, reml=reml)
+    start = (
+        np.concatenate([r.theta_start() for r in model.reterms]) if theta0 is None else theta0
+    )
+    theta, optsum = optimize_theta(model.objective, start, model.lower)
+    check_convergence(model.objective, theta, model.lower, optsum)
+    f = model.factorize(theta)
+    sigma = model.sigma_from(f)
+    beta = model.beta_from(f)
+    vcov = model.vcov_beta(f, sigma)
+    msgs = list(model.warnings)
+    if optsum.singular:
+        msg = "boundary (singular) fit: a variance is estimated as 0 or a correlation as +-1"
+        warnings.warn(msg, SingularFitWarning, stacklevel=3)
+        msgs.append(msg)
+    for msg in optsum.messages:
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        msgs.append(msg)
+    msgs.extend(optsum.fallbacks)
+    if df_method == "satterthwaite":
+        from mlmpipe.inference.satterthwaite import satterthwaite_df
+
+        df = satterthwaite_df(model, theta, sigma, vcov)
+    elif df_method == "residual":
+        df = np.full(model.p, float(model.n - model.p))
+    elif df_method == "none":
+        df = np.full(model.p, np.inf)
+    else:
+        from mlmpipe.errors import PlanError
+
+        raise PlanError(
+            f"df_method: unknown value {df_method!r}; allowed: satterthwaite, residual, none"
+        )
+    return LmmResult(model, theta, f, beta, sigma, vcov, df, optsum, msgs, alpha)
+
+
+def fit_lmm(
+    formula: str,
+    data: pd.DataFrame,
+    reml: bool = True,
+    df_method: str = "satterthwaite",
+    alpha: float = 0.05,
+) -> LmmResult:
+    """Fit ``formula`` (lme4 syntax) to ``data`` by REML (default) or ML.
+
+    Estimation: profiled deviance of the penalized least-squares problem (Bates, Maechler, Bolker &
+    Walker 2015, J. Stat. Softw. 67(1)); Satterthwaite df as lmerTest (Kuznetsova et al. 2017).
+    """
+    from mlmpipe.formula import build_design
+
+    return fit_design(build_design(formula, data), reml=reml, df_method=df_method, alpha=alpha)

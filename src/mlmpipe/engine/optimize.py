@@ -1,0 +1,193 @@
+"""Bounded derivative-free minimization of the profiled deviance, with lme4-style checks.
+
+The optimizer is NLopt's BOBYQA (Powell 2009), the default of lme4's ``lmer`` (``nloptwrap``), run
+with tighter tolerances than lme4's for parity. If it fails, SciPy's COBYQA (Ragonneau & Zhang 2023)
+restarts from the best point, then bounded Nelder-Mead; every fallback is recorded. After the fit, the gradient and Hessian of the deviance are
+computed by central differences (as lme4's ``checkConv``): the fit is flagged as not converged when the
+scaled gradient ``|H^{-1} g|`` exceeds 0.002 or the Hessian is not positive definite at an interior
+optimum. A fit is singular when a diagonal element of a relative covariance factor is within 1e-4 of its
+bound 0 (lme4's ``isSingular``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import nlopt
+import numpy as np
+from scipy.optimize import Bounds, minimize
+
+
+@dataclass
+class OptSummary:
+    """How a fit was obtained: start, end, evaluations, tolerances, checks and every fallback."""
+
+    method: str
+    theta_start: list[float]
+    theta_end: list[float] = field(default_factory=list)
+    objective: float = float("nan")
+    feval: int = 0
+    seconds: float = 0.0
+    xtol: float = 1e-8
+    fallbacks: list[str] = field(default_factory=list)
+    max_abs_scaled_grad: float | None = None
+    min_hessian_eigenvalue: float | None = None
+    converged: bool = True
+    singular: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def optimize_theta(
+    objective: Callable[[np.ndarray], float],
+    theta0: np.ndarray,
+    lower: np.ndarray,
+    xtol: float = 1e-10,
+    maxfev: int = 10_000,
+) -> tuple[np.ndarray, OptSummary]:
+    """Minimize ``objective`` over theta subject to ``theta >= lower``."""
+    count = [0]
+    best = [np.inf, np.array(theta0, float)]
+
+    def f(x: np.ndarray) -> float:
+        count[0] += 1
+        v = objective(x)
+        if v < best[0]:
+            best[0] = v
+            best[1] = np.array(x, float)
+        return v
+
+    summ = OptSummary(method="BOBYQA", theta_start=list(map(float, theta0)), xtol=xtol)
+    t0 = time.perf_counter()
+    x = np.array(theta0, float)
+    try:
+        x = _bobyqa(f, x, lower, xtol, maxfev)
+    except (RuntimeError, ValueError, nlopt.RoundoffLimited) as err:
+        summ.fallbacks.append(f"BOBYQA: {err}; restarted with COBYQA")
+        x = _scipy_fallback(f, best[1], lower, xtol, maxfev, summ)
+    if best[0] < objective(x):
+        x = best[1]
+    x = np.maximum(x, lower)
+    summ.theta_end = list(map(float, x))
+    summ.objective = float(objective(x))
+    summ.feval = count[0]
+    summ.seconds = time.perf_counter() - t0
+    return x, summ
+
+
+def _bobyqa(f, x0, lower, xtol, maxfev) -> np.ndarray:
+    opt = nlopt.opt(nlopt.LN_BOBYQA, x0.size)
+    opt.set_min_objective(lambda x, grad: float(f(x)))
+    opt.set_lower_bounds(lower)
+    opt.set_xtol_abs(xtol)
+    opt.set_ftol_abs(1e-12)
+    opt.set_ftol_rel(1e-14)
+    opt.set_maxeval(maxfev)
+    x = opt.optimize(np.maximum(x0, lower))
+    if opt.last_optimize_result() == nlopt.MAXEVAL_REACHED:
+        raise RuntimeError(f"reached the maximum of {maxfev} evaluations")
+    return np.asarray(x, float)
+
+
+def _scipy_fallback(f, x0, lower, xtol, maxfev, summ: OptSummary) -> np.ndarray:
+    bounds = Bounds(lower, np.full_like(lower, np.inf))
+    summ.method = "BOBYQA+COBYQA"
+    res = minimize(
+        f,
+        x0,
+        method="COBYQA",
+        bounds=bounds,
+        options={"initial_tr_radius": 0.5, "final_tr_radius": xtol, "maxfev": maxfev},
+    )
+    if res.success:
+        return np.asarray(res.x, float)
+    summ.fallbacks.append(f"COBYQA: {res.message}; restarted with Nelder-Mead")
+    summ.method = "BOBYQA+COBYQA+Nelder-Mead"
+    res = minimize(
+        f,
+        res.x,
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={"xatol": xtol, "fatol": 1e-10, "maxfev": maxfev},
+    )
+    if not res.success:
+        summ.converged = False
+        summ.messages.append(f"Nelder-Mead: {res.message}")
+    return np.asarray(res.x, float)
+
+
+def finite_gradient_hessian(
+    f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference gradient and Hessian (one-sided where a bound is active)."""
+    x = np.asarray(x, float)
+    k = x.size
+    h = 1e-4 * np.maximum(np.abs(x), 0.1)
+    f0 = f(x)
+    g = np.zeros(k)
+    H = np.zeros((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h[i]
+        if x[i] - h[i] < lower[i]:
+            f1, f2 = f(x + e), f(x + 2 * e)
+            g[i] = (-3 * f0 + 4 * f1 - f2) / (2 * h[i])
+            H[i, i] = (f0 - 2 * f1 + f2) / h[i] ** 2
+        else:
+            fp, fm = f(x + e), f(x - e)
+            g[i] = (fp - fm) / (2 * h[i])
+            H[i, i] = (fp - 2 * f0 + fm) / h[i] ** 2
+    for i in range(k):
+        for j in range(i):
+            ei = np.zeros(k)
+            ej = np.zeros(k)
+            ei[i] = h[i]
+            ej[j] = h[j]
+            if x[i] - h[i] < lower[i] or x[j] - h[j] < lower[j]:
+                v = (f(x + ei + ej) - f(x + ei) - f(x + ej) + f0) / (h[i] * h[j])
+            else:
+                v = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
+                    4 * h[i] * h[j]
+                )
+            H[i, j] = H[j, i] = v
+    return g, H
+
+
+def check_convergence(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    lower: np.ndarray,
+    summ: OptSummary,
+    singular_tol: float = 1e-4,
+    grad_tol: float = 2e-3,
+) -> None:
+    """Fill ``summ.singular``, ``summ.converged`` and the gradient/Hessian diagnostics in place."""
+    on_bound = (lower == 0) & (x < singular_tol)
+    summ.singular = bool(np.any(on_bound))
+    g, H = finite_gradient_hessian(f, x, lower)
+    free = ~on_bound
+    if np.any(free):
+        Hf = H[np.ix_(free, free)]
+        gf = g[free]
+        eig = np.linalg.eigvalsh(Hf)
+        summ.min_hessian_eigenvalue = float(eig.min())
+        try:
+            scaled = np.linalg.solve(Hf, gf)
+        except np.linalg.LinAlgError:
+            scaled = gf
+        summ.max_abs_scaled_grad = float(np.max(np.abs(scaled)))
+        if summ.max_abs_scaled_grad > grad_tol:
+            summ.converged = False
+            summ.messages.append(
+                f"model failed to converge: max|scaled gradient| = {summ.max_abs_scaled_grad:.3g}"
+                f" > {grad_tol}"
+            )
+        if eig.min() <= 0 and not summ.singular:
+            summ.converged = False
+            summ.messages.append(
+                "model failed to converge: Hessian of the deviance is not positive definite"
+            )

@@ -1,0 +1,105 @@
+"""Random-effects terms as the engine sees them: grouping codes, raw columns and the theta layout.
+
+For a term with q columns, the relative covariance factor is ``Lambda_i = I_m (x) T_i`` with ``T_i``
+lower triangular; theta holds the lower triangle of ``T_i`` column by column, as in lme4
+(Bates et al. 2015, J. Stat. Softw. 67(1), eq. 4). Diagonal elements are bounded below by 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlmpipe.formula.terms import ReTerm
+
+
+@dataclass
+class ReMat:
+    """One random-effects term prepared for estimation."""
+
+    term: ReTerm
+    name: str  # unique group name as lme4 prints it (``g``, ``g.1`` for repeated factors)
+
+    def __post_init__(self) -> None:
+        q = self.term.q
+        rows, cols = np.tril_indices(q)
+        order = np.lexsort((rows, cols))  # column-major order of the lower triangle
+        self.tri_rows = rows[order]
+        self.tri_cols = cols[order]
+
+    @property
+    def q(self) -> int:
+        return self.term.q
+
+    @property
+    def m(self) -> int:
+        return self.term.nlevels
+
+    @property
+    def ntheta(self) -> int:
+        return self.q * (self.q + 1) // 2
+
+    @property
+    def nranef(self) -> int:
+        return self.m * self.q
+
+    def lower_bounds(self) -> np.ndarray:
+        return np.where(self.tri_rows == self.tri_cols, 0.0, -np.inf)
+
+    def theta_start(self) -> np.ndarray:
+        return np.where(self.tri_rows == self.tri_cols, 1.0, 0.0)
+
+    def T(self, theta: np.ndarray) -> np.ndarray:
+        q = self.q
+        out = np.zeros((q, q))
+        out[self.tri_rows, self.tri_cols] = theta
+        return out
+
+    def Z(self) -> sp.csr_matrix:
+        """The n x (m q) indicator-expanded model matrix of the term."""
+        t = self.term
+        n, q = t.Z.shape
+        rows = np.repeat(np.arange(n), q)
+        cols = (t.codes[:, None] * q + np.arange(q)[None, :]).ravel()
+        return sp.csr_matrix((t.Z.ravel(), (rows, cols)), shape=(n, self.nranef))
+
+    def diag_crossprod(self) -> np.ndarray:
+        """Z_i'Z_i as (m, q, q): the per-level blocks (every row belongs to one level)."""
+        t = self.term
+        q = self.q
+        out = np.empty((self.m, q, q))
+        for a in range(q):
+            for b in range(a + 1):
+                v = np.bincount(t.codes, weights=t.Z[:, a] * t.Z[:, b], minlength=self.m)
+                out[:, a, b] = v
+                out[:, b, a] = v
+        return out
+
+
+def cross_block(ri: ReMat, rj: ReMat, dense_fraction: float = 0.2):
+    """Z_i'Z_j between two terms: sparse CSR unless its fill exceeds ``dense_fraction``."""
+    ti, tj = ri.term, rj.term
+    qi, qj = ri.q, rj.q
+    rows = (ti.codes[:, None, None] * qi + np.arange(qi)[None, :, None]) + np.zeros((1, 1, qj), int)
+    cols = (tj.codes[:, None, None] * qj + np.arange(qj)[None, None, :]) + np.zeros((1, qi, 1), int)
+    vals = ti.Z[:, :, None] * tj.Z[:, None, :]
+    M = sp.csr_matrix(
+        (vals.ravel(), (rows.ravel(), cols.ravel())), shape=(ri.nranef, rj.nranef)
+    )
+    M.sum_duplicates()
+    if M.nnz > dense_fraction * M.shape[0] * M.shape[1]:
+        return M.toarray()
+    return M
+
+
+def unique_group_names(terms: list[ReTerm]) -> list[str]:
+    """lme4's naming of repeated grouping factors: ``g``, ``g.1``, ``g.2`` (make.unique)."""
+    seen: dict[str, int] = {}
+    out = []
+    for t in terms:
+        k = seen.get(t.group, 0)
+        out.append(t.group if k == 0 else f"{t.group}.{k}")
+        seen[t.group] = k + 1
+    return out

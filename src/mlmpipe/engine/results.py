@@ -1,0 +1,341 @@
+"""The fitted linear mixed model: estimates, variance components, conditional modes, predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+from scipy import stats
+
+from mlmpipe.engine import blocks as B
+from mlmpipe.engine.lmm import Factorization, LinearMixedModel
+from mlmpipe.engine.optimize import OptSummary
+
+#: above this many random effects, conditional variances need a dense inverse we do not form
+CONDVAR_DENSE_LIMIT = 6000
+
+
+@dataclass
+class LmmResult:
+    """A fitted linear mixed model (the engine's result; see ``to_dict`` for the stored layout)."""
+
+    model: LinearMixedModel
+    theta: np.ndarray
+    factor: Factorization
+    beta: np.ndarray
+    sigma: float
+    vcov: np.ndarray
+    df: np.ndarray
+    optsum: OptSummary
+    warnings: list[str] = field(default_factory=list)
+    alpha: float = 0.05
+
+    # ---------------------------------------------------------------- basics
+    @property
+    def reml(self) -> bool:
+        return self.model.reml
+
+    @property
+    def nobs(self) -> int:
+        return self.model.n
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Positions (iloc) of the data rows used in the fit."""
+        return self.model.design.rows
+
+    @property
+    def converged(self) -> bool:
+        return self.optsum.converged
+
+    @property
+    def singular(self) -> bool:
+        return self.optsum.singular
+
+    @property
+    def npar(self) -> int:
+        return self.model.p + self.model.ntheta + 1
+
+    @property
+    def criterion(self) -> float:
+        """REML criterion (REML fits) or deviance -2 logLik (ML fits)."""
+        return self.model.deviance_from(self.factor)
+
+    @property
+    def loglik(self) -> float:
+        return -0.5 * self.criterion
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.loglik + 2 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + self.npar * np.log(self.nobs)
+
+    @property
+    def fixef(self) -> pd.Series:
+        return pd.Series(self.beta, index=list(self.model.fixed_names), name="estimate")
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.model.reterms:
+            out.setdefault(r.term.group, r.m)
+        return out
+
+    # ------------------------------------------------------- fixed effects
+    def fixed_table(self) -> pd.DataFrame:
+        """Estimate, SE, Satterthwaite df, t, p and the t(df)-based Wald interval."""
+        se = np.sqrt(np.diag(self.vcov))
+        t = self.beta / se
+        p = 2 * stats.t.sf(np.abs(t), self.df)
+        q = stats.t.ppf(1 - self.alpha / 2, self.df)
+        return pd.DataFrame(
+            {
+                "term": list(self.model.fixed_names),
+                "estimate": self.beta,
+                "se": se,
+                "df": self.df,
+                "t": t,
+                "p": p,
+                "ci_low": self.beta - q * se,
+                "ci_high": self.beta + q * se,
+            }
+        )
+
+    # ---------------------------------------------------- variance components
+    def covariance_matrices(self) -> dict[str, np.ndarray]:
+        """Sigma_i = sigma^2 T_i T_i' for each term, keyed by the (unique) group name."""
+        out = {}
+        for r, sl in zip(self.model.reterms, self.model.theta_index, strict=True):
+            T = r.T(self.theta[sl])
+            out[r.name] = self.sigma**2 * (T @ T.T)
+        return out
+
+    def varcorr(self) -> pd.DataFrame:
+        """Rows as R's ``as.data.frame(VarCorr(m))``: group, term1, term2, vcov, sdcor."""
+        rows = []
+        covs = self.covariance_matrices()
+        for r in self.model.reterms:
+            S = covs[r.name]
+            names = r.term.names
+            sd = np.sqrt(np.diag(S))
+            for a, nm in enumerate(names):
+                rows.append((r.name, nm, None, S[a, a], sd[a]))
+            for b in range(len(names)):
+                for a in range(b + 1, len(names)):
+                    den = sd[a] * sd[b]
+                    cor = S[a, b] / den if den > 0 else float("nan")
+                    rows.append((r.name, names[b], names[a], S[a, b], cor))
+        rows.append(("Residual", None, None, self.sigma**2, self.sigma))
+        return pd.DataFrame(rows, columns=["group", "term1", "term2", "vcov", "sdcor"])
+
+    # ------------------------------------------------------ conditional modes
+    def _modes_internal(self) -> list[np.ndarray]:
+        return self.model.spherical_modes(self.factor, self.beta)
+
+    def ranef_arrays(self) -> dict[str, np.ndarray]:
+        """Conditional modes b (BLUPs) per term as (levels, q) arrays, keyed by group name."""
+        us = self._modes_internal()
+        out = {}
+        m = self.model
+        for pos, i in enumerate(m.order):
+            r = m.reterms[i]
+            T = r.T(self.theta[m.theta_index[i]])
+            out[r.name] = us[pos].reshape(r.m, r.q) @ T.T
+        return {r.name: out[r.name] for r in m.reterms}
+
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes per grouping factor as data frames (index = levels, columns = terms)."""
+        arr = self.ranef_arrays()
+        return {
+            r.name: pd.DataFrame(arr[r.name], index=list(r.term.levels), columns=list(r.term.names))
+            for r in self.model.reterms
+        }
+
+    def condvar(self) -> dict[str, np.ndarray] | None:
+        """Conditional covariance of b given y, per level: sigma^2 T [ (L L')^{-1} ]_ll T' (lme4's
+        ``condVar``); None when the number of random effects exceeds ``CONDVAR_DENSE_LIMIT``."""
+        m = self.model
+        L = self.factor.L
+        K = m.K
+        sizes = [m.reterms[i].nranef for i in m.order]
+        if K == 1 and isinstance(L[0][0], B.BlockDiag):
+            inv = L[0][0].inv_lower()
+            blocks = [np.swapaxes(inv, 1, 2) @ inv]
+        else:
+            if sum(sizes) > CONDVAR_DENSE_LIMIT:
+                return None
+            starts = np.concatenate([[0], np.cumsum(sizes)])
+            Lt = np.zeros((starts[-1], starts[-1]))
+            for j in range(K):
+                for i in range(j + 1):
+                    Lt[starts[j] : starts[j + 1], starts[i] : starts[i + 1]] = B.to_dense(L[j][i])
+            Linv = sla.solve_triangular(Lt, np.eye(starts[-1]), lower=True, check_finite=False)
+            blocks = []
+            for pos, i in enumerate(m.order):
+                r = m.reterms[i]
+                cols = Linv[:, starts[pos] : starts[pos + 1]].reshape(-1, r.m, r.q)
+                blocks.append(np.einsum("rla,rlb->lab", cols, cols))
+        out = {}
+        for pos, i in enumerate(m.order):
+            r = m.reterms[i]
+            T = r.T(self.theta[m.theta_index[i]])
+            out[r.name] = self.sigma**2 * (T @ blocks[pos] @ T.T)
+        return {r.name: out[r.name] for r in m.reterms}
+
+    # ---------------------------------------------------------- predictions
+    def fitted(self) -> np.ndarray:
+        """X beta + Z b (+ offset) over the rows used."""
+        m = self.model
+        eta = m.X @ self.beta
+        us = self._modes_internal()
+        for pos, i in enumerate(m.order):
+            r = m.reterms[i]
+            T = r.T(self.theta[m.theta_index[i]])
+            b = (us[pos].reshape(r.m, r.q) @ T.T).ravel()
+            eta = eta + m._Zs[pos] @ b
+        if m.offset is not None:
+            eta = eta + m.offset
+        return eta
+
+    def residuals(self) -> np.ndarray:
+        """Level-1 (conditional) residuals y - fitted."""
+        y = self.model.y if self.model.offset is None else self.model.y + self.model.offset
+        return y - self.fitted()
+
+    def predict(self, newdata: pd.DataFrame, re: bool = True) -> np.ndarray:
+        """Predictions for new rows; levels unseen in the fit get the population prediction."""
+        from mlmpipe.formula import new_data_matrices
+
+        m = self.model
+        X_new, codes_new, Z_new, off_new = new_data_matrices(m.design, newdata)
+        keep = [list(m.design.fixed_names).index(nm) for nm in m.fixed_names]
+        eta = np.asarray(X_new, float)[:, keep] @ self.beta
+        if off_new is not None:
+            eta = eta + off_new
+        if re:
+            ranef = self.ranef_arrays()
+            design_terms = list(m.design.re_terms)
+            for r in m.reterms:
+                k = next(j for j, t in enumerate(design_terms) if t is r.term)
+                codes = np.asarray(codes_new[k])
+                seen = codes >= 0
+                b = ranef[r.name]
+                contrib = np.zeros(len(codes))
+                contrib[seen] = np.einsum("ia,ia->i", np.asarray(Z_new[k])[seen], b[codes[seen]])
+                eta = eta + contrib
+        return eta
+
+    # ------------------------------------------------------------- output
+    def to_dict(self, include_ranef: bool = True) -> dict[str, Any]:
+        """The JSON artifact the pipeline stores (layout shared with the statsmodels backend)."""
+        fixed = self.fixed_table()
+        d: dict[str, Any] = {
+            "backend": "mlmpipe",
+            "formula": self.model.design.formula,
+            "reml": self.reml,
+            "nobs": self.nobs,
+            "ngroups": self.ngroups,
+            "fixed": _records(fixed),
+            "random": _records(self.varcorr()),
+            "loglik": self.loglik,
+            "aic": self.aic,
+            "bic": self.bic,
+            "deviance": self.criterion,
+            "npar": self.npar,
+            "sigma": self.sigma,
+            "theta": [float(v) for v in self.theta],
+            "converged": self.converged,
+            "singular": self.singular,
+            "warnings": list(self.warnings),
+            "dropped_columns": list(self.model.dropped),
+            "optimizer": self.optsum.to_dict(),
+        }
+        if include_ranef:
+            d["ranef"] = self._ranef_dict()
+        return d
+
+    def _ranef_dict(self) -> dict[str, Any]:
+        vals = self.ranef_arrays()
+        cv = self.condvar()
+        out = {}
+        for r in self.model.reterms:
+            entry: dict[str, Any] = {
+                "levels": [str(v) for v in r.term.levels],
+                "terms": list(r.term.names),
+                "values": vals[r.name].tolist(),
+            }
+            if cv is not None:
+                entry["condsd"] = np.sqrt(np.diagonal(cv[r.name], axis1=1, axis2=2)).tolist()
+            out[r.name] = entry
+        return out
+
+    def summary(self) -> str:
+        """Text summary in the spirit of lme4's ``summary(merMod)``."""
+        m = self.model
+        lines = [
+            f"Linear mixed model fit by {'REML' if self.reml else 'maximum likelihood'}"
+            " (mlmpipe engine; Satterthwaite df)",
+            f"Formula: {m.design.formula}",
+            "",
+        ]
+        if self.reml:
+            lines.append(f"REML criterion at convergence: {self.criterion:.4f}")
+        else:
+            lines.append(
+                f"     AIC      BIC   logLik deviance\n{self.aic:8.1f} {self.bic:8.1f} "
+                f"{self.loglik:8.1f} {self.criterion:8.1f}"
+            )
+        lines += ["", "Random effects:"]
+        vc = self.varcorr()
+        lines.append(f" {'Groups':<12} {'Name':<16} {'Variance':>10} {'Std.Dev.':>9}  Corr")
+        for _, row in vc.iterrows():
+            if _missing(row.term2):
+                t1 = "" if _missing(row.term1) else row.term1
+                lines.append(f" {row.group:<12} {t1:<16} {row.vcov:10.4f} {row.sdcor:9.4f}")
+        for _, row in vc.iterrows():
+            if not _missing(row.term2):
+                lines.append(f"   corr({row.group}: {row.term1}, {row.term2}) = {row.sdcor:.3f}")
+        ng = ", ".join(f"{g}, {n}" for g, n in self.ngroups.items())
+        lines += [f"Number of obs: {self.nobs}, groups:  {ng}", "", "Fixed effects:"]
+        fx = self.fixed_table()
+        lines.append(
+            f" {'':<22} {'Estimate':>10} {'Std.Error':>10} {'df':>9} {'t value':>8} {'Pr(>|t|)':>10}"
+        )
+        for _, row in fx.iterrows():
+            lines.append(
+                f" {row.term:<22} {row.estimate:10.4f} {row.se:10.4f} {row.df:9.2f} "
+                f"{row.t:8.3f} {row.p:10.3g}"
+            )
+        if self.singular:
+            lines.append("boundary (singular) fit: see help('isSingular')")
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
+        return "\n".join(lines)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    recs = []
+    for row in df.to_dict(orient="records"):
+        recs.append({k: _clean(v) for k, v in row.items()})
+    return recs
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return v if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if v is not None and pd.isna(v):
+        return None
+    return v
