@@ -123,7 +123,7 @@ class _Encoder:
                 )
             result = base
             for _ in range(int(power.value) - 1):
-                result = _dedupe(result + _cross(result, base))
+                result = _cross(base, result)  # R's PowerTerms: base outer, previous inner
             return result
         left = self.encode(node.left, parity)
         if op == "-":

@@ -209,11 +209,26 @@ def _fmt_num(value: float) -> str:
     return f"{value:.15g}"
 
 
-_SPACED = {"~", "|", "||", "&", "&&", "<", ">", "<=", ">=", "==", "!=", "+", "-", "*", "/"}
+_SPACED = {
+    "~",
+    "|",
+    "||",
+    "&",
+    "&&",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "==",
+    "!=",
+    "+",
+    "-",
+    "*",
+}  # R prints a/b, x^2, a:b unspaced
 
 
 def deparse(node: Node) -> str:
-    """Print a node as R's ``deparse()`` does (spaces around ``+ - * /``, none around ``^ :``)."""
+    """Print a node as R's ``deparse()`` does (spaces around ``+ - *``, none around ``/ ^ :``)."""
     if isinstance(node, Name):
         return node.id
     if isinstance(node, Num):
