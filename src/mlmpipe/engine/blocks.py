@@ -48,7 +48,9 @@ class BlockDiag:
 
     def tosparse(self) -> sp.csr_matrix:
         m, q = self.m, self.q
-        return sp.bsr_matrix((self.data, np.arange(m), np.arange(m + 1)), shape=(m * q, m * q)).tocsr()
+        return sp.bsr_matrix(
+            (self.data, np.arange(m), np.arange(m + 1)), shape=(m * q, m * q)
+        ).tocsr()
 
     def logdet_chol(self) -> float:
         """log det of the factor (sum of log diagonal), for a Cholesky factor."""
@@ -56,9 +58,53 @@ class BlockDiag:
 
     def inv_lower(self) -> np.ndarray:
         """Inverses of the lower-triangular blocks, (m, q, q)."""
-        if self.q == 1:
-            return 1.0 / self.data
-        return np.linalg.inv(self.data)
+        return batched_inv_lower(self.data)
+
+
+def batched_inv_lower(Ls: np.ndarray) -> np.ndarray:
+    """Inverses of m lower-triangular q x q matrices; closed form for q <= 2 (LAPACK per matrix
+    is dominated by call overhead at these sizes)."""
+    q = Ls.shape[1]
+    if q == 1:
+        return 1.0 / Ls
+    if q == 2:
+        out = np.zeros_like(Ls)
+        a, c, d = Ls[:, 0, 0], Ls[:, 1, 0], Ls[:, 1, 1]
+        out[:, 0, 0] = 1.0 / a
+        out[:, 1, 1] = 1.0 / d
+        out[:, 1, 0] = -c / (a * d)
+        return out
+    return np.linalg.inv(Ls)
+
+
+def batched_cholesky(D: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of m symmetric positive-definite q x q matrices (closed form q <= 2)."""
+    q = D.shape[1]
+    if q == 1:
+        return np.sqrt(D)
+    if q == 2:
+        out = np.zeros_like(D)
+        a = np.sqrt(D[:, 0, 0])
+        c = D[:, 1, 0] / a
+        out[:, 0, 0] = a
+        out[:, 1, 0] = c
+        out[:, 1, 1] = np.sqrt(D[:, 1, 1] - c * c)
+        return out
+    return np.linalg.cholesky(D)
+
+
+def batched_rmatmul_t(M3: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """out[r, l, :] = M3[r, l, :] @ W[l].T for M3 (r, m, q) and W (m, q, q)."""
+    q = W.shape[1]
+    if q > 4:
+        return np.einsum("rla,lba->rlb", M3, W)
+    out = np.empty_like(M3)
+    for b in range(q):
+        acc = M3[:, :, 0] * W[None, :, b, 0]
+        for a in range(1, q):
+            acc += M3[:, :, a] * W[None, :, b, a]
+        out[:, :, b] = acc
+    return out
 
 
 def kron_identity(T: np.ndarray, m: int) -> sp.csr_matrix:
@@ -139,8 +185,7 @@ def rdiv_lower_t(M, L):
             bd = sp.bsr_matrix((invt, np.arange(m), np.arange(m + 1)), shape=(m * q, m * q))
             return (M @ bd).tocsr()
         r = M.shape[0]
-        # row r, level l: M[r, l, :] @ inv[l].T
-        return np.einsum("rla,lba->rlb", M.reshape(r, m, q), inv).reshape(r, m * q)
+        return batched_rmatmul_t(M.reshape(r, m, q), inv).reshape(r, m * q)
     M = to_dense(M)
     return sla.solve_triangular(L, M.T, lower=True, check_finite=False).T
 
@@ -163,7 +208,5 @@ def blockdiag_subtract(D: BlockDiag, P) -> BlockDiag:
 def cholesky(D):
     """Lower Cholesky factor of a BlockDiag or dense symmetric positive-definite matrix."""
     if isinstance(D, BlockDiag):
-        if D.q == 1:
-            return BlockDiag(np.sqrt(D.data))
-        return BlockDiag(np.linalg.cholesky(D.data))
+        return BlockDiag(batched_cholesky(D.data))
     return sla.cholesky(D, lower=True, check_finite=False)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta
@@ -21,12 +22,23 @@ def fit_design(
     df_method: str = "satterthwaite",
     alpha: float = 0.05,
     theta0: np.ndarray | None = None,
+    blas_threads: int | None = 1,
 ) -> LmmResult:
-    """Fit a linear mixed model to an already-built ``Design``."""
+    """Fit a linear mixed model to an already-built ``Design``.
+
+    ``blas_threads`` caps BLAS threads during the fit (None: leave as is). The default 1 avoids
+    OpenBLAS threads spin-waiting on the many small factorizations (measured: a crossed-model fit took
+    2.8 s instead of 0.10 s on a loaded 2-core machine) and suits pipelines that run fits in parallel.
+    """
+    if blas_threads is None:
+        return _fit_design(design, reml, df_method, alpha, theta0)
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        return _fit_design(design, reml, df_method, alpha, theta0)
+
+
+def _fit_design(design, reml, df_method, alpha, theta0) -> LmmResult:
     model = LinearMixedModel(design, reml=reml)
-    start = (
-        np.concatenate([r.theta_start() for r in model.reterms]) if theta0 is None else theta0
-    )
+    start = np.concatenate([r.theta_start() for r in model.reterms]) if theta0 is None else theta0
     theta, optsum = optimize_theta(model.objective, start, model.lower)
     check_convergence(model.objective, theta, model.lower, optsum)
     f = model.factorize(theta)
@@ -65,6 +77,7 @@ def fit_lmm(
     reml: bool = True,
     df_method: str = "satterthwaite",
     alpha: float = 0.05,
+    blas_threads: int | None = 1,
 ) -> LmmResult:
     """Fit ``formula`` (lme4 syntax) to ``data`` by REML (default) or ML.
 
@@ -73,4 +86,10 @@ def fit_lmm(
     """
     from mlmpipe.formula import build_design
 
-    return fit_design(build_design(formula, data), reml=reml, df_method=df_method, alpha=alpha)
+    return fit_design(
+        build_design(formula, data),
+        reml=reml,
+        df_method=df_method,
+        alpha=alpha,
+        blas_threads=blas_threads,
+    )

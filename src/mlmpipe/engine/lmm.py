@@ -181,6 +181,18 @@ class LinearMixedModel:
         pwrss = float(LK[p, p] ** 2)
         return Factorization(L, logdet_theta, logdet_x, pwrss)
 
+    def factorize_cached(self, theta: np.ndarray) -> Factorization:
+        """``factorize`` with a small cache keyed by theta: numerical derivatives in (theta, sigma)
+        revisit the same theta for every sigma step."""
+        key = np.asarray(theta, float).tobytes()
+        cache = self.__dict__.setdefault("_fcache", {})
+        f = cache.get(key)
+        if f is None:
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            f = cache[key] = self.factorize(theta)
+        return f
+
     def _blockdiag_ok(self, j: int, P, q: int) -> bool:
         if j not in self._bd_ok:
             self._bd_ok[j] = B.blockdiag_pattern_ok(P, q)
@@ -191,9 +203,7 @@ class LinearMixedModel:
         if self.reml:
             nr = n - p
             return (
-                2 * f.logdet_theta
-                + 2 * f.logdet_x
-                + nr * (1.0 + np.log(2 * np.pi * f.pwrss / nr))
+                2 * f.logdet_theta + 2 * f.logdet_x + nr * (1.0 + np.log(2 * np.pi * f.pwrss / nr))
             )
         return 2 * f.logdet_theta + n * (1.0 + np.log(2 * np.pi * f.pwrss / n))
 
@@ -213,7 +223,7 @@ class LinearMixedModel:
         ML: log|L|^2 + r^2/sigma^2 + n log(2 pi sigma^2); REML adds 2 log|R_X| - p log(2 pi sigma^2).
         """
         theta, sigma = varpar[:-1], varpar[-1]
-        f = self.factorize(theta)
+        f = self.factorize_cached(theta)
         s2 = sigma * sigma
         dev = 2 * f.logdet_theta + f.pwrss / s2 + self.n * np.log(2 * np.pi * s2)
         if self.reml:

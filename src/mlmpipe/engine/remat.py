@@ -85,9 +85,7 @@ def cross_block(ri: ReMat, rj: ReMat, dense_fraction: float = 0.2):
     rows = (ti.codes[:, None, None] * qi + np.arange(qi)[None, :, None]) + np.zeros((1, 1, qj), int)
     cols = (tj.codes[:, None, None] * qj + np.arange(qj)[None, None, :]) + np.zeros((1, qi, 1), int)
     vals = ti.Z[:, :, None] * tj.Z[:, None, :]
-    M = sp.csr_matrix(
-        (vals.ravel(), (rows.ravel(), cols.ravel())), shape=(ri.nranef, rj.nranef)
-    )
+    M = sp.csr_matrix((vals.ravel(), (rows.ravel(), cols.ravel())), shape=(ri.nranef, rj.nranef))
     M.sum_duplicates()
     if M.nnz > dense_fraction * M.shape[0] * M.shape[1]:
         return M.toarray()

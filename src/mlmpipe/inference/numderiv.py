@@ -41,7 +41,7 @@ def jacobian(
     return np.stack(cols, axis=-1)
 
 
-def hessian(f: Callable[[np.ndarray], float], x: np.ndarray, d: float = 0.1, r: int = 4):
+def hessian(f: Callable[[np.ndarray], float], x: np.ndarray, d: float = 0.1, r: int = 3):
     """Hessian of a scalar function by extrapolated second central differences."""
     x = np.asarray(x, float)
     k = x.size

@@ -25,7 +25,7 @@ def vcov_jacobian(model, varpar: np.ndarray) -> np.ndarray:
     """d Var(beta) / d varpar, shape (p, p, k)."""
 
     def vcov(vp: np.ndarray) -> np.ndarray:
-        f = model.factorize(vp[:-1])
+        f = model.factorize_cached(vp[:-1])
         return model.vcov_beta(f, vp[-1])
 
     return jacobian(vcov, varpar)
