@@ -28,6 +28,9 @@ def names(formula: str, data: pd.DataFrame) -> tuple[str, ...]:
         ("y ~ f + f:h", ("(Intercept)", "fb", "fc", "fa:hv", "fb:hv", "fc:hv")),
         ("y ~ x:f", ("(Intercept)", "x:fa", "x:fb", "x:fc")),
         ("y ~ x + x:f", ("(Intercept)", "x", "x:fb", "x:fc")),
+        ("y ~ h:f + f", ("(Intercept)", "fb", "fc", "hv:fa", "hv:fb", "hv:fc")),
+        ("y ~ 0 + x:f + h", ("hu", "hv", "x:fa", "x:fb", "x:fc")),
+        ("y ~ I(x/2) + I(x*2)", ("(Intercept)", "I(x/2)", "I(x * 2)")),
         ("y ~ f/x", ("(Intercept)", "fb", "fc", "fa:x", "fb:x", "fc:x")),
         ("y ~ (x + z)^2", ("(Intercept)", "x", "z", "x:z")),
         (

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mlmpipe.errors import FormulaError
-from mlmpipe.formula import build_design
+from mlmpipe.formula import build_design, lme4_term_order
 
 
 def test_hsb_random_term(hsb: pd.DataFrame) -> None:
@@ -62,7 +62,16 @@ def test_three_level_nesting() -> None:
     )
     terms = build_design("y ~ (1|a/b/c)", data).re_terms
     assert [t.group for t in terms] == ["c:(b:a)", "b:a", "a"]
-    assert terms[0].nlevels == 8 and terms[0].levels[0] == "1:1:x"
+    assert terms[0].levels == (
+        "1:1:x",
+        "1:1:y",
+        "1:2:x",
+        "1:2:y",
+        "2:1:x",
+        "2:1:y",
+        "2:2:x",
+        "2:2:y",
+    )
     assert terms[1].levels == ("1:x", "1:y", "2:x", "2:y")
 
 
@@ -93,3 +102,11 @@ def test_insteval_speed_and_levels() -> None:
         ("d", 1128),
         ("dept:service", 28),
     ]
+
+
+def test_lme4_term_order() -> None:
+    # lme4 1.1-31: (0+f|g) + (f|h) + (1|g) + (0+x|g) with 11 and 2 levels is stored as
+    # (0+x|g), (1|g), (0+f|g), (f|h): rev(order(nlevels)), ties reversed
+    assert lme4_term_order([11, 2, 11, 11]) == [3, 2, 0, 1]
+    assert lme4_term_order([24, 6]) == [0, 1]
+    assert lme4_term_order([5, 5, 5]) == [0, 1, 2]

@@ -46,6 +46,12 @@ def test_slash_expands_like_lme4() -> None:
     assert bars("y ~ (1|school/class)") == [("class:school", (), True), ("school", (), True)]
     assert [g for g, _, _ in bars("y ~ (1|a/b/c)")] == ["c:(b:a)", "b:a", "a"]
     assert bars("y ~ (x|a/b)") == [("b:a", ("x",), True), ("a", ("x",), True)]
+    assert bars("y ~ (x||a/b)") == [
+        ("b:a", (), True),
+        ("a", (), True),
+        ("b:a", ("x",), False),
+        ("a", ("x",), False),
+    ]
 
 
 def test_random_terms_keep_formula_order_and_duplicates() -> None:

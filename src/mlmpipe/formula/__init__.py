@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mlmpipe.formula.algebra import TermSpec
 from mlmpipe.formula.design import FittedFormula, build_design, new_data_matrices
+from mlmpipe.formula.random import lme4_term_order
 from mlmpipe.formula.spec import FormulaSpec, RandomSpec, parse_formula
 from mlmpipe.formula.terms import Design, ReTerm
 
@@ -20,6 +21,7 @@ __all__ = [
     "ReTerm",
     "TermSpec",
     "build_design",
+    "lme4_term_order",
     "new_data_matrices",
     "parse_formula",
 ]

@@ -84,3 +84,15 @@ def new_group_codes(leaves: list[Factor], state: GroupState) -> np.ndarray:
         codes = np.where(found, pos, -1)
     codes[unseen] = -1
     return codes.astype(np.int64)
+
+
+def lme4_term_order(nlevels: list[int]) -> list[int]:
+    """The order in which lme4's ``mkReTrms`` stores random-effects terms (indices into ``nlevels``).
+
+    lme4 reorders terms only when some term has more levels than the one before it, and then uses
+    ``rev(order(nlevels))``: decreasing number of levels, with ties in *reverse* formula order.
+    ``Design.re_terms`` stays in formula order; use this to match lme4's ``theta``/``VarCorr`` order.
+    """
+    if not any(b > a for a, b in zip(nlevels, nlevels[1:], strict=False)):
+        return list(range(len(nlevels)))
+    return sorted(range(len(nlevels)), key=lambda i: nlevels[i])[::-1]

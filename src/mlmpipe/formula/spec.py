@@ -128,9 +128,9 @@ def _random_terms(bar: BinOp, formula: str) -> list[RandomSpec]:
     else:
         pieces = [lhs_text]
     out = []
-    for group in groups:
-        for piece in pieces:
-            terms = expand_terms(parse_expr(piece), formula)
+    for piece in pieces:  # lme4 expands || first, then / (so pieces vary slowest)
+        terms = expand_terms(parse_expr(piece), formula)
+        for group in groups:
             leaves = tuple(_leaves(group))
             for leaf in leaves:
                 if isinstance(leaf, Num | BinOp | UnaryOp):
