@@ -44,7 +44,11 @@ class BlockDiag:
         return BlockDiag(self.data.copy())
 
     def toarray(self) -> np.ndarray:
-        return sp.block_diag(list(self.data), format="csr").toarray()
+        m, q = self.m, self.q
+        out = np.zeros((m, q, m, q))
+        idx = np.arange(m)
+        out[idx, :, idx, :] = self.data
+        return out.reshape(m * q, m * q)
 
     def tosparse(self) -> sp.csr_matrix:
         m, q = self.m, self.q

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from mlmpipe.engine import blocks as B
 from mlmpipe.engine.remat import ReMat, cross_block, unique_group_names
 from mlmpipe.errors import EstimationError, RankDeficiencyWarning
+from mlmpipe.formula.random import lme4_term_order
 from mlmpipe.formula.terms import Design
 
 
@@ -91,10 +92,11 @@ class LinearMixedModel:
         self.n, self.p = self.X.shape
         if not design.re_terms:
             raise EstimationError("the formula has no random-effects term such as (1 | group)")
-        names = unique_group_names(list(design.re_terms))
-        # lme4's reporting order: terms by decreasing number of levels (stable)
-        report = sorted(range(len(names)), key=lambda i: -design.re_terms[i].nlevels)
-        self.reterms = [ReMat(design.re_terms[i], names[i]) for i in report]
+        # lme4's storage order (theta, VarCorr); repeated factors named g, g.1 in that order
+        report = lme4_term_order([t.nlevels for t in design.re_terms])
+        ordered = [design.re_terms[i] for i in report]
+        names = unique_group_names(ordered)
+        self.reterms = [ReMat(t, nm) for t, nm in zip(ordered, names, strict=True)]
         for r in self.reterms:
             if r.m < 2:
                 raise EstimationError(f"grouping factor {r.term.group!r} has a single level")
