@@ -196,7 +196,7 @@ def coerce_predictors(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.DataFr
                         f"{key}.levels: value(s) {_few(unknown)} of {name!r} are not among the "
                         f"planned levels {levels}",
                     )
-                values = col.map(lambda v: lookup.get(str(v)) if pd.notna(v) else v)
+                values = [lookup.get(str(v)) if pd.notna(v) else v for v in col]
                 df[name] = pd.Categorical(values, categories=levels)
             elif not isinstance(col.dtype, pd.CategoricalDtype):
                 # R's default: levels sorted

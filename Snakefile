@@ -1,0 +1,16 @@
+# mlmpipe: the analysis plan (config/analysis.yaml) as a Snakemake DAG.
+# Stages: fetch_example -> validate -> missing -> center -> fit -> pool -> compare -> report.
+
+
+configfile: "config/analysis.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        mp.targets(PLAN),

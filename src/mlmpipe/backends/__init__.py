@@ -1,0 +1,1 @@
+"""Alternative estimation backends behind the result interface of mlmpipe.fit."""

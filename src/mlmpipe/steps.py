@@ -1,0 +1,105 @@
+"""One function per pipeline step (Snakemake rule): data and plan slices in, objects out.
+
+The rule scripts under ``workflow/scripts/`` read their inputs, call one of these, and write the
+outputs; all decisions live here where they can be tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from mlmpipe.errors import EstimationError, FormulaError, MlmpipeError
+
+
+def _levels(vspec: dict) -> list[tuple[str, str | None, list[str]]]:
+    return [(lv["name"], lv["id"], list(lv["predictors"])) for lv in vspec["levels"]]
+
+
+def validate_step(raw: pd.DataFrame, vspec: str | dict) -> tuple[pd.DataFrame, dict, dict]:
+    """Checks + descriptives. Returns (clean data, checks report, descriptives)."""
+    from mlmpipe.data import describe, validate_data
+
+    vspec = json.loads(vspec) if isinstance(vspec, str) else vspec
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warn-level findings are recorded in the report
+        clean, report = validate_data(raw, vspec)
+    return clean, report, describe(clean, vspec)
+
+
+def missing_step(clean: pd.DataFrame, mspec: str | dict, vspec: str | dict):
+    """Missing-data handling. Returns (list of completed data sets, missing report)."""
+    from mlmpipe.missing import handle_missing
+
+    mspec = json.loads(mspec) if isinstance(mspec, str) else mspec
+    vspec = json.loads(vspec) if isinstance(vspec, str) else vspec
+    return handle_missing(clean, mspec["missing"], _levels(vspec), vspec["outcome"]["name"])
+
+
+def centering_state_step(df: pd.DataFrame, cspec: str | dict) -> dict:
+    """Compute the centering state on the analysis data; returns state + log (JSON-able)."""
+    from mlmpipe.centering import centering_log, fit_centering
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    state = fit_centering(df, cspec)
+    return {"state": state.to_dict(), "log": centering_log(state)}
+
+
+def center_step(df: pd.DataFrame, state: dict) -> pd.DataFrame:
+    """Apply a stored centering state to a data set."""
+    from mlmpipe.centering import CenteringState, apply_centering
+
+    return apply_centering(df, CenteringState.from_dict(state["state"]))
+
+
+def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
+    """Fit one model under one estimator. Returns (result dict, residuals/fitted table)."""
+    import mlmpipe
+
+    fspec = json.loads(fspec) if isinstance(fspec, str) else fspec
+    formula, est = fspec["formula"], fspec["estimator"]
+    where = f"models.{fspec['model']} ({est})"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = mlmpipe.fit(formula, df, reml=(est == "reml"), backend=fspec["backend"])
+        except (EstimationError, FormulaError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        except MlmpipeError:
+            raise
+        except Exception as exc:  # any failure of the numerical code: the model cannot be estimated
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise EstimationError(f"{where}: {formula} cannot be estimated ({first})") from exc
+    d = dict(res.to_dict())
+    extra = [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught]
+    d["warnings"] = list(d.get("warnings", [])) + [
+        w for w in extra if w not in d.get("warnings", [])
+    ]
+    d["model"] = fspec["model"]
+    d["estimator"] = est
+    rows = np.asarray(res.rows)
+    resid = pd.DataFrame(
+        {"row": rows, "fitted": np.asarray(res.fitted()), "residual": np.asarray(res.residuals())}
+    )
+    return d, resid
+
+
+def pool_step(fits: list[dict]) -> dict:
+    from mlmpipe.missing import pool_fits
+
+    return pool_fits(fits)
+
+
+def compare_step(fits: dict[tuple[str, str], dict], cspec: str | dict) -> tuple[dict, pd.DataFrame]:
+    from mlmpipe.compare import compare_sequence, comparison_table
+    from mlmpipe.effects import icc
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    comp = compare_sequence(cspec["models"], fits)
+    first = cspec["models"][0]["name"]
+    est = "reml" if (first, "reml") in fits else "ml"
+    comp["icc"] = {"model": first, "estimator": est, "values": icc(fits[(first, est)])}
+    return comp, comparison_table(comp)

@@ -1,0 +1,44 @@
+rule fit:
+    input:
+        data="data/processed/imp{imp}.parquet",
+        code=mp.library_files("api", "formula", "engine", "backends", "steps"),
+    output:
+        fit="reports/fits/{model}/{estimator}/imp{imp}.json",
+        resid="reports/fits/{model}/{estimator}/imp{imp}_resid.parquet",
+    params:
+        spec=lambda w: PLAN.slice_fit(w.model, w.estimator),
+    log:
+        "logs/fit/{model}/{estimator}/imp{imp}.log",
+    script:
+        "../scripts/fit.py"
+
+
+rule pool:
+    input:
+        fits=expand("reports/fits/{{model}}/{{estimator}}/imp{imp}.json", imp=PLAN.imputations),
+        code=mp.library_files("missing", "steps"),
+    output:
+        "reports/fits/{model}/{estimator}/pooled.json",
+    log:
+        "logs/pool/{model}/{estimator}.log",
+    script:
+        "../scripts/pool.py"
+
+
+rule compare:
+    input:
+        fits=expand(
+            "reports/fits/{model}/{estimator}/pooled.json",
+            model=PLAN.model_names,
+            estimator=PLAN.estimators,
+        ),
+        code=mp.library_files("compare", "effects", "steps"),
+    output:
+        json="reports/comparison.json",
+        table="reports/tables/comparison.csv",
+    params:
+        spec=lambda w: PLAN.slice_compare(),
+    log:
+        "logs/compare.log",
+    script:
+        "../scripts/compare.py"

@@ -1,0 +1,44 @@
+rule provenance:
+    input:
+        raw=mp.raw_path(PLAN),
+    output:
+        "reports/provenance.json",
+    params:
+        plan_hash=PLAN.hash,
+        seed=PLAN.seed,
+        backend=PLAN.backend,
+    log:
+        "logs/provenance.log",
+    script:
+        "../scripts/provenance.py"
+
+
+rule report:
+    input:
+        notebook="workflow/notebooks/report.ipynb",
+        checks="reports/checks.json",
+        descriptives="reports/tables/descriptives.json",
+        missing="reports/missing.json",
+        centering="reports/centering.json",
+        comparison="reports/comparison.json",
+        provenance="reports/provenance.json",
+        fits=expand(
+            "reports/fits/{model}/{estimator}/pooled.json",
+            model=PLAN.model_names,
+            estimator=PLAN.estimators,
+        ),
+        resid=expand(
+            "reports/fits/{model}/{estimator}/imp0_resid.parquet",
+            model=PLAN.model_names,
+            estimator=PLAN.estimators,
+        ),
+        code=mp.library_files("report"),
+    output:
+        html="reports/report.html",
+        notebook="reports/report.ipynb",
+    params:
+        spec=lambda w: PLAN.slice_report(),
+    log:
+        "logs/report.log",
+    script:
+        "../scripts/report.py"

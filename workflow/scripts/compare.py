@@ -1,0 +1,16 @@
+"""Compare the model sequence: AIC/BIC, LRTs, proportional reduction in variance, ICC."""
+
+import json
+import sys
+
+from mlmpipe.steps import compare_step
+
+sm = snakemake  # noqa: F821
+sys.stderr = open(sm.log[0], "w")
+fits = {}
+for path in sm.input.fits:
+    f = json.load(open(path))
+    fits[(f["model"], f["estimator"])] = f
+comparison, table = compare_step(fits, sm.params.spec)
+json.dump(comparison, open(sm.output.json, "w"), indent=2)
+table.to_csv(sm.output.table, index=False)

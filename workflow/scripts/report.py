@@ -1,0 +1,20 @@
+"""Execute the report notebook with the artifact paths and render reports/report.html."""
+
+import json
+import sys
+
+from mlmpipe.report.render import render_report
+
+sm = snakemake  # noqa: F821
+sys.stderr = open(sm.log[0], "w")
+params = {k: v for k, v in sm.input.items() if k not in ("notebook", "code")}
+params["fits"] = list(sm.input.fits)
+params["resid"] = list(sm.input.resid)
+params["spec"] = sm.params.spec
+render_report(
+    sm.input.notebook,
+    params,
+    sm.output.notebook,
+    sm.output.html,
+    json.loads(sm.params.spec)["report"]["engine"],
+)
