@@ -1,0 +1,111 @@
+"""The ``mlmpipe`` command: ``run`` (Snakemake), ``init`` (starter plan), ``fit`` (one model)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+from mlmpipe.errors import MlmpipeError
+
+
+def workflow_root() -> Path | None:
+    """The directory holding the Snakefile shipped with this checkout (editable installs)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "Snakefile").exists() and (root / "workflow").is_dir() else None
+
+
+def cmd_run(args) -> int:
+    if not Path("Snakefile").exists():
+        raise MlmpipeError(
+            f"mlmpipe run: no Snakefile in {Path.cwd()}; run it in a project made by 'mlmpipe init DIR' "
+            "or in the mlmpipe checkout"
+        )
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+    if args.dry_run:
+        cmd.append("-n")
+    cmd += args.snakemake_args
+    return subprocess.call(cmd)
+
+
+def cmd_init(args) -> int:
+    d = Path(args.dir)
+    plan = d / "config" / "analysis.yaml"
+    if plan.exists() and not args.force:
+        raise MlmpipeError(f"mlmpipe init: {plan} exists (use --force to overwrite)")
+    (d / "config" / "schema").mkdir(parents=True, exist_ok=True)
+    (d / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    templates = resources.files("mlmpipe") / "templates"
+    text = (templates / "starter_plan.yaml").read_text(encoding="utf-8")
+    if args.data:
+        src = Path(args.data)
+        if not src.exists():
+            raise MlmpipeError(f"mlmpipe init: --data {src} does not exist")
+        shutil.copy2(src, d / "data" / "raw" / src.name)
+        text = text.replace("file: mydata.csv ", f"file: {src.name} ")
+    plan.write_text(text, encoding="utf-8")
+    (d / "config" / "schema" / "analysis.schema.yaml").write_text(
+        (templates / "analysis.schema.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    root = workflow_root()
+    if root is not None:
+        shutil.copy2(root / "Snakefile", d / "Snakefile")
+        shutil.copytree(root / "workflow", d / "workflow", dirs_exist_ok=True)
+    print(
+        f"wrote {plan}; edit it, put your data in {d / 'data' / 'raw'}, then run 'mlmpipe run' in {d}"
+    )
+    return 0
+
+
+def cmd_fit(args) -> int:
+    import mlmpipe
+    from mlmpipe.data import read_table
+
+    df = read_table(args.data)
+    res = mlmpipe.fit(args.formula, df, reml=not args.ml, backend=args.backend)
+    print(res.summary())
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(res.to_dict(), indent=1, default=str), encoding="utf-8"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlmpipe", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the pipeline (snakemake) in the current directory")
+    r.add_argument("--cores", default="all")
+    r.add_argument("-n", "--dry-run", action="store_true")
+    r.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="passed on to snakemake")
+    r.set_defaults(func=cmd_run)
+    i = sub.add_parser("init", help="write a starter plan (and the workflow) into DIR")
+    i.add_argument("dir")
+    i.add_argument("--data", help="copy this data file into DIR/data/raw/ and name it in the plan")
+    i.add_argument("--force", action="store_true")
+    i.set_defaults(func=cmd_init)
+    f = sub.add_parser("fit", help="fit one model given in lme4 syntax and print its summary")
+    f.add_argument("formula")
+    f.add_argument("--data", required=True, help="CSV, Parquet, SPSS .sav or Stata .dta file")
+    f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    f.add_argument("--json", help="write result.to_dict() to this JSON file")
+    f.add_argument("--backend", default="mlmpipe", choices=["mlmpipe", "statsmodels"])
+    f.set_defaults(func=cmd_fit)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MlmpipeError as exc:
+        print(f"mlmpipe: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
