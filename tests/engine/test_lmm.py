@@ -22,8 +22,12 @@ def test_objective_equals_marginal_likelihood(rng, reml, nested):
     assert model.objective(theta) == pytest.approx(dense_loglik(model, theta, reml), rel=1e-10)
 
 
-def test_estimates_and_modes_match_dense_gls(rng):
-    d = make_design(rng, n=150, groups=((15, 2), (5, 1)))
+@pytest.mark.parametrize(
+    "groups,nested",
+    [(((15, 2), (5, 1)), False), (((30, 2), (6, 2)), True), (((12, 1), (7, 2), (3, 1)), False)],
+)
+def test_estimates_and_modes_match_dense_gls(rng, groups, nested):
+    d = make_design(rng, n=150, groups=groups, nested=nested)
     res = fit_design(d, reml=True, df_method="none")
     model = res.model
     Z, Lam = dense_Z_Lambda(model, res.theta)

@@ -130,9 +130,20 @@ def to_dense(a) -> np.ndarray:
     return a
 
 
+def is_bsr(a) -> bool:
+    return sp.issparse(a) and a.format == "bsr"
+
+
+def with_data(M: sp.bsr_matrix, data: np.ndarray) -> sp.bsr_matrix:
+    """A BSR matrix with the block pattern of ``M`` and new block values."""
+    return sp.bsr_matrix((data, M.indices, M.indptr), shape=M.shape, copy=False)
+
+
 def lam_right(M, T: np.ndarray, m: int):
     """``M (I_m (x) T)`` for a dense or sparse ``M`` whose columns are grouped by level."""
     q = T.shape[0]
+    if is_bsr(M):
+        return with_data(M, M.data @ T)
     if q == 1:
         return M * T[0, 0]
     if sp.issparse(M):
@@ -144,6 +155,8 @@ def lam_right(M, T: np.ndarray, m: int):
 def lam_left_t(M, T: np.ndarray, m: int):
     """``(I_m (x) T)' M`` for a dense or sparse ``M`` whose rows are grouped by level."""
     q = T.shape[0]
+    if is_bsr(M):
+        return with_data(M, np.matmul(T.T, M.data))
     if q == 1:
         return M * T[0, 0]
     if sp.issparse(M):
@@ -179,6 +192,8 @@ def rdiv_lower_t(M, L):
     if isinstance(L, BlockDiag):
         m, q = L.m, L.q
         inv = L.inv_lower()
+        if is_bsr(M):  # block k sits in column block M.indices[k]
+            return with_data(M, np.matmul(M.data, np.swapaxes(inv, 1, 2)[M.indices]))
         if q == 1:
             scale = inv[:, 0, 0]
             if sp.issparse(M):
@@ -192,6 +207,22 @@ def rdiv_lower_t(M, L):
         return batched_rmatmul_t(M.reshape(r, m, q), inv).reshape(r, m * q)
     M = to_dense(M)
     return sla.solve_triangular(L, M.T, lower=True, check_finite=False).T
+
+
+def one_block_per_column(M: sp.bsr_matrix) -> bool:
+    """True when every column block of ``M`` holds at most one nonzero block (nested grouping):
+    then ``M M'`` is block diagonal."""
+    return bool(np.all(np.bincount(M.indices) <= 1))
+
+
+def blockdiag_downdate(D: BlockDiag, M: sp.bsr_matrix) -> BlockDiag:
+    """``D - M M'`` for a BSR ``M`` with one block per column, summing ``M_k M_k'`` per row block."""
+    prods = np.matmul(M.data, np.swapaxes(M.data, 1, 2))
+    counts = np.diff(M.indptr)
+    nonempty = counts > 0
+    out = D.data.copy()
+    out[nonempty] -= np.add.reduceat(prods, M.indptr[:-1][nonempty], axis=0)
+    return BlockDiag(out)
 
 
 def blockdiag_pattern_ok(P, q: int) -> bool:

@@ -119,6 +119,7 @@ class LinearMixedModel:
         self.order = sorted(range(len(self.reterms)), key=lambda i: -self.reterms[i].nranef)
         self._setup_crossproducts()
         self._bd_ok: dict[int, bool] = {}
+        self._nested_flags: dict[tuple[int, int], bool] = {}
 
     # ------------------------------------------------------------------ set-up
     def _setup_crossproducts(self) -> None:
@@ -162,7 +163,11 @@ class LinearMixedModel:
             else:
                 D = A[K][K].copy()
             for m in range(j):
-                P = B.matmul_t(L[j][m], L[j][m])
+                Ljm = L[j][m]
+                if isinstance(D, B.BlockDiag) and B.is_bsr(Ljm) and self._nested(j, m, Ljm):
+                    D = B.blockdiag_downdate(D, Ljm)
+                    continue
+                P = B.matmul_t(Ljm, Ljm)
                 if isinstance(D, B.BlockDiag):
                     if sp.issparse(P) and self._blockdiag_ok(j, P, D.q):
                         D = B.blockdiag_subtract(D, P)
@@ -194,6 +199,12 @@ class LinearMixedModel:
                 cache.pop(next(iter(cache)))
             f = cache[key] = self.factorize(theta)
         return f
+
+    def _nested(self, j: int, m: int, M) -> bool:
+        key = (j, m)
+        if key not in self._nested_flags:
+            self._nested_flags[key] = B.one_block_per_column(M)
+        return self._nested_flags[key]
 
     def _blockdiag_ok(self, j: int, P, q: int) -> bool:
         if j not in self._bd_ok:

@@ -79,7 +79,7 @@ class ReMat:
 
 
 def cross_block(ri: ReMat, rj: ReMat, dense_fraction: float = 0.2):
-    """Z_i'Z_j between two terms: sparse CSR unless its fill exceeds ``dense_fraction``."""
+    """Z_i'Z_j between two terms: sparse BSR with (q_i, q_j) blocks unless its fill exceeds ``dense_fraction``."""
     ti, tj = ri.term, rj.term
     qi, qj = ri.q, rj.q
     rows = (ti.codes[:, None, None] * qi + np.arange(qi)[None, :, None]) + np.zeros((1, 1, qj), int)
@@ -89,7 +89,7 @@ def cross_block(ri: ReMat, rj: ReMat, dense_fraction: float = 0.2):
     M.sum_duplicates()
     if M.nnz > dense_fraction * M.shape[0] * M.shape[1]:
         return M.toarray()
-    return M
+    return M.tobsr(blocksize=(qi, qj))
 
 
 def unique_group_names(terms: list[ReTerm]) -> list[str]:

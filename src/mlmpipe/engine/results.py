@@ -7,15 +7,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.linalg as sla
 from scipy import stats
 
-from mlmpipe.engine import blocks as B
+from mlmpipe.engine.condvar import spherical_condvar
 from mlmpipe.engine.lmm import Factorization, LinearMixedModel
 from mlmpipe.engine.optimize import OptSummary
-
-#: above this many random effects, conditional variances need a dense inverse we do not form
-CONDVAR_DENSE_LIMIT = 6000
 
 
 @dataclass
@@ -158,29 +154,13 @@ class LmmResult:
         }
 
     def condvar(self) -> dict[str, np.ndarray] | None:
-        """Conditional covariance of b given y, per level: sigma^2 T [ (L L')^{-1} ]_ll T' (lme4's
-        ``condVar``); None when the number of random effects exceeds ``CONDVAR_DENSE_LIMIT``."""
+        """Conditional covariance of b given y, per level: sigma^2 T [(L L')^{-1}]_ll T' (lme4's
+        ``condVar``); None when a dense intermediate would be too large (huge crossed designs)."""
         m = self.model
-        L = self.factor.L
-        K = m.K
-        sizes = [m.reterms[i].nranef for i in m.order]
-        if K == 1 and isinstance(L[0][0], B.BlockDiag):
-            inv = L[0][0].inv_lower()
-            blocks = [np.swapaxes(inv, 1, 2) @ inv]
-        else:
-            if sum(sizes) > CONDVAR_DENSE_LIMIT:
-                return None
-            starts = np.concatenate([[0], np.cumsum(sizes)])
-            Lt = np.zeros((starts[-1], starts[-1]))
-            for j in range(K):
-                for i in range(j + 1):
-                    Lt[starts[j] : starts[j + 1], starts[i] : starts[i + 1]] = B.to_dense(L[j][i])
-            Linv = sla.solve_triangular(Lt, np.eye(starts[-1]), lower=True, check_finite=False)
-            blocks = []
-            for pos, i in enumerate(m.order):
-                r = m.reterms[i]
-                cols = Linv[:, starts[pos] : starts[pos + 1]].reshape(-1, r.m, r.q)
-                blocks.append(np.einsum("rla,rlb->lab", cols, cols))
+        sizes = [(m.reterms[i].m, m.reterms[i].q) for i in m.order]
+        blocks = spherical_condvar(self.factor.L, sizes)
+        if blocks is None:
+            return None
         out = {}
         for pos, i in enumerate(m.order):
             r = m.reterms[i]
