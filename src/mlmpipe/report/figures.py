@@ -6,13 +6,21 @@ import numpy as np
 from scipy import stats
 
 
-def _figure(**kw):
-    import matplotlib
+def _figure(ncols=1, figsize=None, squeeze=False):
+    """A Figure without pyplot state (no backend or display needed)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(ncols=ncols, squeeze=squeeze)
 
-    return plt.subplots(**kw)
+
+def to_png(fig, dpi: int = 110) -> bytes:
+    """PNG bytes of a figure (to embed in the report or write under reports/figures/)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
 
 
 def caterpillar(fit: dict, group: str | None = None, z: float = 1.96):
