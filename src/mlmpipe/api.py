@@ -32,4 +32,6 @@ def fit(
         return fit_statsmodels(formula, data, reml=reml, **kwargs)
     from mlmpipe.errors import PlanError
 
-    raise PlanError(f"estimation.backend: unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+    raise PlanError(
+        f"estimation.backend: unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}"
+    )
