@@ -158,6 +158,7 @@ class Plan:
     missing: dict = field(hash=False)
     centering_names: dict = field(hash=False)
     report: dict = field(hash=False)
+    sensitivity: Any = field(default=None, hash=False, repr=False)  # sensitivity.grid.SensitivityPlan
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -223,6 +224,9 @@ class Plan:
         from mlmpipe.sequence import build_sequence
 
         object.__setattr__(plan, "models", build_sequence(plan, cfg["models"]))
+        from mlmpipe.sensitivity.grid import build_sensitivity
+
+        object.__setattr__(plan, "sensitivity", build_sensitivity(cfg["sensitivity"], plan))
         return plan
 
     # ---------------------------------------------------------------- derived facts
@@ -403,7 +407,9 @@ def targets(plan: Plan) -> list[str]:
     pooled = [
         f"reports/fits/{m}/{e}/pooled.json" for m in plan.model_names for e in plan.estimators
     ]
-    return pooled + [
+    from mlmpipe.sensitivity.grid import sensitivity_targets
+
+    return pooled + sensitivity_targets(plan) + [
         "reports/checks.json",
         "reports/missing.json",
         "reports/centering.json",

@@ -1,0 +1,256 @@
+"""Apply one specification of the multiverse: data handling choices, formula, estimator, focal check.
+
+Order of the data choices (as in the main DAG): missing-data method -> outlier handling (drop the
+clusters flagged once by :mod:`mlmpipe.sensitivity.influence`) -> centering. The centering choice
+rewrites the column the base model uses for the predictor (e.g. ``cses``), so the focal term keeps
+its name across specifications:
+
+* ``group``: ``x - mean_j(x)`` (the within-cluster deviation; Enders & Tofighi 2007, Psychol.
+  Methods 12(2));
+* ``grand``: ``x - mean(x)`` over level-1 units;
+* ``none``: raw ``x``.
+
+The cluster mean (``meanses``) stays in the model whenever the base model has it, so under grand or
+no centering its coefficient is the contextual (between minus within) effect rather than the
+between effect (Kreft, de Leeuw & Aiken 1995, Multivariate Behav. Res. 30(1)).
+
+A specification that cannot be estimated, or asks for a method mlmpipe does not have yet
+(Kenward-Roger df, multiple imputation, delta adjustment), is recorded with ``status: failed`` and
+the reason; the other specifications go on. A focal parameter that is not a term of a
+specification's model is a plan error naming the parameter and the specification.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from mlmpipe.errors import MlmpipeError, PlanError
+
+
+class SpecificationUnavailable(MlmpipeError):
+    """This specification asks for something that cannot be estimated (the reason is recorded)."""
+
+
+# --------------------------------------------------------------------------- missing-data hook
+
+
+def listwise(df: pd.DataFrame, variables: list[str], seed: int) -> list[pd.DataFrame]:
+    """Complete cases on the variables the model uses (one data set)."""
+    return [df.dropna(subset=variables).reset_index(drop=True)]
+
+
+#: Missing-data methods: name -> function(data, variables, seed) returning completed data sets.
+#: More than one data set is analysed separately and pooled by Rubin's rules. The multiple
+#: imputation helper registers ``imputation`` (and ``delta``) with :func:`register_missing_method`.
+MISSING_METHODS: dict[str, Callable[[pd.DataFrame, list[str], int], list[pd.DataFrame]]] = {
+    "listwise": listwise,
+}
+
+
+def register_missing_method(name: str, fn: Callable) -> None:
+    """Make a missing-data method available to the multiverse (see :data:`MISSING_METHODS`)."""
+    MISSING_METHODS[name] = fn
+
+
+def _raw_variables(d: dict) -> list[str]:
+    """Raw data columns behind the model's terms (``cses`` and ``meanses`` come from ``ses``)."""
+    names = d["center"]["names"]
+    derived = {}
+    for lv in d["center"]["levels"]:
+        for var in lv["predictors"]:
+            derived[var] = var
+            derived[names["centered_name"].format(name=var)] = var
+            derived[names["cluster_mean_name"].format(name=var)] = var
+    out = [d["outcome"], d["cluster"]]
+    for term in d["fixed"]:
+        for part in term.split(":"):
+            v = derived.get(part.strip(), part.strip())
+            if v not in out:
+                out.append(v)
+    return out
+
+
+# --------------------------------------------------------------------------- data preparation
+
+
+def center(df: pd.DataFrame, d: dict) -> pd.DataFrame:
+    """The plan's centering, then each varied predictor's column as the specification chooses."""
+    from mlmpipe.centering import apply_centering, fit_centering
+
+    varied = {k.split(".", 1)[1]: v for k, v in d["choices"].items() if k.startswith("centering.")}
+    cspec = copy.deepcopy(d["center"])
+    for var in varied:
+        cspec["levels"][0]["predictors"][var] = "group"
+    out = apply_centering(df, fit_centering(df, cspec))
+    for var, method in varied.items():
+        col, mean_col = d["columns"][var]["column"], d["columns"][var]["cluster_mean"]
+        x = df[var].astype(float)
+        if method == "group":
+            out[col] = x - out[mean_col]
+        elif method == "grand":
+            out[col] = x - x.mean()
+        else:
+            out[col] = x
+    return out
+
+
+def prepare(df: pd.DataFrame, d: dict, influence: dict | None, seed: int = 0) -> list[pd.DataFrame]:
+    """Missing-data method -> drop flagged clusters -> centering; returns the analysed data sets."""
+    method = d["choices"]["missing"]
+    if method not in MISSING_METHODS:
+        raise SpecificationUnavailable(
+            f"missing-data method {method!r} is not available yet (available: "
+            f"{', '.join(MISSING_METHODS)}); it needs the multiple-imputation step"
+        )
+    sets = MISSING_METHODS[method](df, _raw_variables(d), seed)
+    if d["choices"]["outliers"] == "drop_influential":
+        if influence is None:
+            raise SpecificationUnavailable("outliers=drop_influential needs the influence artifact")
+        flagged = {str(c) for c in influence["flagged"]}
+        sets = [s[~s[d["cluster"]].astype(str).isin(flagged)].reset_index(drop=True) for s in sets]
+    return [center(s, d) for s in sets]
+
+
+def formula(d: dict) -> str:
+    """lme4 formula of the specification (random part from the ``random`` choice)."""
+    fixed = " + ".join(["1", *d["fixed"]])
+    choice = d["choices"].get("random", "-")
+    slopes = d["slopes"]
+    if choice in ("intercept", "-"):
+        re = f"(1 | {d['cluster']})"
+    elif not slopes:
+        raise SpecificationUnavailable(
+            f"random={choice}: the base model {d['model']!r} has no random slopes"
+        )
+    else:
+        bar = "||" if choice == "uncorrelated" else "|"
+        re = f"({' + '.join(['1', *slopes])} {bar} {d['cluster']})"
+    return f"{d['outcome']} ~ {fixed} + {re}"
+
+
+# --------------------------------------------------------------------------- estimation
+
+
+def df_available(name: str) -> bool:
+    """Satterthwaite is in the engine; Kenward-Roger once ``mlmpipe.inference.kenward_roger`` exists."""
+    if name == "satterthwaite":
+        return True
+    return importlib.util.find_spec(f"mlmpipe.inference.{name}") is not None
+
+
+def fit_mlm(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
+    """Our engine: REML or ML, Satterthwaite (or Kenward-Roger) df."""
+    import mlmpipe
+
+    df_method = d["choices"]["df"]
+    if not df_available(df_method):
+        raise SpecificationUnavailable(
+            f"df method {df_method!r} is not available in the mlmpipe engine yet (available: satterthwaite)"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = mlmpipe.fit(
+            f, data, reml=d["choices"]["estimator"] == "reml", df_method=df_method, alpha=d["alpha"]
+        )
+    msgs = list(dict.fromkeys([*res.warnings, *(str(w.message).splitlines()[0] for w in caught)]))
+    extra = {
+        "nobs": int(res.nobs),
+        "nclusters": int(next(iter(res.ngroups.values()))),
+        "converged": bool(res.converged),
+        "singular": bool(res.singular),
+        "warnings": msgs,
+        "random": res.varcorr().astype(object).where(lambda t: t.notna(), None).to_dict("records"),
+    }
+    return res.fixed_table(), extra
+
+
+def _estimate(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
+    method = d["choices"]["method"]
+    if method == "mlm":
+        return fit_mlm(data, f, d)
+    from mlmpipe.sensitivity.alternatives import ESTIMATORS
+
+    return ESTIMATORS[method](data, f, d)
+
+
+def rubin(tables: list[pd.DataFrame], alpha: float = 0.05) -> pd.DataFrame:
+    """Pool per-imputation estimates by Rubin's rules (Rubin 1987): T = W + (1 + 1/m) B."""
+    from scipy import stats
+
+    if len(tables) == 1:
+        return tables[0]
+    m = len(tables)
+    est = np.column_stack([t["estimate"].to_numpy() for t in tables])
+    var = np.column_stack([t["se"].to_numpy() ** 2 for t in tables])
+    qbar, w, b = est.mean(1), var.mean(1), est.var(1, ddof=1)
+    total = w + (1 + 1 / m) * b
+    r = (1 + 1 / m) * b / np.where(w > 0, w, np.nan)
+    dfree = (m - 1) * (1 + 1 / r) ** 2
+    se = np.sqrt(total)
+    q = stats.t.ppf(1 - alpha / 2, dfree)
+    return pd.DataFrame(
+        {
+            "term": tables[0]["term"],
+            "estimate": qbar,
+            "se": se,
+            "df": dfree,
+            "p": 2 * stats.t.sf(np.abs(qbar / se), dfree),
+            "ci_low": qbar - q * se,
+            "ci_high": qbar + q * se,
+        }
+    )
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    cols = ["term", "estimate", "se", "df", "p", "ci_low", "ci_high"]
+    t = table[cols].copy()
+    t["df"] = t["df"].astype(float).replace(np.inf, None)
+    return t.astype(object).where(t.notna(), None).to_dict("records")
+
+
+def run_specification(data: pd.DataFrame, d: dict, influence: dict | None = None) -> dict:
+    """Estimate one specification; failures are recorded with their reason, not raised.
+
+    ``d`` is :meth:`SensitivityPlan.definition` of the specification. Raises :class:`PlanError`
+    only when a focal parameter is not a term of the specification's model.
+    """
+    t0 = time.perf_counter()
+    out = {"id": d["id"], "choices": d["choices"], "focal": list(d["focal"]), "status": "ok"}
+    try:
+        f = formula(d)
+        out["formula"] = f
+        sets = prepare(data, d, influence, seed=d.get("seed", 0))
+        results = [_estimate(s, f, d) for s in sets]
+        table = rubin([r[0] for r in results], d["alpha"])
+        out.update(results[0][1])
+        out["fixed"] = _records(table)
+    except SpecificationUnavailable as exc:
+        out.update(status="failed", reason=str(exc))
+    except PlanError:
+        raise
+    except Exception as exc:  # any numerical failure: this specification cannot be estimated
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        out.update(status="failed", reason=f"{type(exc).__name__}: {first}")
+    if out["status"] == "ok":
+        terms = [r["term"] for r in out["fixed"]]
+        dropped = out.get("not_identified", [])
+        for name in d["focal"]:
+            if name in dropped:
+                out.update(
+                    status="failed",
+                    reason=f"focal parameter {name!r} is not identified by method {d['choices']['method']!r}",
+                )
+            elif name not in terms:
+                raise PlanError(
+                    f"sensitivity.focal: {name!r} is not a parameter of specification {d['id']} "
+                    f"({out['formula']}); its terms are {', '.join(terms)}"
+                )
+    out["seconds"] = round(time.perf_counter() - t0, 4)
+    return out
