@@ -19,6 +19,8 @@ import nlopt
 import numpy as np
 from scipy.optimize import Bounds, minimize
 
+OPTIMIZERS = ("bobyqa", "cobyqa", "nelder-mead")
+
 
 @dataclass
 class OptSummary:
@@ -48,8 +50,19 @@ def optimize_theta(
     lower: np.ndarray,
     xtol: float = 1e-10,
     maxfev: int = 10_000,
+    optimizer: str = "bobyqa",
 ) -> tuple[np.ndarray, OptSummary]:
-    """Minimize ``objective`` over theta subject to ``theta >= lower``."""
+    """Minimize ``objective`` over theta subject to ``theta >= lower``.
+
+    ``optimizer`` picks the first method: ``"bobyqa"`` (default; COBYQA then Nelder-Mead as
+    recorded fallbacks), ``"cobyqa"`` (Nelder-Mead as fallback) or ``"nelder-mead"`` (bounded).
+    """
+    if optimizer not in OPTIMIZERS:
+        from mlmpipe.errors import PlanError
+
+        raise PlanError(
+            f"optimizer: {optimizer!r} is not allowed; allowed values: {', '.join(OPTIMIZERS)}"
+        )
     count = [0]
     best = [np.inf, np.array(theta0, float)]
 
@@ -64,11 +77,15 @@ def optimize_theta(
     summ = OptSummary(method="BOBYQA", theta_start=list(map(float, theta0)), xtol=xtol)
     t0 = time.perf_counter()
     x = np.array(theta0, float)
-    try:
-        x = _bobyqa(f, x, lower, xtol, maxfev)
-    except (RuntimeError, ValueError, nlopt.RoundoffLimited) as err:
-        summ.fallbacks.append(f"BOBYQA: {err}; restarted with COBYQA")
-        x = _scipy_fallback(f, best[1], lower, xtol, maxfev, summ)
+    if optimizer == "bobyqa":
+        try:
+            x = _bobyqa(f, x, lower, xtol, maxfev)
+        except (RuntimeError, ValueError, nlopt.RoundoffLimited) as err:
+            summ.fallbacks.append(f"BOBYQA: {err}; restarted with COBYQA")
+            x = _scipy_fallback(f, best[1], lower, xtol, maxfev, summ)
+    else:
+        summ.method = ""
+        x = _scipy_fallback(f, np.maximum(x, lower), lower, xtol, maxfev, summ, optimizer)
     if best[0] < objective(x):
         x = best[1]
     x = np.maximum(x, lower)
@@ -93,23 +110,29 @@ def _bobyqa(f, x0, lower, xtol, maxfev) -> np.ndarray:
     return np.asarray(x, float)
 
 
-def _scipy_fallback(f, x0, lower, xtol, maxfev, summ: OptSummary) -> np.ndarray:
+def _scipy_fallback(
+    f, x0, lower, xtol, maxfev, summ: OptSummary, start: str = "cobyqa"
+) -> np.ndarray:
+    """COBYQA, then bounded Nelder-Mead from its end point; ``start="nelder-mead"`` skips COBYQA."""
     bounds = Bounds(lower, np.full_like(lower, np.inf))
-    summ.method = "BOBYQA+COBYQA"
+    x = x0
+    if start == "cobyqa":
+        summ.method = "+".join(filter(None, [summ.method, "COBYQA"]))
+        res = minimize(
+            f,
+            x0,
+            method="COBYQA",
+            bounds=bounds,
+            options={"initial_tr_radius": 0.5, "final_tr_radius": xtol, "maxfev": maxfev},
+        )
+        if res.success:
+            return np.asarray(res.x, float)
+        summ.fallbacks.append(f"COBYQA: {res.message}; restarted with Nelder-Mead")
+        x = res.x
+    summ.method = "+".join(filter(None, [summ.method, "Nelder-Mead"]))
     res = minimize(
         f,
-        x0,
-        method="COBYQA",
-        bounds=bounds,
-        options={"initial_tr_radius": 0.5, "final_tr_radius": xtol, "maxfev": maxfev},
-    )
-    if res.success:
-        return np.asarray(res.x, float)
-    summ.fallbacks.append(f"COBYQA: {res.message}; restarted with Nelder-Mead")
-    summ.method = "BOBYQA+COBYQA+Nelder-Mead"
-    res = minimize(
-        f,
-        res.x,
+        x,
         method="Nelder-Mead",
         bounds=bounds,
         options={"xatol": xtol, "fatol": 1e-10, "maxfev": maxfev},

@@ -1,0 +1,116 @@
+"""The preregistered convergence ladder (mlmpipe.ladder) on the HSB example and on formulas."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlmpipe
+from mlmpipe.errors import PlanError
+from mlmpipe.ladder import (
+    check_convergence_spec,
+    continuous_predictors,
+    drop_effect,
+    fit_with_ladder,
+    random_bars,
+    uncorrelated,
+)
+
+# disclim is a school-level variable: a random slope of it across schools is not identified and
+# its variance is estimated as 0 (singular fit), the textbook case for the ladder.
+SINGULAR = "mAch ~ cses + disclim + (1 + disclim | school)"
+
+
+@pytest.fixture(scope="module")
+def hsb():
+    from mlmpipe.data.example import load_example
+
+    df = load_example()
+    df["cses"] = df["ses"] - df.groupby("school")["ses"].transform("mean")
+    return df
+
+
+def test_formula_surgery():
+    f = "y ~ x + (1 + x + z | g) + (1 | h)"
+    bars = random_bars(f)
+    assert [(b.terms, b.double, b.group) for b in bars] == [
+        (["1", "x", "z"], False, "g"),
+        (["1"], False, "h"),
+    ]
+    assert uncorrelated(f) == "y ~ x + (1 + x + z || g) + (1 | h)"
+    assert uncorrelated("y ~ x + (1 | g)") is None
+    data = pd.DataFrame({"f": ["a", "b"], "x": [1.0, 2.0]})
+    assert drop_effect(f, "g", "x", data) == "y ~ x + (1 + z | g) + (1 | h)"
+    assert drop_effect(f, "g", "(Intercept)", data) == "y ~ x + (x + z + 0 | g) + (1 | h)"
+    assert drop_effect(f, "h", "(Intercept)", data) == "y ~ x + (1 + x + z | g)"
+    assert drop_effect("y ~ (1 + f || g)", "g.1", "fb", data) == "y ~ (1 | g)"
+    assert drop_effect("y ~ x + (1 | g)", "g", "(Intercept)", data) is None
+    assert drop_effect(f, "g", "w", data) is None
+
+
+def test_continuous_predictors_excludes_outcome_groups_and_binary():
+    df = pd.DataFrame(
+        {"y": [1.0, 2, 3, 4], "x": [0.1, 0.5, 0.9, 2], "b": [0, 1, 0, 1], "g": [1, 1, 2, 2]}
+    )
+    assert continuous_predictors("y ~ x + b + (x | g)", df) == ["x"]
+
+
+def test_bad_convergence_spec_names_the_key():
+    with pytest.raises(PlanError, match="convergence.rungs: 'pray'"):
+        check_convergence_spec({"rungs": ["pray"]})
+
+
+def test_clean_fit_stays_as_planned(hsb):
+    lad = fit_with_ladder("mAch ~ cses + (1 | school)", hsb)
+    assert lad.rung == "as planned" and lad.resolved
+    assert [d["rung"] for d in lad.decisions] == ["as planned"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_singular_slope_ends_at_dropping_the_smallest_variance(hsb):
+    assert mlmpipe.fit(SINGULAR, hsb).singular
+    lad = fit_with_ladder(SINGULAR, hsb)
+    assert [d["rung"] for d in lad.decisions] == [
+        "as planned",
+        "rescale",
+        "restart",
+        "optimizer",
+        "uncorrelated",
+        "drop_smallest_variance",
+    ]
+    assert [d["outcome"] for d in lad.decisions] == ["singular"] * 5 + ["ok"]
+    assert lad.rung == "drop_smallest_variance" and lad.resolved
+    assert lad.formula == "mAch ~ cses + disclim + (1 | school)"
+    assert not lad.result.singular and lad.rescaled == {}  # rescaling did not help: undone
+    assert lad.decisions[3]["optimizer"] == "cobyqa"
+    # same numbers as fitting the final model directly: the ladder is a pure function of data+plan
+    direct = mlmpipe.fit(lad.formula, hsb).to_dict()
+    assert lad.result.to_dict()["deviance"] == pytest.approx(direct["deviance"], rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_registered_rungs_only_and_unresolved_keeps_the_planned_model(hsb):
+    lad = fit_with_ladder(SINGULAR, hsb, convergence={"rungs": ["optimizer", "uncorrelated"]})
+    assert [d["rung"] for d in lad.decisions] == [
+        "as planned",
+        "optimizer",
+        "uncorrelated",
+        "unresolved",
+    ]
+    assert not lad.resolved and lad.formula == SINGULAR and lad.result.singular
+    none = fit_with_ladder(SINGULAR, hsb, convergence={"rungs": []})
+    assert [d["rung"] for d in none.decisions] == ["as planned"] and not none.resolved
+    # singular fits tolerated by the plan: no ladder
+    tol = fit_with_ladder(SINGULAR, hsb, convergence={"triggers": ["nonconvergence"]})
+    assert tol.resolved and tol.rung == "as planned"
+
+
+def test_engine_optimizer_option(hsb):
+    f = "mAch ~ cses + (1 + cses | school)"
+    a = mlmpipe.fit(f, hsb).to_dict()
+    b = mlmpipe.fit(f, hsb, optimizer="cobyqa").to_dict()
+    assert a["optimizer"]["method"] == "BOBYQA" and b["optimizer"]["method"] == "COBYQA"
+    assert b["deviance"] == pytest.approx(a["deviance"], rel=1e-8)
+    c = mlmpipe.fit(f, hsb, theta0=np.array([0.5, 0.1, 0.5])).to_dict()
+    assert c["optimizer"]["theta_start"] == [0.5, 0.1, 0.5]
+    with pytest.raises(PlanError, match="optimizer: 'lbfgs'"):
+        mlmpipe.fit(f, hsb, optimizer="lbfgs")
