@@ -1,19 +1,138 @@
-"""Pooling fits across imputations.
+"""Pooling one model's fits across imputations.
 
-With one data set (no imputation) pooling is the identity. Rubin's rules (and Barnard–Rubin df)
-arrive with multiple imputation.
+With one data set (no imputation, ``m = 0``) pooling is the identity. With ``m >= 2`` fits:
+
+* fixed effects: Rubin's rules with Barnard–Rubin (1999) df (:mod:`mlmpipe.missing.rubin`); the
+  complete-data df is each fit's own (Satterthwaite) df averaged over imputations, or infinite when
+  the backend reports none;
+* variance components: standard deviations averaged on the log scale and correlations on Fisher's
+  z scale (scales on which the sampling distribution is closer to normal; Rubin 1987, sec. 3.1);
+  covariances are rebuilt from the pooled SDs and correlation;
+* ICC of each grouping factor: averaged on the logit scale;
+* log-likelihood, AIC, BIC, deviance: the mean over imputations (for display only); the
+  per-imputation log-likelihoods are kept so that likelihood-ratio tests can be pooled with D2
+  (:func:`mlmpipe.missing.rubin.pool_d2`) by the comparison step.
 """
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
 
-def pool_fits(fits: list[dict]) -> dict:
+from mlmpipe.effects import icc
+from mlmpipe.missing.rubin import pool_point, pool_scalar
+
+
+def _check_same_model(fits: list[dict]) -> None:
+    terms = [tuple(f["term"] for f in fit["fixed"]) for fit in fits]
+    if len(set(terms)) != 1:
+        raise ValueError(
+            "pooling: the imputations gave different fixed-effect terms "
+            f"({terms[0]} vs {next(t for t in terms if t != terms[0])}); a column was dropped in "
+            "some imputation"
+        )
+
+
+def _pool_fixed(fits: list[dict], alpha: float) -> list[dict]:
+    names = [f["term"] for f in fits[0]["fixed"]]
+    q = np.array([[f["estimate"] for f in fit["fixed"]] for fit in fits])
+    u = np.array([[f["se"] ** 2 for f in fit["fixed"]] for fit in fits])
+    dfs = np.array(
+        [[np.nan if f.get("df") is None else f["df"] for f in fit["fixed"]] for fit in fits],
+        dtype=float,
+    )
+    dfcom = np.where(np.isfinite(dfs).all(axis=0), np.nanmean(dfs, axis=0), np.inf)
+    res = pool_scalar(q, u, dfcom, alpha)
+    out = []
+    for i, term in enumerate(names):
+        out.append(
+            {
+                "term": term,
+                "estimate": float(res["estimate"][i]),
+                "se": float(res["se"][i]),
+                "df": float(res["df"][i]),
+                "t": float(res["statistic"][i]),
+                "p": float(res["p"][i]),
+                "ci_low": float(res["ci_low"][i]),
+                "ci_high": float(res["ci_high"][i]),
+                "dfcom": float(dfcom[i]),
+                "ubar": float(res["ubar"][i]),
+                "b": float(res["b"][i]),
+                "riv": float(res["riv"][i]),
+                "lambda": float(res["lambda"][i]),
+                "fmi": float(res["fmi"][i]),
+            }
+        )
+    return out
+
+
+def _pool_random(fits: list[dict]) -> list[dict]:
+    keys = [(r["group"], r["term1"], r["term2"]) for r in fits[0]["random"]]
+    sd = {}
+    out = []
+    for k in keys:
+        vals = np.array(
+            [
+                next(r["sdcor"] for r in fit["random"] if (r["group"], r["term1"], r["term2"]) == k)
+                for fit in fits
+            ],
+            dtype=float,
+        )
+        if k[2] is None:
+            p = pool_point(vals, "log")
+            sd[(k[0], k[1])] = p["estimate"]
+            vcov = p["estimate"] ** 2
+        else:
+            p = pool_point(np.clip(vals, -1.0, 1.0), "fisher_z")
+            vcov = p["estimate"] * sd[(k[0], k[1])] * sd[(k[0], k[2])]
+        out.append(
+            {
+                "group": k[0],
+                "term1": k[1],
+                "term2": k[2],
+                "vcov": float(vcov),
+                "sdcor": float(p["estimate"]),
+                "pooling_scale": p["scale"],
+                "between": p["between"],
+                "boundary_imputations": p["boundary_imputations"],
+            }
+        )
+    return out
+
+
+def _pool_icc(fits: list[dict]) -> dict:
+    per = [icc(f) for f in fits]
+    return {g: pool_point(np.clip([d[g] for d in per], 1e-12, 1 - 1e-12), "logit") for g in per[0]}
+
+
+def pool_fits(fits: list[dict], alpha: float = 0.05) -> dict:
+    """Pool the fits of one model (one estimator) across imputations; see the module docstring."""
     if len(fits) == 1:
         out = copy.deepcopy(fits[0])
         out["pooling"] = {"method": "identity", "m": 1}
         return out
-    raise NotImplementedError(
-        f"pooling {len(fits)} imputations needs Rubin's rules, which arrive with multiple imputation"
-    )
+    _check_same_model(fits)
+    out = {k: copy.deepcopy(v) for k, v in fits[0].items() if k not in ("ranef", "optimizer")}
+    out["fixed"] = _pool_fixed(fits, alpha)
+    out["random"] = _pool_random(fits)
+    for key in ("loglik", "aic", "bic", "deviance"):
+        out[key] = float(np.mean([f[key] for f in fits]))
+    out["sigma"] = next(r["sdcor"] for r in out["random"] if r["group"] == "Residual")
+    out["converged"] = all(f.get("converged", True) for f in fits)
+    out["singular"] = any(f.get("singular", False) for f in fits)
+    out["warnings"] = sorted({w for f in fits for w in f.get("warnings", [])})
+    out["theta"] = None
+    out["loglik_imputations"] = [float(f["loglik"]) for f in fits]
+    out["icc_pooled"] = _pool_icc(fits)
+    out["pooling"] = {
+        "method": "rubin",
+        "m": len(fits),
+        "df": "Barnard-Rubin (1999); complete-data df = mean per-imputation df",
+        "variance_components": "SD on log scale, correlations on Fisher z scale",
+        "icc": "logit scale",
+        "lrt": "D2 (Li, Meng, Raghunathan & Rubin 1991)",
+        "singular_imputations": int(sum(bool(f.get("singular", False)) for f in fits)),
+        "nonconverged_imputations": int(sum(not f.get("converged", True) for f in fits)),
+    }
+    return out
