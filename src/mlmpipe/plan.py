@@ -217,7 +217,7 @@ class Plan:
             estimators=tuple(cfg["estimation"]["estimators"]),
             backend=cfg["estimation"]["backend"],
             checks=cfg["checks"],
-            missing=cfg["missing"],
+            missing=resolve_missing(cfg["missing"]),
             centering_names=cfg["centering"],
             report=cfg["report"],
         )
@@ -286,7 +286,29 @@ class Plan:
 
     @property
     def imputations(self) -> tuple[int, ...]:
-        return tuple(range(max(1, self.missing["m"])))
+        """Data sets the missing step writes: ``0`` (observed / listwise) and ``1..m`` if imputing."""
+        return tuple(range(self.missing["m"] + 1))
+
+    @property
+    def pooled_imputations(self) -> tuple[int, ...]:
+        """Data sets whose fits are pooled: ``(0,)`` without imputation, else ``1..m``."""
+        return tuple(range(1, self.missing["m"] + 1)) if self.missing["m"] else (0,)
+
+    def interaction_pairs(self) -> list[list[str]]:
+        """Pairs of raw variables whose product enters some model (``cses:sector`` -> ses, sector),
+        for the imputation models."""
+        raw = {}
+        for p in self.predictors:
+            raw[p.name] = raw[self.centered_name(p)] = raw[self.cluster_mean_name(p)] = p.name
+        pairs = []
+        for m in self.models:
+            for term in m.fixed:
+                parts = [raw[v] for v in term.split(":") if v in raw]
+                for i, a in enumerate(parts):
+                    for b in parts[i + 1 :]:
+                        if a != b and [a, b] not in pairs:
+                            pairs.append([a, b])
+        return pairs
 
     @property
     def hash(self) -> str:
@@ -319,7 +341,11 @@ class Plan:
         )
 
     def slice_missing(self) -> str:
-        return canonical_json({"missing": self.missing, "seed": self.seed})
+        out = {"missing": self.missing, "seed": self.seed}
+        # only under imputation do model edits (their interactions) rerun the missing step
+        if self.missing["method"] == "multiple_imputation":
+            out["interactions"] = self.interaction_pairs()
+        return canonical_json(out)
 
     def slice_center(self) -> str:
         return canonical_json(
@@ -396,6 +422,34 @@ RAW_DIR = "data/raw"
 
 def raw_path(plan: Plan) -> str:
     return f"{RAW_DIR}/{plan.data['file']}"
+
+
+def resolve_missing(spec: dict) -> dict:
+    """Fill the method-dependent default of ``missing.m`` and check the missing-data plan."""
+    out = copy.deepcopy(spec)
+    mi = out["method"] == "multiple_imputation"
+    if out["m"] is None:
+        out["m"] = 20 if mi else 0
+    if not mi and out["m"] != 0:
+        raise PlanError(
+            f"missing.m: {out['m']} imputations need missing.method: multiple_imputation "
+            "(listwise analyses the observed data; use m: 0)"
+        )
+    if mi and out["m"] < 2:
+        raise PlanError(
+            f"missing.m: multiple imputation needs at least 2 imputations, got {out['m']}"
+        )
+    if out["delta"]["grid"] and not mi:
+        raise PlanError(
+            "missing.delta.grid: delta adjustment needs missing.method: multiple_imputation"
+        )
+    return out
+
+
+def centering_state_path(plan: Plan, imp: int | str) -> str:
+    """Centering state used for data set ``imp``: computed on that data set itself (the plan's
+    ``missing.centering: per_imputation``); ``imp0`` keeps ``reports/centering.json``."""
+    return "reports/centering.json" if int(imp) == 0 else f"reports/centering/imp{imp}.json"
 
 
 def fit_path(model: str, estimator: str, imp: int | str) -> str:
