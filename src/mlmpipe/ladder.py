@@ -180,6 +180,7 @@ class LadderResult:
     resolved: bool
     rescaled: dict[str, float] = field(default_factory=dict)
     decisions: list[dict] = field(default_factory=list)
+    caught: list[str] = field(default_factory=list)  # warnings raised while fitting ``result``
 
     def to_dict(self) -> dict:
         return {
@@ -251,17 +252,20 @@ def fit_with_ladder(
     spec = check_convergence_spec(convergence)
     triggers, extra = spec["triggers"], dict(fit_kwargs or {})
 
+    caught: dict[int, list[str]] = {}
+
     def run(f: str, df: pd.DataFrame, opts: dict):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # problems are recorded in the decisions
-            return mlmpipe.fit(f, df, reml=reml, backend=backend, **extra, **opts)
+        with warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter("always")  # recorded per fit, not raised once per rung
+            res = mlmpipe.fit(f, df, reml=reml, backend=backend, **extra, **opts)
+        caught[id(res)] = [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in ws]
+        return res
 
     planned = run(formula, data, {})
     decisions = [_record(PLANNED, "fit the model as registered", formula, {}, planned, triggers)]
     if decisions[0]["outcome"] == "ok" or not spec["rungs"]:
-        return LadderResult(
-            planned, formula, PLANNED, decisions[0]["outcome"] == "ok", {}, decisions
-        )
+        ok = decisions[0]["outcome"] == "ok"
+        return LadderResult(planned, formula, PLANNED, ok, {}, decisions, caught[id(planned)])
 
     cur_formula, last = formula, planned
     start0 = np.asarray(planned.to_dict()["optimizer"].get("theta_start", []), float)
@@ -334,7 +338,7 @@ def fit_with_ladder(
         if rung != "rescale":  # variances and estimates below refer to the registered scale
             last = res
         if rec["outcome"] == "ok":
-            return LadderResult(res, cur_formula, rung, True, rescaled, decisions)
+            return LadderResult(res, cur_formula, rung, True, rescaled, decisions, caught[id(res)])
     decisions.append(
         {
             "rung": "unresolved",
@@ -343,4 +347,4 @@ def fit_with_ladder(
             "outcome": decisions[0]["outcome"],
         }
     )
-    return LadderResult(planned, formula, PLANNED, False, {}, decisions)
+    return LadderResult(planned, formula, PLANNED, False, {}, decisions, caught[id(planned)])

@@ -224,6 +224,12 @@ class Plan:
         from mlmpipe.sequence import build_sequence
 
         object.__setattr__(plan, "models", build_sequence(plan, cfg["models"]))
+        for i, h in enumerate(cfg["hypotheses"]):
+            if h["model"] not in plan.model_names:
+                raise PlanError(
+                    f"hypotheses[{i}].model: no model named {h['model']!r}; "
+                    f"models are {list(plan.model_names)}"
+                )
         from mlmpipe.sensitivity.grid import build_sensitivity
 
         object.__setattr__(plan, "sensitivity", build_sensitivity(cfg["sensitivity"], plan))
@@ -365,7 +371,13 @@ class Plan:
     def slice_fit(self, model: str, estimator: str) -> str:
         m = self.model(model)
         return canonical_json(
-            {"model": m.name, "formula": m.formula, "estimator": estimator, "backend": self.backend}
+            {
+                "model": m.name,
+                "formula": m.formula,
+                "estimator": estimator,
+                "backend": self.backend,
+                "convergence": self.config["convergence"],
+            }
         )
 
     def slice_compare(self) -> str:

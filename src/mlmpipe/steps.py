@@ -36,7 +36,18 @@ def missing_step(clean: pd.DataFrame, mspec: str | dict, vspec: str | dict):
 
     mspec = json.loads(mspec) if isinstance(mspec, str) else mspec
     vspec = json.loads(vspec) if isinstance(vspec, str) else vspec
-    return handle_missing(clean, mspec["missing"], _levels(vspec), vspec["outcome"]["name"])
+    types = {
+        n: (p["type"], p["levels"]) for lv in vspec["levels"] for n, p in lv["predictors"].items()
+    }
+    return handle_missing(
+        clean,
+        mspec["missing"],
+        _levels(vspec),
+        vspec["outcome"]["name"],
+        types=types,
+        seed=mspec["seed"],
+        interactions=mspec.get("interactions", ()),
+    )
 
 
 def centering_state_step(df: pd.DataFrame, cspec: str | dict) -> dict:
@@ -56,8 +67,12 @@ def center_step(df: pd.DataFrame, state: dict) -> pd.DataFrame:
 
 
 def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
-    """Fit one model under one estimator. Returns (result dict, residuals/fitted table)."""
-    import mlmpipe
+    """Fit one model under one estimator. Returns (result dict, residuals/fitted table).
+
+    On non-convergence or a singular fit the plan's preregistered decision ladder
+    (:mod:`mlmpipe.ladder`) is climbed; its decisions go into the result under ``ladder``.
+    """
+    from mlmpipe.ladder import fit_with_ladder
 
     fspec = json.loads(fspec) if isinstance(fspec, str) else fspec
     formula, est = fspec["formula"], fspec["estimator"]
@@ -65,7 +80,14 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = mlmpipe.fit(formula, df, reml=(est == "reml"), backend=fspec["backend"])
+            lad = fit_with_ladder(
+                formula,
+                df,
+                reml=(est == "reml"),
+                backend=fspec["backend"],
+                convergence=fspec.get("convergence"),
+            )
+            res = lad.result
         except (EstimationError, FormulaError) as exc:
             raise type(exc)(f"{where}: {exc}") from None
         except MlmpipeError:
@@ -74,12 +96,16 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise EstimationError(f"{where}: {formula} cannot be estimated ({first})") from exc
     d = dict(res.to_dict())
-    extra = [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught]
+    extra = lad.caught + [
+        f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught
+    ]
     d["warnings"] = list(d.get("warnings", [])) + [
         w for w in extra if w not in d.get("warnings", [])
     ]
     d["model"] = fspec["model"]
     d["estimator"] = est
+    d["planned_formula"] = formula
+    d["ladder"] = lad.to_dict()
     rows = np.asarray(res.rows)
     resid = pd.DataFrame(
         {"row": rows, "fitted": np.asarray(res.fitted()), "residual": np.asarray(res.residuals())}
@@ -101,5 +127,7 @@ def compare_step(fits: dict[tuple[str, str], dict], cspec: str | dict) -> tuple[
     comp = compare_sequence(cspec["models"], fits)
     first = cspec["models"][0]["name"]
     est = "reml" if (first, "reml") in fits else "ml"
-    comp["icc"] = {"model": first, "estimator": est, "values": icc(fits[(first, est)])}
+    f0 = fits[(first, est)]
+    values = {g: d["estimate"] for g, d in f0["icc_pooled"].items()} if "icc_pooled" in f0 else None
+    comp["icc"] = {"model": first, "estimator": est, "values": values or icc(f0)}
     return comp, comparison_table(comp)

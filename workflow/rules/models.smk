@@ -1,7 +1,7 @@
 rule fit:
     input:
         data="data/processed/imp{imp}.parquet",
-        code=mp.library_files("api", "formula", "engine", "backends", "steps"),
+        code=mp.library_files("api", "formula", "engine", "backends", "ladder", "steps"),
     output:
         fit="reports/fits/{model}/{estimator}/imp{imp}.json",
         resid="reports/fits/{model}/{estimator}/imp{imp}_resid.parquet",
@@ -15,7 +15,9 @@ rule fit:
 
 rule pool:
     input:
-        fits=expand("reports/fits/{{model}}/{{estimator}}/imp{imp}.json", imp=PLAN.imputations),
+        fits=expand(
+            "reports/fits/{{model}}/{{estimator}}/imp{imp}.json", imp=PLAN.pooled_imputations
+        ),
         code=mp.library_files("missing", "steps"),
     output:
         "reports/fits/{model}/{estimator}/pooled.json",
