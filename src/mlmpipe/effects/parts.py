@@ -1,0 +1,121 @@
+"""The pieces every variance-based effect size needs: a fit's model matrices rebuilt on the data it
+was fitted to, the random-effects covariance matrices, and within/between splits by cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlmpipe.errors import EstimationError
+
+
+@dataclass(frozen=True)
+class FitParts:
+    """A fitted LMM (its stored result dict) next to the arrays it was fitted on.
+
+    ``X`` has the columns of ``beta`` (``names``); ``terms`` maps each grouping factor to
+    ``(codes, Z, Sigma)``: level index per row, the term's raw columns and its covariance matrix.
+    """
+
+    X: np.ndarray
+    names: tuple[str, ...]
+    beta: np.ndarray
+    y: np.ndarray
+    sigma2: float
+    terms: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+
+def covariance_matrices(fit: dict) -> dict[str, tuple[list[str], np.ndarray]]:
+    """``{group: (term names, Sigma)}`` from the ``random`` records of a result dict."""
+    out: dict[str, tuple[list[str], np.ndarray]] = {}
+    names: dict[str, list[str]] = {}
+    for r in fit["random"]:
+        if r["group"] != "Residual" and r["term2"] is None:
+            names.setdefault(r["group"], []).append(r["term1"])
+    for g, nm in names.items():
+        S = np.zeros((len(nm), len(nm)))
+        for r in fit["random"]:
+            if r["group"] != g:
+                continue
+            a = nm.index(r["term1"])
+            b = a if r["term2"] is None else nm.index(r["term2"])
+            S[a, b] = S[b, a] = float(r["vcov"])
+        out[g] = (nm, S)
+    return out
+
+
+def residual_variance(fit: dict) -> float:
+    return float(next(r["vcov"] for r in fit["random"] if r["group"] == "Residual"))
+
+
+def fit_parts(fit: dict, data: pd.DataFrame) -> FitParts:
+    """Rebuild the model matrices of ``fit`` (its ``formula``) on ``data``.
+
+    Raises EstimationError naming the model when a fixed-effect term of the fit is not a column of
+    the rebuilt design (the data are not the data the model was fitted to).
+    """
+    from mlmpipe.formula import build_design
+
+    design = build_design(fit["formula"], data)
+    cols = list(design.fixed_names)
+    names = tuple(f["term"] for f in fit["fixed"])
+    missing = [t for t in names if t not in cols]
+    if missing:
+        raise EstimationError(
+            f"{fit.get('model', fit['formula'])}: fixed terms {', '.join(missing)} are not in the "
+            "design rebuilt on the data"
+        )
+    X = np.asarray(design.X, float)[:, [cols.index(t) for t in names]]
+    beta = np.array([f["estimate"] for f in fit["fixed"]], float)
+    covs = covariance_matrices(fit)
+    terms = {}
+    used: set[str] = set()
+    for t in design.re_terms:
+        g = t.group if t.group not in used else None
+        if g is None or g not in covs:
+            raise EstimationError(
+                f"{fit.get('model', fit['formula'])}: effect sizes need one random-effects term "
+                f"per grouping factor ({t.group!r} appears twice)"
+            )
+        used.add(g)
+        term_names, S = covs[g]
+        if list(t.names) != term_names:
+            raise EstimationError(
+                f"{fit.get('model', fit['formula'])}: random terms of {g!r} do not match the fit"
+            )
+        terms[g] = (np.asarray(t.codes), np.asarray(t.Z, float), S)
+    return FitParts(X, names, beta, np.asarray(design.y, float), residual_variance(fit), terms)
+
+
+def cluster_means(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Row-wise cluster means of ``values`` ((n,) or (n, k)), clusters given by integer ``codes``."""
+    v = np.asarray(values, float)
+    two_d = v.ndim == 2
+    v2 = v if two_d else v[:, None]
+    k = int(codes.max()) + 1
+    sums = np.zeros((k, v2.shape[1]))
+    np.add.at(sums, codes, v2)
+    counts = np.bincount(codes, minlength=k)[:, None]
+    means = (sums / np.maximum(counts, 1))[codes]
+    return means if two_d else means[:, 0]
+
+
+def cluster_sizes(codes: np.ndarray) -> np.ndarray:
+    c = np.bincount(np.asarray(codes))
+    return c[c > 0]
+
+
+def level_of_columns(X: np.ndarray, codes: np.ndarray, tol: float = 1e-10) -> list[str]:
+    """``"between"`` for columns constant within every cluster, else ``"within"``."""
+    dev = X - cluster_means(X, codes)
+    scale = np.maximum(np.abs(X).max(axis=0), 1.0)
+    return [
+        "between" if np.abs(dev[:, j]).max() <= tol * scale[j] else "within"
+        for j in range(X.shape[1])
+    ]
