@@ -348,3 +348,30 @@ def fit_with_ladder(
         }
     )
     return LadderResult(planned, formula, PLANNED, False, {}, decisions, caught[id(planned)])
+
+
+def decision_log(fits: dict[str, dict]) -> dict:
+    """Collect the ladder of every fit artifact (path ``.../imp{m}.json`` -> fit) for the report.
+
+    ``summary`` counts the fits per rung used; ``fits`` keeps each fit's decisions.
+    """
+    rows, summary = [], {}
+    for path, f in fits.items():
+        imp = re.search(r"imp(\d+)\.json$", str(path))
+        lad = f.get("ladder") or {}
+        used = lad.get("used_rung", PLANNED)
+        key = used if lad.get("resolved", True) else "unresolved"
+        summary[key] = summary.get(key, 0) + 1
+        rows.append(
+            {
+                "model": f.get("model"),
+                "estimator": f.get("estimator"),
+                "imputation": int(imp.group(1)) if imp else None,
+                "planned_formula": f.get("planned_formula", f.get("formula")),
+                "formula": lad.get("formula", f.get("formula")),
+                "used_rung": used,
+                "resolved": lad.get("resolved", True),
+                "decisions": lad.get("decisions", []),
+            }
+        )
+    return {"summary": summary, "fits": rows}

@@ -143,3 +143,14 @@ def format_deviations(report: dict) -> str:
     for path in report.get("unused_justifications", []):
         lines.append(f"note: deviations.{path} justifies no deviation (typo or obsolete?)")
     return "\n".join(lines)
+
+
+def deviations_step(plan_json: str | dict, root: str = ".") -> dict:
+    """The ``deviations`` rule: the executed plan (canonical JSON) against ``root/prereg/``."""
+    from mlmpipe.prereg.freeze import load_frozen, plan_sha256
+
+    executed = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
+    frozen = load_frozen(root)
+    if frozen is None:
+        return deviation_report(None, executed, executed_sha256=plan_sha256(executed))
+    return deviation_report(frozen[0], executed, frozen[1], plan_sha256(executed))

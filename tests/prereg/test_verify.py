@@ -1,0 +1,127 @@
+"""Artifact comparison behind ``mlmpipe verify`` on small artifacts (the full rerun is slow)."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmpipe.prereg.verify import certificate, compare_json, compare_trees
+
+
+def make_tree(root, ses=0.123456789, created="2026-01-01T00:00:00"):
+    (root / "reports/fits/m0/reml").mkdir(parents=True)
+    (root / "data/processed").mkdir(parents=True)
+    (root / "data/raw").mkdir(parents=True)
+    fit = {
+        "deviance": 46503.6628689911,
+        "fixed": [{"term": "cses", "estimate": ses}],
+        "optimizer": {"seconds": 0.1234, "feval": 51},
+        "converged": True,
+    }
+    (root / "reports/fits/m0/reml/imp0.json").write_text(json.dumps(fit))
+    prov = {"plan_sha256": "a" * 64, "raw_sha256": "b" * 64, "seed": 1, "created": created}
+    (root / "reports/provenance.json").write_text(json.dumps(prov))
+    df = pd.DataFrame({"school": pd.Categorical(["1", "2"]), "cses": [ses, -ses]})
+    df.to_parquet(root / "data/processed/imp0.parquet", index=False)
+    df.to_csv(root / "reports/table.csv", index=False)
+    (root / "reports/figure.png").write_bytes(b"\x89PNG fixed bytes")
+    (root / "reports/report.html").write_text(f"<p>rendered at {created}</p>")
+    (root / "data/raw/hsb.csv").write_text("x\n1\n")
+
+
+@pytest.fixture
+def trees(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    make_tree(a)
+    make_tree(b, created="2026-02-02T10:00:00")  # wall clock differs, nothing else
+    return a, b
+
+
+def test_identical_reruns_pass_and_volatile_values_and_report_are_not_compared(trees):
+    a, b = trees
+    (b / "reports/fits/m0/reml/imp0.json").write_text(
+        (b / "reports/fits/m0/reml/imp0.json")
+        .read_text()
+        .replace('"seconds": 0.1234', '"seconds": 9.9')
+    )
+    res = compare_trees(a, b)
+    assert res["passed"] and res["n_compared"] == 5 and res["n_differ"] == 0
+    assert set(res["excluded"]) == {"reports/report.html", "data/raw/hsb.csv"}
+    cert = certificate(res, a, b, 1.0)
+    assert cert["passed"] and cert["same_plan"] and cert["same_data"]
+
+
+def test_numbers_within_tolerance_pass_and_beyond_fail(tmp_path):
+    assert compare_json({"x": 1.0, "y": [2.0, "s"]}, {"x": 1.0 + 1e-13, "y": [2.0, "s"]}) == []
+    assert compare_json({"x": 1.0}, {"x": 1.0 + 1e-8}) == ["x: 1.0 != 1.00000001"]
+    assert compare_json({"x": 0.0, "n": None}, {"x": 0.0, "n": None}) == []
+    assert compare_json({"x": float("nan")}, {"x": float("nan")}) == []
+    assert compare_json({"a": [1, 2]}, {"a": [1]}) == ["a: length 2 != 1"]
+    assert compare_json({"flag": True}, {"flag": 1}) == ["flag: True != 1"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    make_tree(a)
+    make_tree(b, ses=0.123456789 * (1 + 1e-12))
+    assert compare_trees(a, b)["passed"]
+
+
+@pytest.mark.parametrize(
+    "tamper, path",
+    [
+        (
+            lambda b: (b / "reports/fits/m0/reml/imp0.json").write_text(
+                (b / "reports/fits/m0/reml/imp0.json")
+                .read_text()
+                .replace("46503.6628689911", "46503.6628")
+            ),
+            "reports/fits/m0/reml/imp0.json",
+        ),
+        (
+            lambda b: pd.DataFrame(
+                {"school": pd.Categorical(["1", "2"]), "cses": [0.2, -0.2]}
+            ).to_parquet(b / "data/processed/imp0.parquet", index=False),
+            "data/processed/imp0.parquet",
+        ),
+        (
+            lambda b: (b / "reports/table.csv").write_text("school,cses\n1,0.5\n2,-0.5\n"),
+            "reports/table.csv",
+        ),
+        (
+            lambda b: (b / "reports/figure.png").write_bytes(b"\x89PNG other bytes"),
+            "reports/figure.png",
+        ),
+        (lambda b: (b / "reports/figure.png").unlink(), "reports/figure.png"),
+    ],
+)
+def test_a_tampered_artifact_fails(trees, tamper, path):
+    a, b = trees
+    tamper(b)
+    res = compare_trees(a, b)
+    assert not res["passed"] and res["n_differ"] == 1
+    bad = [f for f in res["files"] if f["status"] != "same"]
+    assert bad[0]["path"] == path
+
+
+def test_different_data_hash_fails_the_certificate(trees):
+    a, b = trees
+    prov = json.loads((b / "reports/provenance.json").read_text())
+    prov["raw_sha256"] = "c" * 64
+    (b / "reports/provenance.json").write_text(json.dumps(prov))
+    res = compare_trees(a, b)
+    cert = certificate(res, a, b, 1.0)
+    assert not cert["passed"] and not cert["same_data"]
+
+
+def test_parquet_dtype_change_is_a_difference(trees):
+    a, b = trees
+    df = pd.read_parquet(b / "data/processed/imp0.parquet")
+    df["cses"] = df["cses"].astype(np.float32)
+    df.to_parquet(b / "data/processed/imp0.parquet", index=False)
+    assert not compare_trees(a, b)["passed"]
+
+
+def test_empty_trees_do_not_pass(tmp_path):
+    (tmp_path / "a").mkdir()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert not compare_trees(tmp_path / "a", tmp_path / "b")["passed"]
