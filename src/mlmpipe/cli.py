@@ -1,4 +1,5 @@
-"""The ``mlmpipe`` command: ``run`` (Snakemake), ``init`` (starter plan), ``fit`` (one model)."""
+"""The ``mlmpipe`` command: ``run`` (Snakemake), ``init`` (starter plan), ``fit`` (one model),
+``prereg freeze|diff`` (preregistration), ``verify`` (rerun and compare every artifact)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,44 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_prereg_freeze(args) -> int:
+    from mlmpipe.prereg import freeze_plan
+
+    rec = freeze_plan(args.plan, root=".", force=args.force)
+    docs = ", ".join(v for k, v in rec["documents"].items() if v and k != "docx_note")
+    print(f"froze {args.plan}: plan SHA-256 {rec['plan_sha256']}; wrote prereg/ ({docs})")
+    if rec["documents"]["docx_note"]:
+        print(f"no DOCX: {rec['documents']['docx_note']}")
+    if rec["raw_sha256"] is None:
+        print(f"note: {rec['raw_note']} ({rec['raw_file']})")
+    return 0
+
+
+def cmd_prereg_diff(args) -> int:
+    from mlmpipe.plan import load_plan
+    from mlmpipe.prereg import deviation_report, format_deviations, load_frozen
+
+    frozen = load_frozen(".")
+    if frozen is None:
+        raise MlmpipeError(
+            "mlmpipe prereg diff: no preregistration frozen (run 'mlmpipe prereg freeze')"
+        )
+    plan = load_plan(args.plan)
+    report = deviation_report(frozen[0], plan.config, frozen[1], plan.hash)
+    print(format_deviations(report))
+    return 1 if report["n_unexplained"] else 0
+
+
+def cmd_verify(args) -> int:
+    from mlmpipe.prereg.verify import format_certificate, verify
+
+    cert = verify(".", cores=args.cores, keep=args.keep)
+    print(format_certificate(cert))
+    if not args.no_report:  # show the certificate in the report's appendix
+        subprocess.call([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "-q"])
+    return 0 if cert["passed"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlmpipe", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -95,6 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--json", help="write result.to_dict() to this JSON file")
     f.add_argument("--backend", default="mlmpipe", choices=["mlmpipe", "statsmodels"])
     f.set_defaults(func=cmd_fit)
+    pr = sub.add_parser("prereg", help="preregistration: freeze the plan, list deviations from it")
+    prs = pr.add_subparsers(dest="prereg_command", required=True)
+    fr = prs.add_parser(
+        "freeze", help="write prereg/: frozen plan, hashes, preregistration document"
+    )
+    fr.add_argument("--plan", default="config/analysis.yaml")
+    fr.add_argument("--force", action="store_true", help="overwrite an existing registration")
+    fr.set_defaults(func=cmd_prereg_freeze)
+    df = prs.add_parser(
+        "diff", help="deviations of the plan from the frozen one (exit 1 if unexplained)"
+    )
+    df.add_argument("--plan", default="config/analysis.yaml")
+    df.set_defaults(func=cmd_prereg_diff)
+    v = sub.add_parser(
+        "verify", help="rerun the pipeline from the raw data and compare every artifact"
+    )
+    v.add_argument("--cores", default=2, type=int)
+    v.add_argument(
+        "--keep", help="rerun in this new directory and keep it (default: a temporary one)"
+    )
+    v.add_argument(
+        "--no-report", action="store_true", help="do not re-render the report afterwards"
+    )
+    v.set_defaults(func=cmd_verify)
     return p
 
 
