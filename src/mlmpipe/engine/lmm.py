@@ -122,19 +122,29 @@ class LinearMixedModel:
         self._nested_flags: dict[tuple[int, int], bool] = {}
 
     # ------------------------------------------------------------------ set-up
-    def _setup_crossproducts(self) -> None:
+    def _setup_crossproducts(self, w: np.ndarray | None = None) -> None:
         rs = [self.reterms[i] for i in self.order]
         XY = np.column_stack([self.X, self.y])
-        self._Zs = [r.Z() for r in rs]
+        if not hasattr(self, "_Zs"):
+            self._Zs = [r.Z() for r in rs]
         K = len(rs)
         A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
         for j, r in enumerate(rs):
-            A[j][j] = B.BlockDiag(r.diag_crossprod())
+            A[j][j] = B.BlockDiag(r.diag_crossprod(w))
             for i in range(j):
-                A[j][i] = cross_block(r, rs[i])
-        A[K] = [np.asarray((Zs.T @ XY).T) for Zs in self._Zs] + [XY.T @ XY]
+                A[j][i] = cross_block(r, rs[i], w=w)
+        WXY = XY if w is None else XY * w[:, None]
+        A[K] = [np.asarray((Zs.T @ WXY).T) for Zs in self._Zs] + [XY.T @ WXY]
         self.A = A
         self.K = K
+
+    def reweight(self, w: np.ndarray, z: np.ndarray) -> None:
+        """Replace the response by ``z`` and the cross-products by the weighted ones
+        ``[Z X z]' W [Z X z]`` with ``W = diag(w)``: the penalized weighted least-squares system of
+        one PIRLS step of a GLMM (working weights and working response; Bates et al. 2015, sec. 5;
+        lme4's ``glmerLaplace``). ``factorize``, ``beta_from`` and ``spherical_modes`` then solve it."""
+        self.y = np.asarray(z, float)
+        self._setup_crossproducts(np.asarray(w, float))
 
     # -------------------------------------------------------------- objective
     def thetas_by_term(self, theta: np.ndarray) -> list[np.ndarray]:

@@ -65,26 +65,31 @@ class ReMat:
         cols = (t.codes[:, None] * q + np.arange(q)[None, :]).ravel()
         return sp.csr_matrix((t.Z.ravel(), (rows, cols)), shape=(n, self.nranef))
 
-    def diag_crossprod(self) -> np.ndarray:
-        """Z_i'Z_i as (m, q, q): the per-level blocks (every row belongs to one level)."""
+    def diag_crossprod(self, w: np.ndarray | None = None) -> np.ndarray:
+        """Z_i'W Z_i as (m, q, q): the per-level blocks (every row belongs to one level); W = I
+        when ``w`` (case weights, e.g. GLMM working weights) is None."""
         t = self.term
         q = self.q
         out = np.empty((self.m, q, q))
         for a in range(q):
             for b in range(a + 1):
-                v = np.bincount(t.codes, weights=t.Z[:, a] * t.Z[:, b], minlength=self.m)
+                zz = t.Z[:, a] * t.Z[:, b]
+                v = np.bincount(t.codes, weights=zz if w is None else zz * w, minlength=self.m)
                 out[:, a, b] = v
                 out[:, b, a] = v
         return out
 
 
-def cross_block(ri: ReMat, rj: ReMat, dense_fraction: float = 0.2):
-    """Z_i'Z_j between two terms: sparse BSR with (q_i, q_j) blocks unless its fill exceeds ``dense_fraction``."""
+def cross_block(ri: ReMat, rj: ReMat, dense_fraction: float = 0.2, w: np.ndarray | None = None):
+    """Z_i'W Z_j between two terms (W = I when ``w`` is None): sparse BSR with (q_i, q_j) blocks
+    unless its fill exceeds ``dense_fraction``."""
     ti, tj = ri.term, rj.term
     qi, qj = ri.q, rj.q
     rows = (ti.codes[:, None, None] * qi + np.arange(qi)[None, :, None]) + np.zeros((1, 1, qj), int)
     cols = (tj.codes[:, None, None] * qj + np.arange(qj)[None, None, :]) + np.zeros((1, qi, 1), int)
     vals = ti.Z[:, :, None] * tj.Z[:, None, :]
+    if w is not None:
+        vals = vals * w[:, None, None]
     M = sp.csr_matrix((vals.ravel(), (rows.ravel(), cols.ravel())), shape=(ri.nranef, rj.nranef))
     M.sum_duplicates()
     if M.nnz > dense_fraction * M.shape[0] * M.shape[1]:
