@@ -1,0 +1,133 @@
+"""Report tables for the preregistration sections: deviations, the estimation decision log and
+the reproducibility certificate. Each returns a DataFrame (or a Styler) and a one-line summary;
+only the report notebook displays them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+RED = "color: #b00020; font-weight: bold"
+
+
+def _show(v: Any, width: int = 80) -> str:
+    s = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+    return s if len(s) <= width else s[: width - 3] + "..."
+
+
+def deviation_summary(dev: dict) -> str:
+    """One line for the executive summary (counts unexplained deviations)."""
+    if not dev.get("frozen"):
+        return "Preregistration: **no preregistration frozen** (run `mlmpipe prereg freeze`)."
+    if not dev["n_deviations"]:
+        return (
+            f"Preregistration: frozen plan `{str(dev.get('frozen_sha256'))[:12]}` "
+            f"({dev.get('frozen_at')}); **no deviations from the preregistered plan**."
+        )
+    text = (
+        f"Preregistration: frozen plan `{str(dev.get('frozen_sha256'))[:12]}` ({dev.get('frozen_at')}); "
+        f"**{dev['n_deviations']} deviation(s)**, of which "
+    )
+    if dev["n_unexplained"]:
+        return text + f"<span style='{RED}'>{dev['n_unexplained']} unexplained</span>."
+    return text + "none unexplained."
+
+
+def deviation_table(dev: dict):
+    """Each changed key: registered value, executed value, justification; unexplained rows red."""
+    rows = [
+        {
+            "key": d["key"],
+            "registered": _show(d["registered"]),
+            "executed": _show(d["executed"]),
+            "justification": d["justification"] or "UNEXPLAINED",
+        }
+        for d in dev.get("deviations", [])
+    ]
+    df = pd.DataFrame(rows, columns=["key", "registered", "executed", "justification"])
+    if df.empty:
+        return df
+    flags = [not d["explained"] for d in dev["deviations"]]
+    return df.style.apply(lambda r: [RED if flags[r.name] else ""] * len(r), axis=1).hide(
+        axis="index"
+    )
+
+
+def decision_summary(log: dict) -> str:
+    """How many fits were used as registered, after which rung, or unresolved."""
+    s = log.get("summary", {})
+    n = sum(s.values())
+    parts = [
+        f"{k}: {v}" for k, v in sorted(s.items(), key=lambda kv: (kv[0] != "as planned", kv[0]))
+    ]
+    return f"{n} fit(s) -- " + ", ".join(parts) if n else "no fits"
+
+
+def decision_table(log: dict) -> pd.DataFrame:
+    """Every rung tried for every fit that needed the ladder (fits fine as planned are counted
+    in :func:`decision_summary` only)."""
+    rows = []
+    for f in log.get("fits", []):
+        if len(f["decisions"]) <= 1:
+            continue
+        for d in f["decisions"]:
+            rows.append(
+                {
+                    "model": f["model"],
+                    "estimator": f["estimator"],
+                    "imputation": f["imputation"],
+                    "rung": d["rung"],
+                    "action": d["action"],
+                    "formula": d.get("formula", ""),
+                    "outcome": d["outcome"],
+                    "used": d["rung"] == f["used_rung"] and d.get("formula") == f["formula"],
+                }
+            )
+    cols = ["model", "estimator", "imputation", "rung", "action", "formula", "outcome", "used"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def certificate_table(
+    cert: dict | None, plan_sha256: str | None = None
+) -> tuple[str, pd.DataFrame]:
+    """(verdict line, per-artifact table) of ``reports/reproducibility.json``.
+
+    ``plan_sha256`` is the current plan's hash: a certificate for another plan is reported stale.
+    """
+    if not cert:
+        return "No reproducibility check has been run yet (`mlmpipe verify`).", pd.DataFrame()
+    verdict = "PASSED" if cert["passed"] else "FAILED"
+    line = (
+        f"Reproducibility check **{verdict}** ({cert.get('verified_at')}): plan SHA-256 "
+        f"`{str(cert.get('plan_sha256'))[:12]}` ({'same' if cert.get('same_plan') else 'different'}), "
+        f"data SHA-256 `{str(cert.get('raw_sha256'))[:12]}` ({'same' if cert.get('same_data') else 'different'}), "
+        f"{cert['n_same']} of {cert['n_compared']} artifacts the same (numbers within "
+        f"{cert['rel_tol']:g} relative); rerun took {cert.get('rerun_seconds')} s."
+    )
+    if plan_sha256 and cert.get("plan_sha256") != plan_sha256:
+        line += (
+            f" <span style='{RED}'>Stale: the certificate is for another plan than this run.</span>"
+        )
+    rows = [
+        {
+            "artifact": f["path"],
+            "compared as": f["how"],
+            "status": f["status"],
+            "first difference": (f["differences"] or [""])[0],
+        }
+        for f in cert["files"]
+    ]
+    rows += [
+        {"artifact": p, "compared as": "excluded", "status": why, "first difference": ""}
+        for p, why in cert.get("excluded", {}).items()
+    ]
+    return line, pd.DataFrame(rows)
+
+
+def load_json(path: str | None) -> dict:
+    """An optional report artifact: its content, or {} when the path is empty or absent."""
+    from pathlib import Path
+
+    return json.loads(Path(path).read_text()) if path and Path(path).exists() else {}
