@@ -32,6 +32,7 @@ rule report:
             model=PLAN.model_names,
             estimator=PLAN.estimators,
         ),
+        sensitivity=sens_grid.sensitivity_targets(PLAN),  # [] when the plan has no multiverse
         code=mp.library_files("report"),
     output:
         html="reports/report.html",
