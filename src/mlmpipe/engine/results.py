@@ -145,12 +145,24 @@ class LmmResult:
             out[r.name] = us[pos].reshape(r.m, r.q) @ T.T
         return {r.name: out[r.name] for r in m.reterms}
 
+    def _by_factor(self) -> dict[str, list]:
+        """Terms grouped by grouping factor, as lme4's ``ranef`` groups them ((x || g) gives one
+        frame for g with both columns)."""
+        groups: dict[str, list] = {}
+        for r in self.model.reterms:
+            groups.setdefault(r.term.group, []).append(r)
+        return groups
+
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Conditional modes per grouping factor as data frames (index = levels, columns = terms)."""
         arr = self.ranef_arrays()
         return {
-            r.name: pd.DataFrame(arr[r.name], index=list(r.term.levels), columns=list(r.term.names))
-            for r in self.model.reterms
+            g: pd.DataFrame(
+                np.hstack([arr[r.name] for r in rs]),
+                index=list(rs[0].term.levels),
+                columns=[nm for r in rs for nm in r.term.names],
+            )
+            for g, rs in self._by_factor().items()
         }
 
     def condvar(self) -> dict[str, np.ndarray] | None:
@@ -244,15 +256,16 @@ class LmmResult:
         vals = self.ranef_arrays()
         cv = self.condvar()
         out = {}
-        for r in self.model.reterms:
+        for g, rs in self._by_factor().items():
             entry: dict[str, Any] = {
-                "levels": [str(v) for v in r.term.levels],
-                "terms": list(r.term.names),
-                "values": vals[r.name].tolist(),
+                "levels": [str(v) for v in rs[0].term.levels],
+                "terms": [nm for r in rs for nm in r.term.names],
+                "values": np.hstack([vals[r.name] for r in rs]).tolist(),
             }
             if cv is not None:
-                entry["condsd"] = np.sqrt(np.diagonal(cv[r.name], axis1=1, axis2=2)).tolist()
-            out[r.name] = entry
+                sds = [np.sqrt(np.diagonal(cv[r.name], axis1=1, axis2=2)) for r in rs]
+                entry["condsd"] = np.hstack(sds).tolist()
+            out[g] = entry
         return out
 
     def summary(self) -> str:
