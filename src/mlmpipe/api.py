@@ -14,6 +14,9 @@ def fit(
     data: pd.DataFrame,
     reml: bool = True,
     backend: str = "mlmpipe",
+    family: str = "gaussian",
+    link: str | None = None,
+    nagq: int = 1,
     **kwargs: Any,
 ):
     """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
@@ -21,7 +24,19 @@ def fit(
     ``backend="mlmpipe"`` (default) uses our penalized least-squares engine (Bates et al. 2015,
     J. Stat. Softw. 67(1)); ``backend="statsmodels"`` uses statsmodels MixedLM as a cross-check
     (one grouping factor only). Both return a result with the same ``to_dict()`` layout.
+
+    ``family`` other than ``"gaussian"`` (``"binomial"``, ``"poisson"``) fits a GLMM with our engine
+    by the Laplace approximation (``nagq=1``) or adaptive Gauss-Hermite quadrature (``nagq`` up to
+    25, one scalar random-effects term), as lme4's ``glmer``; ``link`` defaults to the canonical one.
     """
+    if family != "gaussian":
+        if backend != "mlmpipe":
+            from mlmpipe.errors import PlanError
+
+            raise PlanError(f"estimation.backend: family {family!r} needs backend 'mlmpipe'")
+        from mlmpipe.engine.glmm import fit_glmm
+
+        return fit_glmm(formula, data, family=family, link=link, nagq=nagq, **kwargs)
     if backend == "mlmpipe":
         from mlmpipe.engine.fit import fit_lmm
 

@@ -187,8 +187,9 @@ def check_convergence(
     summ: OptSummary,
     singular_tol: float = 1e-4,
     grad_tol: float = 2e-3,
-) -> None:
-    """Fill ``summ.singular``, ``summ.converged`` and the gradient/Hessian diagnostics in place."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill ``summ.singular``, ``summ.converged`` and the gradient/Hessian diagnostics in place;
+    return the finite-difference gradient and Hessian (lme4 reuses them for a GLMM's ``vcov``)."""
     on_bound = (lower == 0) & (x < singular_tol)
     summ.singular = bool(np.any(on_bound))
     g, H = finite_gradient_hessian(f, x, lower)
@@ -214,3 +215,4 @@ def check_convergence(
             summ.messages.append(
                 "model failed to converge: Hessian of the deviance is not positive definite"
             )
+    return g, H

@@ -1,0 +1,202 @@
+"""Generalized linear mixed models by the Laplace approximation or adaptive Gauss-Hermite quadrature.
+
+The GLMM wraps an inner ``LinearMixedModel`` (one core): PIRLS (``engine/pirls.py``) reweights its
+cross-products and reuses its blocked Cholesky factor. The Laplace approximation to the deviance at
+the conditional modes ``u`` is (Bates et al. 2015, J. Stat. Softw. 67(1); lme4's ``glmer``)
+
+    -2 log L(theta, beta) ~= sum_i -2 log p(y_i | mu_i) + ||u||^2 + log|L_theta|^2,
+
+``L_theta L_theta' = Lambda'Z'WZ Lambda + I`` at the converged working weights. As lme4, fitting has
+two stages: (1) theta alone, with beta estimated jointly with u inside PIRLS (``nAGQ = 0``); (2) theta
+and beta together by BOBYQA from stage 1's estimates, with PIRLS over u only. With ``nagq > 1`` and a
+single scalar random-effects term, stage 2 minimizes the AGHQ deviance (``engine/aghq.py``).
+The covariance of beta is the beta block of ``2 H^{-1}``, ``H`` the finite-difference Hessian of the
+stage-2 deviance in (theta, beta) (lme4's ``vcov(use.hessian = TRUE)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+from mlmpipe.engine.aghq import MAX_NAGQ, aghq_deviance
+from mlmpipe.engine.family import Family, make_family
+from mlmpipe.engine.lmm import LinearMixedModel
+from mlmpipe.engine.optimize import check_convergence, optimize_theta
+from mlmpipe.engine.pirls import Pirls, PirlsState
+from mlmpipe.engine.support import response_and_weights, separation_warnings
+from mlmpipe.errors import ConvergenceWarning, EstimationError, SingularFitWarning
+from mlmpipe.formula.terms import Design
+
+
+class GeneralizedLinearMixedModel:
+    """A GLMM on a ``Design``; ``objective(par)`` is the Laplace/AGHQ deviance in (theta, beta)."""
+
+    def __init__(self, design: Design, family: Family, nagq: int = 1) -> None:
+        self.design = design
+        self.family = family
+        self.nagq = int(nagq)
+        y, wt = response_and_weights(design, family.name)
+        self.y, self.wt = y, wt
+        self.lmm = LinearMixedModel(dataclasses.replace(design, y=y, offset=None), reml=False)
+        lmm = self.lmm
+        self.warnings = list(lmm.warnings) + separation_warnings(lmm.X, lmm.fixed_names, y, wt)
+        for msg in self.warnings[len(lmm.warnings) :]:
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        self.offset = (
+            np.zeros(lmm.n) if design.offset is None else np.asarray(design.offset, float)
+        )
+        self.n, self.p, self.ntheta = lmm.n, lmm.p, lmm.ntheta
+        if self.nagq < 0 or self.nagq > MAX_NAGQ:
+            raise EstimationError(f"nagq: must be between 0 and {MAX_NAGQ}, got {self.nagq}")
+        if self.nagq > 1 and (len(lmm.reterms) != 1 or lmm.reterms[0].q != 1):
+            raise EstimationError(
+                "nagq > 1 needs a single scalar random-effects term such as (1 | group); "
+                f"this model has {len(lmm.reterms)} term(s) with "
+                f"{', '.join(str(r.q) for r in lmm.reterms)} column(s)"
+            )
+        self.pirls = Pirls(lmm, family, y, wt, self.offset)
+        self.eta_start = family.link.linkfun(family.mustart(y, wt))
+        self.us0 = [np.zeros(lmm.reterms[i].nranef) for i in lmm.order]
+        self.beta0 = np.zeros(self.p)
+        self.lower = np.concatenate([lmm.lower, np.full(self.p, -np.inf)])
+
+    # ---------------------------------------------------------------- pieces
+    def cond_m2ll(self, eta: np.ndarray) -> np.ndarray:
+        return self.family.cond_m2loglik(self.y, self.family.link.linkinv(eta), self.wt)
+
+    def laplace_from(self, st: PirlsState) -> float:
+        return float(np.sum(self.cond_m2ll(st.eta)) + st.sumsq_u + 2 * st.factor.logdet_theta)
+
+    def deviance_from(self, theta: np.ndarray, st: PirlsState, nagq: int) -> float:
+        if nagq <= 1:
+            return self.laplace_from(st)
+        r = self.lmm.reterms[0]
+        return aghq_deviance(
+            self.cond_m2ll,
+            r.term.codes,
+            r.term.Z[:, 0],
+            float(theta[0]),
+            self.offset + self.lmm.X @ st.beta,
+            st.us[0],
+            st.factor.L[0][0].data[:, 0, 0],
+            nagq,
+        )
+
+    # ------------------------------------------------------------- objectives
+    def pirls_stage1(self, theta: np.ndarray) -> PirlsState:
+        return self.pirls.run(
+            theta, self.beta0, self.us0, beta_free=True, eta_start=self.eta_start
+        )
+
+    def objective_stage1(self, theta: np.ndarray) -> float:
+        """Laplace deviance with beta at its joint mode with u (lme4's ``nAGQ = 0``)."""
+        try:
+            return self.laplace_from(self.pirls_stage1(theta))
+        except (np.linalg.LinAlgError, EstimationError, FloatingPointError):
+            return np.inf
+
+    def pirls_stage2(self, par: np.ndarray) -> PirlsState:
+        return self.pirls.run(par[: self.ntheta], par[self.ntheta :], self.us0)
+
+    def objective(self, par: np.ndarray) -> float:
+        """Laplace (nagq <= 1) or AGHQ deviance at ``par = (theta, beta)``."""
+        par = np.asarray(par, float)
+        try:
+            st = self.pirls_stage2(par)
+            return self.deviance_from(par[: self.ntheta], st, self.nagq)
+        except (np.linalg.LinAlgError, EstimationError, FloatingPointError):
+            return np.inf
+
+
+def fit_glmm_design(
+    design: Design,
+    family: str = "binomial",
+    link: str | None = None,
+    nagq: int = 1,
+    alpha: float = 0.05,
+):
+    """Fit a GLMM to a ``Design`` in lme4's two stages (see module docstring)."""
+    from threadpoolctl import threadpool_limits
+
+    from mlmpipe.engine.glmm_results import GlmmResult
+
+    fam = make_family(family, link)
+    model = GeneralizedLinearMixedModel(design, fam, nagq)
+    lmm = model.lmm
+    with threadpool_limits(limits=1, user_api="blas"):
+        start = np.concatenate([r.theta_start() for r in lmm.reterms])
+        theta1, opt1 = optimize_theta(model.objective_stage1, start, lmm.lower)
+        st1 = model.pirls_stage1(theta1)
+        model.us0, model.beta0 = st1.us, st1.beta
+        msgs = list(model.warnings) + [f"stage 1 (nAGQ = 0): {m}" for m in opt1.fallbacks]
+        if model.nagq == 0:
+            par, optsum = np.concatenate([theta1, st1.beta]), opt1
+            g, H = check_convergence(model.objective_stage1, theta1, lmm.lower, optsum)
+        else:
+            x0 = np.concatenate([theta1, st1.beta])
+            par, optsum = optimize_theta(model.objective, x0, model.lower)
+            optsum.method += " (stage 2: theta, beta)"
+            g, H = check_convergence(model.objective, par, model.lower, optsum)
+        st = model.pirls_stage2(par)
+        vcov, note = _vcov(model, par, H, st)
+    if note:
+        msgs.append(note)
+    if optsum.singular:
+        msg = "boundary (singular) fit: a variance is estimated as 0 or a correlation as +-1"
+        warnings.warn(msg, SingularFitWarning, stacklevel=2)
+        msgs.append(msg)
+    for msg in optsum.messages:
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        msgs.append(msg)
+    msgs.extend(optsum.fallbacks)
+    deviance = model.deviance_from(par[: model.ntheta], st, model.nagq)
+    return GlmmResult(
+        lmm,
+        par[: model.ntheta],
+        st.factor,
+        st.beta,
+        1.0,
+        vcov,
+        np.full(model.p, np.inf),
+        optsum,
+        msgs,
+        alpha,
+        glmm=model,
+        state=st,
+        glmm_deviance=deviance,
+    )
+
+
+def _vcov(model: GeneralizedLinearMixedModel, par, H, st: PirlsState):
+    """Beta block of ``2 H^{-1}`` (lme4's ``use.hessian = TRUE``); falls back, with a note, to the
+    conditional estimate ``(R_X' R_X)^{-1}`` at the converged weights when H is not positive definite."""
+    nt = model.ntheta
+    if model.nagq > 0:
+        try:
+            V = 2 * np.linalg.inv(H)[nt:, nt:]
+            V = (V + V.T) / 2
+            if np.all(np.isfinite(V)) and np.linalg.eigvalsh(V).min() > 0:
+                return V, None
+        except np.linalg.LinAlgError:
+            pass
+        note = "Hessian of the deviance not positive definite: vcov from R_X (conditional on theta)"
+    else:
+        note = None
+    return model.lmm.vcov_beta(st.factor, 1.0), note
+
+
+def fit_glmm(
+    formula: str,
+    data,
+    family: str = "binomial",
+    link: str | None = None,
+    nagq: int = 1,
+    alpha: float = 0.05,
+):
+    """Fit a GLMM given in lme4 syntax (``cbind(successes, failures) ~ ...`` for binomial trials)."""
+    from mlmpipe.formula import build_design
+
+    return fit_glmm_design(build_design(formula, data), family, link, nagq, alpha)
