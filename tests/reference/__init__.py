@@ -1,0 +1,1 @@
+"""Parity tests against R reference fixtures (tests/fixtures)."""
