@@ -131,3 +131,44 @@ def compare_step(fits: dict[tuple[str, str], dict], cspec: str | dict) -> tuple[
     values = {g: d["estimate"] for g, d in f0["icc_pooled"].items()} if "icc_pooled" in f0 else None
     comp["icc"] = {"model": first, "estimator": est, "values": values or icc(f0)}
     return comp, comparison_table(comp)
+
+
+def _sequence_fits(fits: list[dict], cspec: dict) -> tuple[list[str], dict[str, dict]]:
+    """Model names in sequence order and one fit per model (REML when planned, else ML)."""
+    est = "reml" if "reml" in cspec["estimators"] else "ml"
+    by = {(f["model"], f["estimator"]): f for f in fits}
+    names = [m["name"] for m in cspec["models"]]
+    return names, {n: by[(n, est)] for n in names}
+
+
+def effects_step(data: pd.DataFrame, fits: list[dict], cspec: str | dict) -> dict:
+    """Effect sizes of the sequence (``mlmpipe.effects.summary.effect_sizes``) at level 1 - alpha."""
+    from mlmpipe.effects.summary import effect_sizes
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    names, by_model = _sequence_fits(fits, cspec)
+    return effect_sizes(names, by_model, data, level=1.0 - cspec["alpha"])
+
+
+def diagnose_step(
+    data: pd.DataFrame, fit: dict, resid: pd.DataFrame, cspec: str | dict
+) -> tuple[dict, dict]:
+    """Residual diagnostics and leave-one-cluster-out influence of one model on the level-2 units
+    (the first grouping level above the observations)."""
+    from mlmpipe.diagnostics import leave_one_cluster_out, residual_diagnostics
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    group = next(lv[1] for lv in cspec["levels"] if lv[1] is not None)
+    return residual_diagnostics(fit, resid, data, group), leave_one_cluster_out(fit, data, group)
+
+
+def apa_tables_step(desc, data, fits, comparison, effects, cspec, outdir) -> list:
+    """Build the APA tables and write each as ``<outdir>/apa_<name>.{html,docx,tex,csv}``."""
+    from pathlib import Path
+
+    from mlmpipe.report.apa import build_tables
+    from mlmpipe.report.export import write_table
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    tables = build_tables(desc, data, fits, comparison, effects, cspec)
+    return [p for name, t in tables.items() for p in write_table(t, Path(outdir) / f"apa_{name}")]

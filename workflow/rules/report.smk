@@ -32,7 +32,12 @@ rule report:
             model=PLAN.model_names,
             estimator=PLAN.estimators,
         ),
-        sensitivity=sens_grid.sensitivity_targets(PLAN),  # [] when the plan has no multiverse
+        effects="reports/effects.json",
+        diag_residuals="reports/diagnostics/residuals.json",
+        influence="reports/diagnostics/influence.json",
+        apa_models="reports/tables/apa_models.html",
+        apa_comparison="reports/tables/apa_comparison.html",
+        apa_correlations="reports/tables/apa_correlations.html",
         code=mp.library_files("report"),
     output:
         html="reports/report.html",

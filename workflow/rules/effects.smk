@@ -1,0 +1,65 @@
+# Effect sizes of the model sequence and diagnostics of the final model (issue 6).
+EFFECTS_EST = "reml" if "reml" in PLAN.estimators else "ml"
+FINAL_MODEL = PLAN.model_names[-1]
+
+
+rule effects:
+    input:
+        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        fits=expand(
+            "reports/fits/{model}/{estimator}/pooled.json",
+            model=PLAN.model_names,
+            estimator=EFFECTS_EST,
+        ),
+        code=mp.library_files("effects", "compare", "steps"),
+    output:
+        "reports/effects.json",
+    params:
+        spec=lambda w: PLAN.slice_compare(),
+    log:
+        "logs/effects.log",
+    script:
+        "../scripts/effects.py"
+
+
+rule diagnose:
+    input:
+        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}.json",
+        resid=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}_resid.parquet",
+        code=mp.library_files("diagnostics", "effects", "engine", "formula", "steps"),
+    output:
+        residuals="reports/diagnostics/residuals.json",
+        influence="reports/diagnostics/influence.json",
+    params:
+        spec=lambda w: PLAN.slice_compare(),
+    log:
+        "logs/diagnose.log",
+    script:
+        "../scripts/diagnose.py"
+
+
+rule apa_tables:
+    input:
+        descriptives="reports/tables/descriptives.json",
+        data="data/interim/clean.parquet",
+        fits=expand(
+            "reports/fits/{model}/{estimator}/pooled.json",
+            model=PLAN.model_names,
+            estimator=PLAN.estimators,
+        ),
+        comparison="reports/comparison.json",
+        effects="reports/effects.json",
+        code=mp.library_files("report.apa", "report.export", "steps"),
+    output:
+        expand(
+            "reports/tables/apa_{table}.{ext}",
+            table=("descriptives", "correlations", "models", "comparison"),
+            ext=("html", "docx", "tex", "csv"),
+        ),
+    params:
+        spec=lambda w: PLAN.slice_compare(),
+    log:
+        "logs/apa_tables.log",
+    script:
+        "../scripts/apa_tables.py"

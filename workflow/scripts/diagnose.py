@@ -1,0 +1,17 @@
+"""Residual diagnostics and leave-one-cluster-out influence of the final model."""
+
+import json
+import sys
+
+import pandas as pd
+
+from mlmpipe.steps import diagnose_step
+
+sm = snakemake  # noqa: F821
+sys.stderr = open(sm.log[0], "w")
+fit = json.load(open(sm.input.fit))
+res, infl = diagnose_step(
+    pd.read_parquet(sm.input.data), fit, pd.read_parquet(sm.input.resid), sm.params.spec
+)
+json.dump(res, open(sm.output.residuals, "w"), indent=1)
+json.dump(infl, open(sm.output.influence, "w"), indent=1)

@@ -1,0 +1,14 @@
+"""Effect sizes of the model sequence: ICC with interval, R^2 measures, Rights & Sterba, PRV."""
+
+import json
+import sys
+
+import pandas as pd
+
+from mlmpipe.steps import effects_step
+
+sm = snakemake  # noqa: F821
+sys.stderr = open(sm.log[0], "w")
+fits = [json.load(open(p)) for p in sm.input.fits]
+result = effects_step(pd.read_parquet(sm.input.data), fits, sm.params.spec)
+json.dump(result, open(sm.output[0], "w"), indent=1)
