@@ -8,6 +8,7 @@ configfile: "config/analysis.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/effects.smk"
 include: "workflow/rules/report.smk"
 

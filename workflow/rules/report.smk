@@ -32,6 +32,7 @@ rule report:
             model=PLAN.model_names,
             estimator=PLAN.estimators,
         ),
+        sensitivity=sens_grid.sensitivity_targets(PLAN),  # [] when the plan has no multiverse
         effects="reports/effects.json",
         diag_residuals="reports/diagnostics/residuals.json",
         influence="reports/diagnostics/influence.json",
