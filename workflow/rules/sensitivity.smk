@@ -35,6 +35,8 @@ rule sensitivity_spec:
         spec=lambda w: mp.canonical_json(SENS.definition(w.spec)),
     log:
         "logs/sensitivity/{spec}.log",
+    benchmark:
+        "logs/sensitivity/{spec}.benchmark.tsv"  # wall time per specification (not an artifact)
     script:
         "../scripts/sensitivity_spec.py"
 

@@ -73,7 +73,7 @@ def specifications_table(section: dict | None) -> pd.DataFrame:
     if section is None:
         return NOT_PLANNED
     t = section["table"].copy()
-    keep = [c for c in t.columns if c not in ("nobs", "seconds")]
+    keep = [c for c in t.columns if c != "nobs"]
     return t[keep].sort_values(["focal", "status", "estimate"]).reset_index(drop=True)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import time
 import warnings
 from collections.abc import Callable
 
@@ -43,7 +42,10 @@ class SpecificationUnavailable(MlmpipeError):
 
 def listwise(df: pd.DataFrame, variables: list[str], seed: int) -> list[pd.DataFrame]:
     """Complete cases on the variables the model uses (one data set)."""
-    return [df.dropna(subset=variables).reset_index(drop=True)]
+    out = df.dropna(subset=variables).reset_index(drop=True)
+    if out.empty:
+        raise SpecificationUnavailable(f"no complete rows on {', '.join(variables)}")
+    return [out]
 
 
 #: Missing-data methods: name -> function(data, variables, seed) returning completed data sets.
@@ -192,7 +194,8 @@ def rubin(tables: list[pd.DataFrame], alpha: float = 0.05) -> pd.DataFrame:
     qbar, w, b = est.mean(1), var.mean(1), est.var(1, ddof=1)
     total = w + (1 + 1 / m) * b
     r = (1 + 1 / m) * b / np.where(w > 0, w, np.nan)
-    dfree = (m - 1) * (1 + 1 / r) ** 2
+    with np.errstate(divide="ignore"):
+        dfree = np.where(r > 0, (m - 1) * (1 + 1 / r) ** 2, np.inf)  # no B: the complete-data df
     se = np.sqrt(total)
     q = stats.t.ppf(1 - alpha / 2, dfree)
     return pd.DataFrame(
@@ -221,7 +224,6 @@ def run_specification(data: pd.DataFrame, d: dict, influence: dict | None = None
     ``d`` is :meth:`SensitivityPlan.definition` of the specification. Raises :class:`PlanError`
     only when a focal parameter is not a term of the specification's model.
     """
-    t0 = time.perf_counter()
     out = {"id": d["id"], "choices": d["choices"], "focal": list(d["focal"]), "status": "ok"}
     try:
         f = formula(d)
@@ -252,5 +254,4 @@ def run_specification(data: pd.DataFrame, d: dict, influence: dict | None = None
                     f"sensitivity.focal: {name!r} is not a parameter of specification {d['id']} "
                     f"({out['formula']}); its terms are {', '.join(terms)}"
                 )
-    out["seconds"] = round(time.perf_counter() - t0, 4)
     return out

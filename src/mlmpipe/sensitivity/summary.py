@@ -39,7 +39,6 @@ def specification_table(results: list[dict], focal: str) -> pd.DataFrame:
             v = est.get(k) if est else None
             row["ddf" if k == "df" else k] = np.nan if v is None else float(v)
         row["nobs"] = r.get("nobs")
-        row["seconds"] = r.get("seconds")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -122,5 +121,4 @@ def summarize(results: list[dict], spec: dict) -> tuple[dict, pd.DataFrame]:
     ]
     hausman = [r for r in results if r.get("hausman")]
     out["hausman"] = [{"id": r["id"], **r["hausman"]} for r in hausman]
-    out["seconds_total"] = float(sum(r.get("seconds", 0.0) for r in results))
     return out, pd.concat(tables, ignore_index=True)
