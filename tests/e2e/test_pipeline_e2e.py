@@ -52,12 +52,28 @@ def planned_jobs(text: str) -> set[str]:
     return set(re.findall(r"^([A-Za-z_]\w*)\s+\d+\s*$", block, flags=re.M)) - {"job"}
 
 
+#: The example's multiverse has 66 specifications (run in full by tests/e2e/test_multiverse.py,
+#: marked slow); the default run keeps the primary specification and two others.
+SMALL_MULTIVERSE = (
+    "  subset: [{}, {method: random_effects}, {outliers: drop_influential, random: intercept}]\n"
+)
+
+
+def small_multiverse(plan):
+    text = plan.read_text()
+    head, sep, tail = text.partition("\nsensitivity:")
+    assert sep, "the example plan has no sensitivity section"
+    first, nl, rest = tail.partition("\n")
+    plan.write_text(head + sep + first + nl + SMALL_MULTIVERSE + rest)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("hsb")
     shutil.copy2(ROOT / "Snakefile", d / "Snakefile")
     shutil.copytree(ROOT / "workflow", d / "workflow")
     shutil.copytree(ROOT / "config", d / "config")
+    small_multiverse(d / "config/analysis.yaml")
     (d / "data" / "raw").mkdir(parents=True)
     snakemake(d)
     return d
@@ -158,5 +174,28 @@ def test_second_run_does_nothing_and_centering_change_reruns_only_downstream(run
         "compare",
         "report",
         "provenance",
+        "sensitivity_influence",  # each specification centres its own data (params change)
+        "sensitivity_spec",
+        "sensitivity_summary",
         "all",
     }
+
+@pytest.mark.e2e
+def test_multiverse_in_report_and_a_new_specification_runs_alone(run):
+    summary = json.loads((run / "reports/sensitivity/summary.json").read_text())
+    focal = summary["focal"]["cses:sectorCatholic"]
+    assert (focal["specifications"], focal["estimated"]) == (3, 3)
+    assert focal["primary_estimate"] == pytest.approx(-1.1589, abs=5e-4)
+    assert focal["share_significant_same_sign"] == 1.0
+    assert summary["hausman"][0]["df"] >= 2
+    html = (run / "reports/report.html").read_text()
+    assert "Sensitivity analyses (multiverse)" in html and "Specification curve" in html
+    plan = run / "config/analysis.yaml"
+    text = plan.read_text()
+    plan.write_text(text.replace("{method: random_effects}", "{method: random_effects}, {method: gee}"))
+    try:
+        out = snakemake(run, "-n")
+    finally:
+        plan.write_text(text)
+    assert planned_jobs(out) == {"sensitivity_spec", "sensitivity_summary", "report", "all"}, out
+    assert re.search(r"^sensitivity_spec\s+1\s*$", out, flags=re.M), out
