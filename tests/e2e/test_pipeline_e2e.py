@@ -193,7 +193,9 @@ def test_multiverse_in_report_and_a_new_specification_runs_alone(run):
     assert "Sensitivity analyses (multiverse)" in html and "Specification curve" in html
     plan = run / "config/analysis.yaml"
     text = plan.read_text()
-    plan.write_text(text.replace("{method: random_effects}", "{method: random_effects}, {method: gee}"))
+    plan.write_text(
+        text.replace("{method: random_effects}", "{method: random_effects}, {method: gee}")
+    )
     try:
         out = snakemake(run, "-n")
     finally:
