@@ -401,6 +401,7 @@ class Plan:
                 "outcome": self.outcome,
                 "levels": [[lv.name, lv.id] for lv in self.levels],
                 "models": [{"name": m.name, "label": m.label} for m in self.models],
+                "hypotheses": self.config["hypotheses"],
             }
         )
 

@@ -82,3 +82,34 @@ def test_certificate_table_and_stale_certificate():
     line, t = pt.certificate_table(cert, "a" * 64)
     assert "PASSED" in line and "Stale" not in line and len(t) == 2
     assert "Stale" in pt.certificate_table(cert, "c" * 64)[0]
+
+
+def test_hypotheses_verdicts():
+    def row(term, est, p):
+        return {"term": term, "estimate": est, "p": p, "ci_low": est - 1, "ci_high": est + 1}
+
+    fits = [
+        {"model": "m", "estimator": "ml", "fixed": [row("x", -9.0, 0.001)]},
+        {
+            "model": "m",
+            "estimator": "reml",
+            "fixed": [row("x", 2.0, 0.001), row("z", -0.1, 0.4)],
+            "ladder": {"used_rung": "uncorrelated"},
+        },
+    ]
+    hyps = [
+        {"name": "H1", "model": "m", "parameter": "x", "direction": "positive"},
+        {"name": "H2", "model": "m", "parameter": "x", "direction": "negative"},
+        {"name": "H3", "model": "m", "parameter": "z", "direction": "nonzero"},
+        {"name": "H4", "model": "m", "parameter": "w", "direction": "positive"},
+        {"name": "H5", "model": "other", "parameter": "x", "direction": "positive"},
+    ]
+    t = pt.evaluate_hypotheses(hyps, fits, 0.05)
+    assert list(t["verdict"]) == [
+        "supported (model changed by the ladder: uncorrelated)",  # the REML fit is used
+        "opposite sign (model changed by the ladder: uncorrelated)",
+        "not supported (model changed by the ladder: uncorrelated)",
+        "parameter not in the model (terms: x, z)",
+        "model not fitted",
+    ]
+    assert t["estimate"][0] == 2.0

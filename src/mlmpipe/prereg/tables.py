@@ -131,3 +131,60 @@ def load_json(path: str | None) -> dict:
     from pathlib import Path
 
     return json.loads(Path(path).read_text()) if path and Path(path).exists() else {}
+
+
+def evaluate_hypotheses(hypotheses: list[dict], fits: list[dict], alpha: float) -> pd.DataFrame:
+    """The registered hypotheses against the (pooled) fits: estimate, CI, p and a verdict.
+
+    A directional hypothesis is supported when the estimate has the predicted sign and the
+    two-sided test rejects zero at ``alpha``; ``nonzero`` needs the rejection only. The REML fit
+    of the named model is used when there is one (fixed effects by REML with Satterthwaite df).
+    A hypothesis whose model was changed by the convergence ladder says so.
+    """
+    rows = []
+    for h in hypotheses:
+        cands = [f for f in fits if f.get("model") == h["model"]]
+        fit = next((f for f in cands if f.get("estimator") == "reml"), cands[0] if cands else None)
+        row = {
+            "hypothesis": h["name"],
+            "model": h["model"],
+            "parameter": h["parameter"],
+            "prediction": h["direction"],
+            "estimate": None,
+            "ci": "",
+            "p": None,
+        }
+        fixed = {r["term"]: r for r in (fit or {}).get("fixed", [])}
+        if fit is None:
+            row["verdict"] = "model not fitted"
+        elif h["parameter"] not in fixed:
+            row["verdict"] = f"parameter not in the model (terms: {', '.join(fixed)})"
+        else:
+            r = fixed[h["parameter"]]
+            sig = r["p"] is not None and r["p"] < alpha
+            sign_ok = {"positive": r["estimate"] > 0, "negative": r["estimate"] < 0}.get(
+                h["direction"], True
+            )
+            row.update(
+                estimate=r["estimate"], ci=f"[{r['ci_low']:.3g}, {r['ci_high']:.3g}]", p=r["p"]
+            )
+            row["verdict"] = (
+                "supported" if sig and sign_ok else ("opposite sign" if sig else "not supported")
+            )
+            lad = fit.get("ladder") or {}
+            if lad.get("used_rung", "as planned") != "as planned":
+                row["verdict"] += f" (model changed by the ladder: {lad['used_rung']})"
+        rows.append(row)
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "hypothesis",
+            "model",
+            "parameter",
+            "prediction",
+            "estimate",
+            "ci",
+            "p",
+            "verdict",
+        ],
+    )
