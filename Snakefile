@@ -10,6 +10,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/effects.smk"
+include: "workflow/rules/prereg.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -39,7 +39,10 @@ rule report:
         apa_models="reports/tables/apa_models.html",
         apa_comparison="reports/tables/apa_comparison.html",
         apa_correlations="reports/tables/apa_correlations.html",
-        code=mp.library_files("report"),
+        deviations="reports/deviations.json",
+        decisions="reports/decisions.json",
+        reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],
+        code=mp.library_files("report", "prereg"),
     output:
         html="reports/report.html",
         notebook="reports/report.ipynb",
