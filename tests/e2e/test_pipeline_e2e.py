@@ -177,8 +177,30 @@ def test_second_run_does_nothing_and_centering_change_reruns_only_downstream(run
         "sensitivity_influence",  # each specification centres its own data (params change)
         "sensitivity_spec",
         "sensitivity_summary",
+        "deviations",  # the whole plan is compared with the frozen one
+        "decision_log",
         "all",
     }
+
+
+@pytest.mark.e2e
+def test_preregistration_sections_without_a_frozen_plan(run):
+    dev = json.loads((run / "reports/deviations.json").read_text())
+    assert not dev["frozen"] and dev["message"] == "no preregistration frozen"
+    log = json.loads((run / "reports/decisions.json").read_text())
+    assert len(log["fits"]) == 10  # 5 models x 2 estimators x 1 data set
+    assert log["summary"] == {"as planned": 10}  # no HSB model of the sequence needs the ladder
+    fit = json.loads((run / "reports/fits/m3_slope/reml/imp0.json").read_text())
+    assert fit["ladder"]["used_rung"] == "as planned" and fit["planned_formula"] == fit["formula"]
+    html = (run / "reports/report.html").read_text()
+    for text in (
+        "Deviations from the preregistered plan",
+        "no preregistration frozen",
+        "Estimation decision log",
+        "Appendix: reproducibility certificate",
+        "No reproducibility check has been run yet",
+    ):
+        assert text in html, text
 
 
 @pytest.mark.e2e
