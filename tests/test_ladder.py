@@ -114,3 +114,30 @@ def test_engine_optimizer_option(hsb):
     assert c["optimizer"]["theta_start"] == [0.5, 0.1, 0.5]
     with pytest.raises(PlanError, match="optimizer: 'lbfgs'"):
         mlmpipe.fit(f, hsb, optimizer="lbfgs")
+
+
+def test_decision_log_counts_rungs_and_flags_imputations_ending_at_different_models():
+    from mlmpipe.ladder import decision_log
+    from mlmpipe.prereg.tables import decision_summary
+
+    def fit(formula, rung):
+        return {
+            "model": "m3",
+            "estimator": "reml",
+            "formula": formula,
+            "planned_formula": "y ~ (x | g)",
+            "ladder": {"used_rung": rung, "resolved": True, "formula": formula, "decisions": []},
+        }
+
+    log = decision_log(
+        {
+            "reports/fits/m3/reml/imp1.json": fit("y ~ (x | g)", "as planned"),
+            "reports/fits/m3/reml/imp2.json": fit("y ~ (1 | g)", "drop_smallest_variance"),
+        }
+    )
+    assert log["summary"] == {"as planned": 1, "drop_smallest_variance": 1}
+    assert [f["imputation"] for f in log["fits"]] == [1, 2]
+    assert log["inconsistent"] == [
+        {"model": "m3", "estimator": "reml", "formulas": ["y ~ (1 | g)", "y ~ (x | g)"]}
+    ]
+    assert "different models" in decision_summary(log)

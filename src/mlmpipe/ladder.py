@@ -353,7 +353,9 @@ def fit_with_ladder(
 def decision_log(fits: dict[str, dict]) -> dict:
     """Collect the ladder of every fit artifact (path ``.../imp{m}.json`` -> fit) for the report.
 
-    ``summary`` counts the fits per rung used; ``fits`` keeps each fit's decisions.
+    ``summary`` counts the fits per rung used; ``fits`` keeps each fit's decisions;
+    ``inconsistent`` lists model x estimator whose imputations ended at different models (their
+    pooled estimates then combine different random parts and must not be read as one model).
     """
     rows, summary = [], {}
     for path, f in fits.items():
@@ -374,4 +376,12 @@ def decision_log(fits: dict[str, dict]) -> dict:
                 "decisions": lad.get("decisions", []),
             }
         )
-    return {"summary": summary, "fits": rows}
+    formulas: dict[tuple, set] = {}
+    for r in rows:
+        formulas.setdefault((r["model"], r["estimator"]), set()).add(r["formula"])
+    inconsistent = [
+        {"model": m, "estimator": e, "formulas": sorted(fs)}
+        for (m, e), fs in formulas.items()
+        if len(fs) > 1
+    ]
+    return {"summary": summary, "fits": rows, "inconsistent": inconsistent}

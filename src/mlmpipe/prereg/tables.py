@@ -62,7 +62,13 @@ def decision_summary(log: dict) -> str:
     parts = [
         f"{k}: {v}" for k, v in sorted(s.items(), key=lambda kv: (kv[0] != "as planned", kv[0]))
     ]
-    return f"{n} fit(s) -- " + ", ".join(parts) if n else "no fits"
+    line = f"{n} fit(s) -- " + ", ".join(parts) if n else "no fits"
+    for x in log.get("inconsistent", []):
+        line += (
+            f" <span style='{RED}'>{x['model']} ({x['estimator']}): the imputations ended at "
+            f"different models ({'; '.join(x['formulas'])}).</span>"
+        )
+    return line
 
 
 def decision_table(log: dict) -> pd.DataFrame:
