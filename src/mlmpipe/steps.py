@@ -172,3 +172,11 @@ def apa_tables_step(desc, data, fits, comparison, effects, cspec, outdir) -> lis
     cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
     tables = build_tables(desc, data, fits, comparison, effects, cspec)
     return [p for name, t in tables.items() for p in write_table(t, Path(outdir) / f"apa_{name}")]
+
+
+def interactions_step(data: pd.DataFrame, fit: dict, cspec: str | dict) -> dict:
+    """Simple slopes and Johnson-Neyman intervals of the cross-level terms of ``fit``."""
+    from mlmpipe.effects.interactions import interaction_analysis
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    return interaction_analysis(fit, data, alpha=cspec["alpha"])

@@ -63,3 +63,18 @@ rule apa_tables:
         "logs/apa_tables.log",
     script:
         "../scripts/apa_tables.py"
+
+
+rule interactions:
+    input:
+        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/pooled.json",
+        code=mp.library_files("effects", "engine", "formula", "inference", "steps"),
+    output:
+        "reports/interactions.json",
+    params:
+        spec=lambda w: PLAN.slice_compare(),
+    log:
+        "logs/interactions.log",
+    script:
+        "../scripts/interactions.py"

@@ -39,6 +39,7 @@ rule report:
         apa_models="reports/tables/apa_models.html",
         apa_comparison="reports/tables/apa_comparison.html",
         apa_correlations="reports/tables/apa_correlations.html",
+        interactions="reports/interactions.json",
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],

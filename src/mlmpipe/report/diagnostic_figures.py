@@ -128,3 +128,47 @@ def rights_sterba_bars(es: dict):
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def interaction_plot(entry: dict):
+    """Predicted outcome against the focal predictor at each moderator value (with intervals) and,
+    for a continuous moderator, the simple slope against the moderator with the Johnson-Neyman
+    bounds."""
+    jn = entry.get("johnson_neyman")
+    fig, axes = _figure(ncols=2 if jn else 1, figsize=(11 if jn else 6, 4))
+    ax = axes[0, 0]
+    for k, line in enumerate(entry["lines"]):
+        x = np.asarray(line["x"])
+        ax.plot(x, line["fit"], color=f"C{k}", label=str(line["moderator_value"]))
+        ax.fill_between(x, line["low"], line["high"], color=f"C{k}", alpha=0.2)
+    ax.set(
+        title=f"{entry['term']}: predicted outcome",
+        xlabel=entry["focal"],
+        ylabel="predicted (fixed part)",
+    )
+    ax.legend(frameon=False, fontsize=8)
+    if jn:
+        ax = axes[0, 1]
+        c = entry["slope_curve"]
+        ax.plot(c["w"], c["slope"], color="C0")
+        ax.fill_between(c["w"], c["low"], c["high"], color="C0", alpha=0.2)
+        s = entry["simple_slopes"]
+        w = np.array([r["w"] for r in s])
+        ax.errorbar(
+            w,
+            [r["slope"] for r in s],
+            yerr=[[r["slope"] - r["ci_low"] for r in s], [r["ci_high"] - r["slope"] for r in s]],
+            fmt="o",
+        )
+        lo, hi = jn["observed_range"]
+        ax.axvspan(lo, hi, color="grey", alpha=0.1, label="observed range")
+        for b in jn["bounds"]:
+            ax.axvline(b, color="C3", ls="--", lw=1)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set(
+            title=f"slope of {entry['focal']}; J-N: significant {jn['significant']}",
+            xlabel=entry["moderator"],
+            ylabel="simple slope",
+        )
+    fig.tight_layout()
+    return fig
