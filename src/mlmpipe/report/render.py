@@ -79,7 +79,9 @@ def to_html_nbconvert(executed, html) -> None:
     exporter.exclude_output_prompt = True
     exporter.embed_images = True
     body, _ = exporter.from_notebook_node(nb)
-    Path(html).write_text(body, encoding="utf-8")
+    from mlmpipe.report.offline import make_offline
+
+    Path(html).write_text(make_offline(body), encoding="utf-8")
 
 
 def to_html_quarto(executed, html) -> None:
