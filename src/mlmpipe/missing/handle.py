@@ -1,8 +1,9 @@
 """Missing-data handling methods, chosen by the plan's ``missing.method``.
 
-Each method returns a list of completed data sets (``imp0``, ``imp1``, …). ``listwise`` returns
-one: the complete cases. Multiple imputation adds a method here returning ``m`` data sets; the
-DAG already iterates over imputations and pools the fits (``mlmpipe.missing.pool``).
+Each method returns a list of data sets ``imp0, imp1, ...``. ``imp0`` is always the observed data
+after listwise deletion (so a report can set the complete-case analysis beside the pooled one);
+``multiple_imputation`` adds ``imp1..imp{m}`` from :func:`mlmpipe.missing.mi_chained.impute_multilevel`,
+whose fits the DAG pools with Rubin's rules (:mod:`mlmpipe.missing.pool`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 
 from mlmpipe.errors import DataValidationError, PlanError
 from mlmpipe.missing.diagnostics import missing_report
+from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
 
 
 def listwise(df: pd.DataFrame, variables: list[str]) -> list[pd.DataFrame]:
@@ -22,16 +24,53 @@ def listwise(df: pd.DataFrame, variables: list[str]) -> list[pd.DataFrame]:
     return [out]
 
 
-METHODS = {"listwise": listwise}
+def imputation_spec(
+    df: pd.DataFrame, spec: dict, levels, outcome: str, types: dict, seed: int, interactions=()
+) -> ImputationSpec:
+    """The sampler's spec from the plan: two-level data only (the cluster is level 2's ID)."""
+    if len(levels) != 2:
+        raise PlanError(
+            f"missing.method: multiple_imputation supports two-level plans; this plan has "
+            f"{len(levels)} levels ({', '.join(lv[0] for lv in levels)})"
+        )
+
+    def block(names):
+        return {n: (types[n][0], types[n][1]) for n in names}
+
+    level1 = {outcome: ("continuous", None)} | block(levels[0][2])
+    return ImputationSpec(
+        outcome=outcome,
+        cluster=levels[1][1],
+        level1=level1,
+        level2=block(levels[1][2]),
+        ids=tuple(lv[1] for lv in levels if lv[1]),
+        interactions=tuple(tuple(p) for p in interactions),
+        m=int(spec["m"]),
+        iterations=int(spec.get("iterations", 20)),
+        seed=int(seed),
+        donors=int(spec.get("donors", 5)),
+    )
+
+
+METHODS = ("listwise", "multiple_imputation")
 
 
 def handle_missing(
-    df: pd.DataFrame, spec: dict, levels, outcome: str
+    df: pd.DataFrame,
+    spec: dict,
+    levels,
+    outcome: str,
+    types: dict | None = None,
+    seed: int = 20240101,
+    interactions=(),
 ) -> tuple[list[pd.DataFrame], dict]:
-    """Apply the planned method; return the completed data sets and the missing-data report.
+    """Apply the planned method; return the data sets (``imp0`` = listwise, then imputations) and
+    the missing-data report.
 
-    ``spec`` is the plan's ``missing`` section (``method``, ``m``); ``levels`` as in
-    :func:`mlmpipe.missing.missing_report`.
+    ``spec`` is the plan's ``missing`` section (``method``, ``m``, ``iterations``, ``donors``);
+    ``levels`` as in :func:`mlmpipe.missing.missing_report`; ``types``: ``{predictor: (type,
+    levels)}`` (needed by multiple imputation); ``interactions``: raw variable pairs whose products
+    enter the analysis models.
     """
     method = spec["method"]
     if method not in METHODS:
@@ -39,8 +78,16 @@ def handle_missing(
             f"missing.method: {method!r} is not allowed; allowed values: {', '.join(METHODS)}"
         )
     report = missing_report(df, levels, outcome)
-    datasets = METHODS[method](df, report["variables_order"])
+    datasets = listwise(df, report["variables_order"])
     report["method"] = method
-    report["m"] = len(datasets)
+    report["m"] = 0
+    if method == "multiple_imputation":
+        if types is None:
+            raise PlanError("missing.method: multiple_imputation needs the predictor types")
+        mi_spec = imputation_spec(df, spec, levels, outcome, types, seed, interactions)
+        imputed, info = impute_multilevel(df, mi_spec)
+        datasets += imputed
+        report["m"] = len(imputed)
+        report["imputation"] = info
     report["rows_analysed"] = [int(len(d)) for d in datasets]
     return datasets, report

@@ -21,7 +21,7 @@ import copy
 import numpy as np
 
 from mlmpipe.effects import icc
-from mlmpipe.missing.rubin import pool_point, pool_scalar
+from mlmpipe.missing.rubin import pool_d2, pool_point, pool_scalar
 
 
 def _check_same_model(fits: list[dict]) -> None:
@@ -135,4 +135,24 @@ def pool_fits(fits: list[dict], alpha: float = 0.05) -> dict:
         "singular_imputations": int(sum(bool(f.get("singular", False)) for f in fits)),
         "nonconverged_imputations": int(sum(not f.get("converged", True) for f in fits)),
     }
+    return out
+
+
+def pooled_lrt(a: dict, b: dict, kind: str) -> dict:
+    """Likelihood-ratio test of pooled fit ``a`` against pooled fit ``b``: the per-imputation
+    statistics ``2 (l_b - l_a)`` combined with D2, referred to ``F(k, nu2)``. For added random
+    effects the boundary (chi-bar-square) correction has no D2 analogue; the F reference is
+    conservative there and the result says so."""
+    chisq = 2.0 * (np.array(b["loglik_imputations"]) - np.array(a["loglik_imputations"]))
+    k = int(b["npar"] - a["npar"])
+    d2 = pool_d2(chisq, k)
+    out = {
+        "chisq": d2["statistic"] * k,
+        "df": k,
+        "p": d2["p"],
+        "reference": f"D2 F({k}, {d2['df2']:.1f}) over {len(chisq)} imputations",
+        "d2": d2,
+    }
+    if kind == "random":
+        out["note_pooling"] = "D2 without the boundary correction (conservative)"
     return out
