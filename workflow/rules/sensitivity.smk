@@ -3,7 +3,9 @@
 from mlmpipe.sensitivity import grid as sens_grid
 
 SENS = PLAN.sensitivity
-SENS_CODE = mp.library_files("sensitivity", "centering", "api", "formula", "engine", "inference")
+SENS_CODE = mp.library_files(
+    "sensitivity", "centering", "api", "formula", "engine", "inference", "ladder"
+)
 
 
 wildcard_constraints:

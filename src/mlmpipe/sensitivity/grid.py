@@ -189,6 +189,7 @@ def _base(plan: Plan, model_name: str) -> dict:
         "slopes": list(m.random.get(cluster.name, [])),
         "center": json.loads(plan.slice_center()),
         "columns": columns,
+        "convergence": plan.config["convergence"],  # the registered ladder (mlmpipe.ladder)
     }
 
 

@@ -148,8 +148,9 @@ def df_available(name: str) -> bool:
 
 
 def fit_mlm(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
-    """Our engine: REML or ML, Satterthwaite (or Kenward-Roger) df."""
-    import mlmpipe
+    """Our engine: REML or ML, Satterthwaite (or Kenward-Roger) df; non-convergence and singular
+    fits follow the plan's registered ladder (:func:`mlmpipe.ladder.fit_with_ladder`)."""
+    from mlmpipe.ladder import fit_with_ladder
 
     df_method = d["choices"]["df"]
     if not df_available(df_method):
@@ -158,10 +159,19 @@ def fit_mlm(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = mlmpipe.fit(
-            f, data, reml=d["choices"]["estimator"] == "reml", df_method=df_method, alpha=d["alpha"]
+        lad = fit_with_ladder(  # the plan's registered convergence ladder, as for the main fits
+            f,
+            data,
+            reml=d["choices"]["estimator"] == "reml",
+            convergence=d.get("convergence"),
+            fit_kwargs={"df_method": df_method, "alpha": d["alpha"]},
         )
-    msgs = list(dict.fromkeys([*res.warnings, *(str(w.message).splitlines()[0] for w in caught)]))
+    res = lad.result
+    msgs = list(
+        dict.fromkeys(
+            [*res.warnings, *lad.caught, *(str(w.message).splitlines()[0] for w in caught)]
+        )
+    )
     extra = {
         "nobs": int(res.nobs),
         "nclusters": int(next(iter(res.ngroups.values()))),
@@ -169,6 +179,7 @@ def fit_mlm(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
         "singular": bool(res.singular),
         "warnings": msgs,
         "random": res.varcorr().astype(object).where(lambda t: t.notna(), None).to_dict("records"),
+        "ladder": lad.to_dict(),
     }
     return res.fixed_table(), extra
 
