@@ -68,14 +68,6 @@ LINKS: dict[str, Link] = {
 }
 
 
-def _ylogy(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """y log(y / mu), 0 at y = 0."""
-    out = np.zeros_like(mu)
-    pos = y > 0
-    out[pos] = y[pos] * np.log(y[pos] / mu[pos])
-    return out
-
-
 @dataclass(frozen=True)
 class Family:
     """A response distribution with its link (see module docstring)."""
@@ -93,8 +85,9 @@ class Family:
     def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
         """Unit deviance residuals ``d_i`` (squared), summing to the GLM deviance."""
         if self.name == "binomial":
-            return 2 * wt * (_ylogy(y, mu) + _ylogy(1 - y, 1 - mu))
-        return 2 * wt * (_ylogy(y, mu) - (y - mu))
+            ylogy = special.xlogy(y, y) + special.xlogy(1 - y, 1 - y)
+            return 2 * wt * (ylogy - special.xlogy(y, mu) - special.xlogy(1 - y, 1 - mu))
+        return 2 * wt * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
 
     def cond_m2loglik(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
         """``-2 log p(y_i | mu_i)`` per observation (with the binomial coefficient / factorial)."""
