@@ -6,8 +6,8 @@ Usage::
                                    [--json OUT] [--markdown OUT]
 
 Every engine is timed on the same data. Each timing is the best of N repeats after one warm-up fit
-(statsmodels, and our engine on the two large cases, warm up on a 2,000-row slice, so code paths are loaded without
-paying for a second full fit, and the repeats are capped). Our engine and statsmodels each run in a
+(statsmodels, and every engine on the two large cases, warm up on a 2,000-row slice: that loads the
+code paths without paying for another full fit; repeats are capped on the large cases). Our engine and statsmodels each run in a
 fresh subprocess per case, so the peak resident memory (``ru_maxrss``) belongs to that case only;
 statsmodels runs under a time-out. lme4 runs through ``Rscript`` on a CSV written to a temporary
 directory and is timed with ``system.time()`` inside R, so R start-up and CSV reading are excluded.
@@ -625,6 +625,10 @@ def main(argv=None) -> int:
                     "r", {k: r["r"].get(k) for k in ("r", "lme4", "lmertest", "blas", "lapack")}
                 )
             results[key] = r
+            if args.json:  # after every case, so an interrupted run keeps what it measured
+                Path(args.json).write_text(
+                    json.dumps({"machine": info, "results": results}, indent=1)
+                )
     info["loadavg_end"] = os.getloadavg()
     rows = build_rows(results)
     print()
