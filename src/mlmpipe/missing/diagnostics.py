@@ -1,4 +1,6 @@
-"""Missing-data diagnostics: per variable, per level, patterns, rows lost by listwise deletion."""
+"""Missing-data diagnostics: per variable, per level, patterns, rows lost by listwise deletion,
+missingness by cluster, Little's MCAR test and models of the missingness indicators
+(:mod:`mlmpipe.missing.mcar`, :mod:`mlmpipe.missing.indicators`)."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def missing_report(
         per_level.append(
             {"level": lname, "clusters": int(before), "clusters_after_listwise": int(after)}
         )
-    return {
+    out = {
         "variables_order": variables,
         "per_variable": per_variable,
         "patterns": patterns.head(20).to_dict(orient="records"),
@@ -54,3 +56,12 @@ def missing_report(
         "rows_lost_listwise": int((~complete).sum()),
         "per_level": per_level,
     }
+    if len(levels) > 1 and miss.to_numpy().any():
+        from mlmpipe.missing.indicators import indicator_models, missing_by_cluster
+        from mlmpipe.missing.mcar import little_mcar_test
+
+        cluster = levels[1][1]
+        out["by_cluster"] = missing_by_cluster(df, cluster, variables)
+        out["little_mcar"] = little_mcar_test(df[variables])
+        out["indicator_models"] = indicator_models(df, cluster, variables)
+    return out
