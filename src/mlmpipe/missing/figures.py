@@ -1,0 +1,87 @@
+"""Missing-data figures as pyplot-free matplotlib Figures: missingness patterns, convergence
+traces of the imputation chains, and the delta-adjustment tipping-point plot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _figure(nrows=1, ncols=1, figsize=None):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows=nrows, ncols=ncols, squeeze=False)
+
+
+def pattern_figure(report: dict):
+    """Missingness patterns (rows of the missing report's pattern table): one row per pattern,
+    dark cells missing, bar length the number of rows with that pattern (as mice::md.pattern)."""
+    pats = report["patterns"]
+    cols = report["variables_order"]
+    grid = np.array([[c == "M" for c in p["pattern"]] for p in pats], dtype=float)
+    counts = [p["rows"] for p in pats]
+    fig, axes = _figure(ncols=2, figsize=(3 + 0.5 * len(cols), 1 + 0.35 * len(pats)))
+    ax, bx = axes[0]
+    ax.imshow(grid, cmap="Greys", vmin=0, vmax=1.4, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
+    ax.set_yticks(range(len(pats)), [str(c) for c in counts])
+    ax.set_ylabel("rows with the pattern")
+    ax.set_title("Missingness patterns (dark = missing)")
+    bx.barh(range(len(pats)), counts, color="C0")
+    bx.invert_yaxis()
+    bx.set_yticks([])
+    bx.set_xlabel("rows")
+    fig.tight_layout()
+    return fig
+
+
+def trace_figure(info: dict):
+    """Mean and SD of the imputed values per iteration, one line per chain (imputation); chains
+    that mix and show no trend indicate convergence (van Buuren 2018, sec. 6.5.2)."""
+    tr = pd.DataFrame(info["trace"])
+    variables = list(dict.fromkeys(tr["variable"]))
+    fig, axes = _figure(nrows=len(variables), ncols=2, figsize=(8, 2.2 * len(variables)))
+    for i, v in enumerate(variables):
+        sub = tr[tr["variable"] == v]
+        for j, stat in enumerate(("mean", "sd")):
+            ax = axes[i, j]
+            for _, chain in sub.groupby("imputation"):
+                ax.plot(chain["iteration"], chain[stat], lw=0.7)
+            ax.set_title(f"{v}: {stat} of imputed values", fontsize=9)
+            ax.set_xlabel("iteration")
+    fig.tight_layout()
+    return fig
+
+
+def tipping_figure(result: dict):
+    """Pooled estimate of the key term with its confidence interval against delta (in SDs of the
+    observed outcome); filled markers where p < alpha, the tipping points as dashed lines."""
+    rows = pd.DataFrame(result["rows"]).sort_values("delta")
+    fig, axes = _figure(figsize=(6, 3.6))
+    ax = axes[0, 0]
+    ax.fill_between(rows["delta"], rows["ci_low"], rows["ci_high"], color="C0", alpha=0.2)
+    ax.plot(rows["delta"], rows["estimate"], color="C0")
+    sig = rows["p"] < result["alpha"]
+    ax.scatter(rows.loc[sig, "delta"], rows.loc[sig, "estimate"], color="C0", zorder=3)
+    ax.scatter(
+        rows.loc[~sig, "delta"], rows.loc[~sig, "estimate"], facecolor="white", color="C0", zorder=3
+    )
+    ax.axhline(0, color="grey", lw=0.8)
+    for side in ("negative", "positive"):
+        tp = result["tipping_point"][side]
+        if tp is not None:
+            ax.axvline(tp, color="C3", ls="--", lw=1)
+            ax.annotate(
+                f"tipping point {tp:.2f}",
+                (tp, ax.get_ylim()[1]),
+                color="C3",
+                fontsize=8,
+                ha="center",
+                va="bottom",
+            )
+    ax.set_xlabel(f"delta (SD of observed {result['outcome']} = {result['sd_observed']:.3g})")
+    ax.set_ylabel(f"pooled estimate of {result['term']}")
+    ax.set_title("MNAR sensitivity: imputed outcomes shifted by delta x SD", fontsize=10)
+    fig.tight_layout()
+    return fig
