@@ -180,3 +180,12 @@ def interactions_step(data: pd.DataFrame, fit: dict, cspec: str | dict) -> dict:
 
     cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
     return interaction_analysis(fit, data, alpha=cspec["alpha"])
+
+
+def profile_step(data: pd.DataFrame, fits: list[dict], cspec: str | dict) -> dict:
+    """Profile-likelihood intervals (level 1 - alpha) of the SDs of each model of the sequence."""
+    from mlmpipe.inference.profile import profile_sequence
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    names, by_model = _sequence_fits(fits, cspec)
+    return profile_sequence(names, by_model, data, level=1.0 - cspec["alpha"])

@@ -78,3 +78,22 @@ rule interactions:
         "logs/interactions.log",
     script:
         "../scripts/interactions.py"
+
+
+rule profile_ci:
+    input:
+        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        fits=expand(
+            "reports/fits/{model}/{estimator}/pooled.json",
+            model=PLAN.model_names,
+            estimator=EFFECTS_EST,
+        ),
+        code=mp.library_files("inference", "engine", "formula", "steps"),
+    output:
+        "reports/profile_ci.json",
+    params:
+        spec=lambda w: PLAN.slice_compare(),
+    log:
+        "logs/profile_ci.log",
+    script:
+        "../scripts/profile_ci.py"

@@ -40,6 +40,7 @@ rule report:
         apa_comparison="reports/tables/apa_comparison.html",
         apa_correlations="reports/tables/apa_correlations.html",
         interactions="reports/interactions.json",
+        profile_ci="reports/profile_ci.json",
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],

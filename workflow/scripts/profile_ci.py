@@ -1,0 +1,14 @@
+"""Profile-likelihood intervals of the random-effect SDs and sigma for the model sequence."""
+
+import json
+import sys
+
+import pandas as pd
+
+from mlmpipe.steps import profile_step
+
+sm = snakemake  # noqa: F821
+sys.stderr = open(sm.log[0], "w")
+fits = [json.load(open(p)) for p in sm.input.fits]
+result = profile_step(pd.read_parquet(sm.input.data), fits, sm.params.spec)
+json.dump(result, open(sm.output[0], "w"), indent=1)
