@@ -63,6 +63,8 @@ def decision_summary(log: dict) -> str:
         f"{k}: {v}" for k, v in sorted(s.items(), key=lambda kv: (kv[0] != "as planned", kv[0]))
     ]
     line = f"{n} fit(s) -- " + ", ".join(parts) if n else "no fits"
+    if n and set(s) == {"as planned"}:
+        line += " (no fit needed the ladder)"
     for x in log.get("inconsistent", []):
         line += (
             f" <span style='{RED}'>{x['model']} ({x['estimator']}): the imputations ended at "
