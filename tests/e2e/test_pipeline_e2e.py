@@ -147,6 +147,105 @@ def test_report_and_provenance(run):
     assert prov["packages"]["snakemake"]
 
 
+EFFECTS_FIXTURE = ROOT / "tests/fixtures/effects/hsb_effects.json"
+
+
+@pytest.mark.e2e
+def test_effects_diagnostics_tables_and_interactions(run):
+    """Effect sizes from the pipeline's own fits match R (performance, hand-computed Rights &
+    Sterba) within 1e-3; diagnostics, APA tables (4 formats) and the interaction analysis exist."""
+    rfix = json.loads(EFFECTS_FIXTURE.read_text())
+    es = json.loads((run / "reports/effects.json").read_text())
+    for name, want in rfix["models"].items():
+        got = es["models"][name]
+        for key, v in want["performance"].items():
+            assert got["nakagawa"][key] == pytest.approx(v, rel=1e-3, abs=1e-9), (name, key)
+        for key, v in want["rights_sterba"].items():
+            assert got["rights_sterba"]["variances"][key] == pytest.approx(v, rel=1e-3, abs=1e-9)
+        for key in ("r2_level1", "r2_level2"):
+            v = want["snijders_bosker"][key]
+            assert got["snijders_bosker"][key] == pytest.approx(v, rel=1e-3, abs=1e-9)
+    ci = rfix["null"]["icc_profile"]
+    assert es["icc_ci"]["low"] == pytest.approx(ci["low"], rel=1e-3)
+    assert es["icc_ci"]["high"] == pytest.approx(ci["high"], rel=1e-3)
+    de = rfix["null"]["design_effect"]
+    assert es["design_effect"]["n_effective"] == pytest.approx(de["n_effective"], rel=1e-3)
+    infl = json.loads((run / "reports/diagnostics/influence.json").read_text())
+    assert infl["clusters"] == 160 and len(infl["table"]) == 160 and not infl["warnings"]
+    res = json.loads((run / "reports/diagnostics/residuals.json").read_text())
+    assert 0 <= res["heteroscedasticity"]["p"] <= 1
+    inter = json.loads((run / "reports/interactions.json").read_text())
+    (entry,) = inter["interactions"]
+    assert entry["term"] == "cses:sectorCatholic"
+    want = rfix["simple_slope_catholic"]
+    assert entry["simple_slopes"][1]["slope"] == pytest.approx(want["slope"], rel=1e-3)
+    assert entry["simple_slopes"][1]["df"] == pytest.approx(want["df"], rel=1e-3)
+    tables = run / "reports/tables"
+    for name in ("descriptives", "correlations", "models", "comparison"):
+        for ext in ("html", "docx", "tex", "csv"):
+            assert (tables / f"apa_{name}.{ext}").stat().st_size > 0, (name, ext)
+    html = (run / "reports/report.html").read_text()
+    for heading in (
+        "Effect sizes",
+        "Tables for the manuscript",
+        "Cross-level interactions",
+        "Diagnostics of the final model",
+    ):
+        assert heading in html
+    assert "https://cdnjs" not in html
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROKEN_PROBE = """<script>window.addEventListener("load", () => {
+  const bad = [...document.images].filter((i) => !i.complete || i.naturalWidth === 0).length;
+  document.body.setAttribute("data-images", String(document.images.length));
+  document.body.setAttribute("data-broken-images", String(bad));
+});</script>"""
+
+
+def chromium(*args, cwd):
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        f"--user-data-dir={cwd / 'profile'}",
+        "--virtual-time-budget=10000",
+    ]
+    res = subprocess.run(
+        [str(CHROMIUM), *flags, *args], cwd=cwd, capture_output=True, text=True, timeout=180
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium)")
+def test_report_in_headless_chromium(run, tmp_path):
+    """The report opens offline in a real browser: key sections present, every image embedded
+    and decoded (naturalWidth > 0), and a screenshot is taken."""
+    page = tmp_path / "report.html"
+    html = (run / "reports/report.html").read_text()
+    page.write_text(html.replace("</body>", BROKEN_PROBE + "</body>"), encoding="utf-8")
+    dom = chromium("--dump-dom", page.as_uri(), cwd=tmp_path)
+    for heading in ("Data structure", "Model comparison", "Effect sizes", "Diagnostics"):
+        assert heading in dom
+    srcs = re.findall(r"<img[^>]*\ssrc=\"([^\"]*)\"", dom)
+    assert len(srcs) >= 8 and all(s.startswith("data:image/") for s in srcs)
+    images = re.search(r'data-images="(\d+)"', dom)
+    broken = re.search(r'data-broken-images="(\d+)"', dom)
+    assert images and broken, "the load probe did not run"
+    assert int(images.group(1)) == len(srcs) and int(broken.group(1)) == 0
+    shot = tmp_path / "report.png"
+    chromium(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri(), cwd=tmp_path)
+    assert shot.stat().st_size > 10_000
+    keep = ROOT / ".pytest_cache" / "report_screenshot.png"
+    keep.parent.mkdir(exist_ok=True)
+    shutil.copy2(shot, keep)
+
+
 @pytest.mark.e2e
 def test_second_run_does_nothing_and_centering_change_reruns_only_downstream(run):
     out = snakemake(run, "-n")
