@@ -56,6 +56,10 @@ def classify(a: dict, b: dict) -> str:
 
 def lrt(a: dict, b: dict, kind: str) -> dict:
     """Likelihood-ratio test of ``a`` (smaller) against ``b`` (larger) fits of the same kind."""
+    if "loglik_imputations" in a and "loglik_imputations" in b:  # pooled over imputations
+        from mlmpipe.missing.pool import pooled_lrt
+
+        return pooled_lrt(a, b, kind)
     lr = 2.0 * (b["loglik"] - a["loglik"])
     df = int(b["npar"] - a["npar"])
     if kind == "random":

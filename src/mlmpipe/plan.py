@@ -380,6 +380,25 @@ class Plan:
             }
         )
 
+    def slice_delta(self) -> str:
+        """MNAR delta adjustment: outcome, grid, and the model / term whose conclusion is tested
+        (default: the last model of the sequence and its last fixed effect)."""
+        d = self.missing["delta"]
+        m = self.model(d["model"]) if d["model"] else self.models[-1]
+        est = "reml" if "reml" in self.estimators else "ml"
+        return canonical_json(
+            {
+                "outcome": self.outcome,
+                "grid": d["grid"],
+                "model": m.name,
+                "formula": m.formula,
+                "term": d["term"],
+                "estimator": est,
+                "alpha": self.alpha,
+                "backend": self.backend,
+            }
+        )
+
     def slice_compare(self) -> str:
         return canonical_json(
             {
@@ -476,7 +495,9 @@ def targets(plan: Plan) -> list[str]:
     ]
     from mlmpipe.sensitivity.grid import sensitivity_targets
 
-    return pooled + sensitivity_targets(plan) + [
+    from mlmpipe.missing.targets import missing_targets
+
+    return pooled + sensitivity_targets(plan) + missing_targets(plan) + [
         "reports/checks.json",
         "reports/missing.json",
         "reports/centering.json",

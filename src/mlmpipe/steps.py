@@ -119,6 +119,34 @@ def pool_step(fits: list[dict]) -> dict:
     return pool_fits(fits)
 
 
+def missing_figures_step(report: dict) -> dict:
+    """Missingness-pattern figure, and the imputation trace figure when data were imputed."""
+    from mlmpipe.missing.figures import pattern_figure, trace_figure
+
+    trace = trace_figure(report["imputation"]) if "imputation" in report else None
+    return {"patterns": pattern_figure(report), "trace": trace}
+
+
+def delta_step(datasets: list[pd.DataFrame], dspec: str | dict):
+    """MNAR delta adjustment over the planned grid. Returns (result dict, tipping-point figure)."""
+    from mlmpipe.missing.delta import delta_analysis
+    from mlmpipe.missing.figures import tipping_figure
+
+    d = json.loads(dspec) if isinstance(dspec, str) else dspec
+    res = delta_analysis(
+        datasets,
+        d["outcome"],
+        d["formula"],
+        d["term"],
+        d["grid"],
+        reml=d["estimator"] == "reml",
+        alpha=d["alpha"],
+        backend=d["backend"],
+    )
+    res["model"] = d["model"]
+    return res, tipping_figure(res)
+
+
 def compare_step(fits: dict[tuple[str, str], dict], cspec: str | dict) -> tuple[dict, pd.DataFrame]:
     from mlmpipe.compare import compare_sequence, comparison_table
     from mlmpipe.effects import icc

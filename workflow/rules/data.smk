@@ -60,10 +60,25 @@ rule centering_state:
         "../scripts/centering_state.py"
 
 
+rule centering_state_imputed:
+    # missing.centering: per_imputation -- group/grand means of each imputed data set
+    input:
+        data="data/interim/imputed/imp{imp}.parquet",
+        code=mp.library_files("centering", "steps"),
+    output:
+        "reports/centering/imp{imp}.json",
+    params:
+        spec=lambda w: PLAN.slice_center(),
+    log:
+        "logs/centering_state/imp{imp}.log",
+    script:
+        "../scripts/centering_state.py"
+
+
 rule center:
     input:
         data="data/interim/imputed/imp{imp}.parquet",
-        state="reports/centering.json",
+        state=lambda w: mp.centering_state_path(PLAN, w.imp),
         code=mp.library_files("centering", "steps"),
     output:
         "data/processed/imp{imp}.parquet",

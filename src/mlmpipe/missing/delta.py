@@ -61,13 +61,14 @@ def delta_analysis(
     datasets: list[pd.DataFrame],
     outcome: str,
     formula: str,
-    term: str,
+    term: str | None,
     grid: list[float],
     reml: bool = True,
     alpha: float = 0.05,
     backend: str = "mlmpipe",
 ) -> dict:
-    """Pooled estimate of ``term`` for every delta in ``grid`` (0 is always added)."""
+    """Pooled estimate of ``term`` (default: the last fixed effect) for every delta in ``grid``
+    (0 is always added)."""
     import mlmpipe
 
     if len(datasets) < 2:
@@ -88,6 +89,7 @@ def delta_analysis(
         ]
         pooled = pool_fits(fits, alpha)
         terms = [f["term"] for f in pooled["fixed"]]
+        term = term or terms[-1]
         if term not in terms:
             raise PlanError(
                 f"missing.delta.term: {term!r} is not a fixed effect of the model; terms are "

@@ -1,0 +1,40 @@
+# Missing-data figures and the MNAR delta analysis (mlmpipe.missing); targets: mlmpipe.missing.targets
+
+
+rule missing_figures:
+    input:
+        report="reports/missing.json",
+        code=mp.library_files("missing.figures", "steps"),
+    output:
+        patterns="reports/figures/missing_patterns.png",
+    log:
+        "logs/missing_figures.log",
+    script:
+        "../scripts/missing_figures.py"
+
+
+rule imputation_trace:
+    input:
+        report="reports/missing.json",
+        code=mp.library_files("missing.figures", "steps"),
+    output:
+        trace="reports/figures/imputation_trace.png",
+    log:
+        "logs/imputation_trace.log",
+    script:
+        "../scripts/missing_figures.py"
+
+
+rule delta:
+    input:
+        data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
+        code=mp.library_files("missing", "steps"),
+    output:
+        json="reports/missing_delta.json",
+        figure="reports/figures/tipping_point.png",
+    params:
+        spec=lambda w: PLAN.slice_delta(),
+    log:
+        "logs/delta.log",
+    script:
+        "../scripts/delta.py"
