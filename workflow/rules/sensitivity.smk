@@ -3,8 +3,17 @@
 from mlmpipe.sensitivity import grid as sens_grid
 
 SENS = PLAN.sensitivity
+# Library code each rule depends on (an edit to the summary does not rerun the specifications).
 SENS_CODE = mp.library_files(
-    "sensitivity", "centering", "api", "formula", "engine", "inference", "ladder"
+    "sensitivity.specification",
+    "sensitivity.alternatives",
+    "sensitivity.steps",
+    "centering",
+    "api",
+    "formula",
+    "engine",
+    "inference",
+    "ladder",
 )
 
 
@@ -15,7 +24,7 @@ wildcard_constraints:
 rule sensitivity_influence:
     input:
         data="data/interim/clean.parquet",
-        code=SENS_CODE,
+        code=SENS_CODE + mp.library_files("sensitivity.influence"),
     output:
         "reports/sensitivity/influence.json",
     params:
@@ -46,7 +55,9 @@ rule sensitivity_spec:
 rule sensitivity_summary:
     input:
         specs=expand("reports/sensitivity/specs/{spec}.json", spec=SENS.ids),
-        code=mp.library_files("sensitivity", "report.figures"),
+        code=mp.library_files(
+            "sensitivity.summary", "sensitivity.figures", "sensitivity.steps", "report.figures"
+        ),
     output:
         summary="reports/sensitivity/summary.json",
         table="reports/tables/sensitivity.csv",
