@@ -36,6 +36,8 @@ from mlmpipe.effects.parts import FitParts, cluster_sizes
 def nakagawa_components(parts: FitParts) -> dict[str, float]:
     """``{"fixed", "random", "residual"}`` variances as defined above."""
     var_f = float(np.var(parts.X @ parts.beta, ddof=1))
+    if var_f < 1e-12 * parts.sigma2:  # an intercept-only fixed part: rounding noise only
+        var_f = 0.0
     var_r = 0.0
     for _codes, Z, S in parts.terms.values():
         var_r += float(np.mean(np.einsum("ia,ab,ib->i", Z, S, Z)))

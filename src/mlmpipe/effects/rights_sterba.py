@@ -52,13 +52,16 @@ def decompose(parts: FitParts, group: str | None = None) -> dict[str, float]:
     Zbar = cluster_means(Z, codes)
     W = Z - Zbar
     n = parts.n
-    return {
+    out = {
         "f1": float(np.var(within, ddof=1)),
         "f2": float(np.var(between, ddof=1)),
         "v": float(np.einsum("ia,ab,ib->", W, T, W) / (n - 1)),
         "m": float(np.mean(np.einsum("ia,ab,ib->i", Zbar, T, Zbar))),
         "residual": parts.sigma2,
     }
+    scale = sum(out.values())
+    # rounding noise (e.g. f1 ~ 1e-30 for an intercept-only model) is reported as 0
+    return {k: (0.0 if abs(v) < 1e-12 * scale else v) for k, v in out.items()}
 
 
 def r2_measures(dec: dict[str, float]) -> dict[str, dict[str, float]]:
