@@ -67,7 +67,15 @@ def cmd_fit(args) -> int:
     from mlmpipe.data import read_table
 
     df = read_table(args.data)
-    res = mlmpipe.fit(args.formula, df, reml=not args.ml, backend=args.backend)
+    res = mlmpipe.fit(
+        args.formula,
+        df,
+        reml=not args.ml,
+        backend=args.backend,
+        family=args.family,
+        link=args.link,
+        nagq=args.nagq,
+    )
     print(res.summary())
     if args.json:
         Path(args.json).write_text(
@@ -133,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     f.add_argument("--json", help="write result.to_dict() to this JSON file")
     f.add_argument("--backend", default="mlmpipe", choices=["mlmpipe", "statsmodels"])
+    f.add_argument(
+        "--family",
+        default="gaussian",
+        choices=["gaussian", "binomial", "poisson"],
+        help="response distribution (non-gaussian: a GLMM fitted by Laplace or AGHQ)",
+    )
+    f.add_argument("--link", help="link function (default: the canonical one: logit, log)")
+    f.add_argument("--nagq", type=int, default=1, help="GLMM quadrature points (1 = Laplace)")
     f.set_defaults(func=cmd_fit)
     pr = sub.add_parser("prereg", help="preregistration: freeze the plan, list deviations from it")
     prs = pr.add_subparsers(dest="prereg_command", required=True)
