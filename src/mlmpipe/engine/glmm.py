@@ -30,7 +30,6 @@ from mlmpipe.engine.support import response_and_weights, separation_warnings
 from mlmpipe.errors import ConvergenceWarning, EstimationError, SingularFitWarning
 from mlmpipe.formula.terms import Design
 
-
 XTOL = 1e-7  # absolute x tolerance of the stage-2 BOBYQA (lme4's nloptwrap default is 1e-6)
 
 
@@ -159,9 +158,23 @@ def fit_glmm_design(
             par, optsum = np.concatenate([theta1, st1.beta]), opt1
             g, H = check_convergence(model.objective_stage1, theta1, lmm.lower, optsum)
         else:
+            # beta on the scale of its conditional SE from stage 1, so BOBYQA's trust region
+            # fits every coordinate: beta = beta1 + se * t, t starting at 0
             x0 = np.concatenate([theta1, st1.beta])
-            par, optsum = optimize_theta(model.objective, x0, model.lower, xtol=XTOL)
-            optsum.method += " (stage 2: theta, beta)"
+            scale = np.concatenate([np.ones(model.ntheta), model.steps(st1)[model.ntheta :] / 0.01])
+
+            def scaled(t: np.ndarray) -> float:
+                return model.objective(x0 + scale * t)
+
+            t_opt, optsum = optimize_theta(
+                scaled,
+                np.zeros_like(x0),
+                model.lower - np.where(np.isfinite(model.lower), x0, 0),
+                xtol=XTOL,
+            )
+            par = x0 + scale * t_opt
+            optsum.theta_start, optsum.theta_end = x0.tolist(), par.tolist()
+            optsum.method += " (stage 2: theta, beta / SE)"
             st_opt = model.freeze_start(par)
             derivs = deviance_derivatives(model.objective, par, model.lower, model.steps(st_opt))
             g, H = check_convergence(model.objective, par, model.lower, optsum, derivs=derivs)

@@ -143,8 +143,12 @@ class LinearMixedModel:
         ``[Z X z]' W [Z X z]`` with ``W = diag(w)``: the penalized weighted least-squares system of
         one PIRLS step of a GLMM (working weights and working response; Bates et al. 2015, sec. 5;
         lme4's ``glmerLaplace``). ``factorize``, ``beta_from`` and ``spherical_modes`` then solve it."""
+        from mlmpipe.engine.reweight import WeightedCrossProducts
+
         self.y = np.asarray(z, float)
-        self._setup_crossproducts(np.asarray(w, float))
+        if getattr(self, "_wcross", None) is None:
+            self._wcross = WeightedCrossProducts(self)
+        self._wcross.apply(self, np.asarray(w, float))
 
     # -------------------------------------------------------------- objective
     def thetas_by_term(self, theta: np.ndarray) -> list[np.ndarray]:

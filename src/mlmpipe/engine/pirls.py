@@ -86,7 +86,6 @@ class Pirls:
             pdev, _ = self.penalized_deviance(eta, us)
         else:
             eta, pdev = np.asarray(eta_start, float), np.inf
-        f = None
         for it in range(1, maxit + 1):
             _, w, wres = fam.working(self.y, eta, self.wt)
             m.reweight(w, eta - self.offset + wres)
@@ -113,9 +112,7 @@ class Pirls:
             us, beta, eta = cu, cb, ceta
             pdev = cdev
             if change < tol:  # not on the penalized deviance: it is flat at the mode, log|L| is not
-                break
-        else:
-            raise EstimationError(f"PIRLS did not converge in {maxit} iterations")
-        mu = fam.link.linkinv(eta)
-        ss = float(sum(np.dot(u, u) for u in us))
-        return PirlsState(us, beta, eta, mu, f, ss, it)
+                mu = fam.link.linkinv(eta)
+                ss = float(sum(np.dot(u, u) for u in us))
+                return PirlsState(us, beta, eta, mu, f, ss, it)
+        raise EstimationError(f"PIRLS did not converge in {maxit} iterations")

@@ -1,0 +1,76 @@
+"""Weighted cross-products ``[Z X y]' W [Z X y]`` for new weights on a fixed sparsity pattern.
+
+A GLMM's PIRLS changes only the working weights ``W`` between iterations, never which levels
+co-occur, so each off-diagonal block ``Z_j' W Z_i`` keeps the block pattern of the unweighted
+``Z_j'Z_i`` the inner LMM built once. The map from every (observation, column pair) to its slot in the
+stored blocks is computed once; a reweighting is then one ``bincount`` per block instead of building a
+sparse matrix (Bates et al. 2015, J. Stat. Softw. 67(1), sec. 5: the update of ``L`` for new weights).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlmpipe.engine import blocks as B
+
+
+def _slots(template, ri, rj) -> np.ndarray:
+    """Flat position in ``template``'s storage of every (obs, a, b) product ``Z_i[obs, a] Z_j[obs, b]``
+    (``template`` is ``Z_i' Z_j`` as BSR with (q_i, q_j) blocks, or dense)."""
+    ti, tj = ri.term, rj.term
+    qi, qj = ri.q, rj.q
+    a = np.arange(qi)[None, :, None]
+    b = np.arange(qj)[None, None, :]
+    if B.is_bsr(template):
+        nbc = template.shape[1] // qj
+        block_rows = np.repeat(np.arange(template.shape[0] // qi), np.diff(template.indptr))
+        keys = block_rows.astype(np.int64) * nbc + template.indices
+        order = np.argsort(keys, kind="stable")
+        obs = ti.codes.astype(np.int64) * nbc + tj.codes
+        k = order[np.searchsorted(keys[order], obs)]
+        return (k[:, None, None] * (qi * qj) + a * qj + b).ravel()
+    ncol = template.shape[1]
+    rows = ti.codes[:, None, None] * qi + a
+    cols = tj.codes[:, None, None] * qj + b
+    return (rows * ncol + cols).ravel()
+
+
+class WeightedCrossProducts:
+    """Rebuilds ``lmm.A`` for case weights ``w`` reusing the patterns of the unweighted blocks."""
+
+    def __init__(self, lmm) -> None:
+        self.rs = [lmm.reterms[i] for i in lmm.order]
+        self.templates: dict[tuple[int, int], object] = {}
+        self.slots: dict[tuple[int, int], np.ndarray] = {}
+        self.prods: dict[tuple[int, int], np.ndarray] = {}
+        for j, r in enumerate(self.rs):
+            for i in range(j):
+                M = lmm.A[j][i]
+                if sp.issparse(M) and not B.is_bsr(M):
+                    M = M.tobsr(blocksize=(r.q, self.rs[i].q))
+                self.templates[(j, i)] = M
+                self.slots[(j, i)] = _slots(M, r, self.rs[i])
+                self.prods[(j, i)] = (r.term.Z[:, :, None] * self.rs[i].term.Z[:, None, :]).reshape(
+                    len(r.term.codes), -1
+                )
+        self.ZsT = [Z.T.tocsr() for Z in lmm._Zs]
+
+    def apply(self, lmm, w: np.ndarray) -> None:
+        K = len(self.rs)
+        A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
+        for j, r in enumerate(self.rs):
+            A[j][j] = B.BlockDiag(r.diag_crossprod(w))
+            for i in range(j):
+                M = self.templates[(j, i)]
+                vals = (self.prods[(j, i)] * w[:, None]).ravel()
+                size = M.data.size if B.is_bsr(M) else M.size
+                data = np.bincount(self.slots[(j, i)], weights=vals, minlength=size)
+                if B.is_bsr(M):
+                    A[j][i] = B.with_data(M, data.reshape(M.data.shape))
+                else:
+                    A[j][i] = data.reshape(M.shape)
+        XY = np.column_stack([lmm.X, lmm.y])
+        WXY = XY * w[:, None]
+        A[K] = [np.asarray(ZT @ WXY).T for ZT in self.ZsT] + [XY.T @ WXY]
+        lmm.A = A
