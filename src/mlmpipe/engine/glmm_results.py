@@ -163,7 +163,9 @@ class GlmmResult(LmmResult):
                 lines.append(f"   corr({row.group}: {row.term1}, {row.term2}) = {row.sdcor:.3f}")
         ng = ", ".join(f"{g}, {n}" for g, n in self.ngroups.items())
         lines += [f"Number of obs: {self.nobs}, groups:  {ng}", "", "Fixed effects:"]
-        lines.append(f" {'':<22} {'Estimate':>10} {'Std.Error':>10} {'z value':>8} {'Pr(>|z|)':>10}")
+        lines.append(
+            f" {'':<22} {'Estimate':>10} {'Std.Error':>10} {'z value':>8} {'Pr(>|z|)':>10}"
+        )
         for _, row in self.fixed_table().iterrows():
             lines.append(
                 f" {row.term:<22} {row.estimate:10.4f} {row.se:10.4f} {row.z:8.3f} {row.p:10.3g}"
