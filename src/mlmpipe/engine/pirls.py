@@ -110,8 +110,12 @@ class Pirls:
             if beta_free and cb.size:
                 change = max(change, float(np.max(np.abs(cb - beta))))
             us, beta, eta = cu, cb, ceta
+            # converged on the modes, not on the penalized deviance (flat at the mode, while log|L|
+            # is not); with beta free (starting values only) a stalled deviance also stops, as
+            # under separation beta drifts off to infinity
+            stalled = beta_free and abs(pdev - cdev) < 1e-10 * (1 + abs(cdev))
             pdev = cdev
-            if change < tol:  # not on the penalized deviance: it is flat at the mode, log|L| is not
+            if change < tol or stalled:
                 mu = fam.link.linkinv(eta)
                 ss = float(sum(np.dot(u, u) for u in us))
                 return PirlsState(us, beta, eta, mu, f, ss, it)
