@@ -217,3 +217,26 @@ def profile_step(data: pd.DataFrame, fits: list[dict], cspec: str | dict) -> dic
     cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
     names, by_model = _sequence_fits(fits, cspec)
     return profile_sequence(names, by_model, data, level=1.0 - cspec["alpha"])
+
+
+def batch_sizes(resamples: int, batches: int) -> list[int]:
+    """Split ``resamples`` over ``batches`` as evenly as possible (earlier batches get the rest)."""
+    base, rest = divmod(int(resamples), int(batches))
+    return [base + (k < rest) for k in range(int(batches))]
+
+
+def bootstrap_batch_step(data: pd.DataFrame, fit: dict, bspec: str | dict) -> dict:
+    """One batch of the parametric bootstrap (``bspec``: seed, batch, resamples, batches)."""
+    from mlmpipe.inference.bootstrap import bootstrap_batch
+
+    bspec = json.loads(bspec) if isinstance(bspec, str) else bspec
+    n = batch_sizes(bspec["resamples"], bspec["batches"])[bspec["batch"]]
+    return bootstrap_batch(fit, data, n, bspec["seed"], bspec["batch"])
+
+
+def bootstrap_step(batches: list[dict], fit: dict, cspec: str | dict) -> dict:
+    """Percentile intervals (level 1 - alpha) from the pooled bootstrap batches."""
+    from mlmpipe.inference.bootstrap import percentile_intervals
+
+    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    return percentile_intervals(batches, fit, level=1.0 - cspec["alpha"])

@@ -42,3 +42,11 @@ def test_percentile_intervals_pool_batches(small):
     assert rows["x"]["low"] < slope < rows["x"]["high"]
     se = next(f["se"] for f in fit["fixed"] if f["term"] == "x")
     assert rows["x"]["bootstrap_se"] == pytest.approx(se, rel=0.35)
+
+
+def test_batch_sizes_split_resamples_evenly():
+    from mlmpipe.steps import batch_sizes
+
+    assert batch_sizes(10, 4) == [3, 3, 2, 2]
+    assert batch_sizes(3, 4) == [1, 1, 1, 0]
+    assert sum(batch_sizes(1000, 7)) == 1000

@@ -97,3 +97,42 @@ rule profile_ci:
         "logs/profile_ci.log",
     script:
         "../scripts/profile_ci.py"
+
+
+# Parametric bootstrap (plan: report.bootstrap); batches are separate jobs seeded by [seed, batch].
+BOOT = PLAN.report["bootstrap"]
+BOOT_MODEL = BOOT["model"] or FINAL_MODEL
+
+
+rule bootstrap_batch:
+    input:
+        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        fit=f"reports/fits/{BOOT_MODEL}/{EFFECTS_EST}/pooled.json",
+        code=mp.library_files("inference", "engine", "formula", "steps"),
+    output:
+        "reports/bootstrap/batch{batch}.json",
+    wildcard_constraints:
+        batch=r"\d+",
+    params:
+        spec=lambda w: mp.canonical_json(
+            {"seed": PLAN.seed, "batch": int(w.batch), **{k: BOOT[k] for k in ("resamples", "batches")}}
+        ),
+    log:
+        "logs/bootstrap/batch{batch}.log",
+    script:
+        "../scripts/bootstrap_batch.py"
+
+
+rule bootstrap:
+    input:
+        batches=expand("reports/bootstrap/batch{batch}.json", batch=range(BOOT["batches"])),
+        fit=f"reports/fits/{BOOT_MODEL}/{EFFECTS_EST}/pooled.json",
+        code=mp.library_files("inference", "steps"),
+    output:
+        "reports/bootstrap.json",
+    params:
+        spec=lambda w: PLAN.slice_compare(),
+    log:
+        "logs/bootstrap.log",
+    script:
+        "../scripts/bootstrap.py"

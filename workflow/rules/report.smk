@@ -41,6 +41,7 @@ rule report:
         apa_correlations="reports/tables/apa_correlations.html",
         interactions="reports/interactions.json",
         profile_ci="reports/profile_ci.json",
+        bootstrap=lambda w: ["reports/bootstrap.json"] if BOOT["resamples"] else [],
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],
