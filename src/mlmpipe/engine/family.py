@@ -75,11 +75,19 @@ class Family:
     name: str
     link: Link
     latent_variance: float | None = None  # level-1 variance on the latent scale (ICC)
+    k: float | None = None  # negative binomial (NB2) size: Var(y) = mu + mu^2 / k
+
+    @property
+    def has_dispersion(self) -> bool:
+        """True when the family has a parameter estimated with theta and beta (NB2's k)."""
+        return self.name == "negbin"
 
     # ----------------------------------------------------------------- pieces
     def variance(self, mu: np.ndarray) -> np.ndarray:
         if self.name == "binomial":
             return mu * (1 - mu)
+        if self.name == "negbin":
+            return mu + mu * mu / self.k
         return mu
 
     def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
@@ -87,6 +95,17 @@ class Family:
         if self.name == "binomial":
             ylogy = special.xlogy(y, y) + special.xlogy(1 - y, 1 - y)
             return 2 * wt * (ylogy - special.xlogy(y, mu) - special.xlogy(1 - y, 1 - mu))
+        if self.name == "negbin":
+            k = self.k
+            return (
+                2
+                * wt
+                * (
+                    special.xlogy(y, y)
+                    - special.xlogy(y, mu)
+                    - (y + k) * np.log((y + k) / (mu + k))
+                )
+            )
         return 2 * wt * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
 
     def cond_m2loglik(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
@@ -96,6 +115,11 @@ class Family:
             f = np.rint(wt) - s
             const = special.gammaln(wt + 1) - special.gammaln(s + 1) - special.gammaln(f + 1)
             return -2 * (const + s * np.log(mu) + f * np.log1p(-mu))
+        if self.name == "negbin":
+            k = self.k
+            ll = special.gammaln(y + k) - special.gammaln(k) - special.gammaln(y + 1)
+            ll += k * np.log(k / (k + mu)) + special.xlogy(y, mu / (k + mu))
+            return -2 * wt * ll
         return -2 * wt * (special.xlogy(y, mu) - mu - special.gammaln(y + 1))
 
     def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
@@ -113,12 +137,26 @@ class Family:
         w = wt * d * d / self.variance(mu)
         return mu, w, (y - mu) / d
 
+    def observed_weights(self, y: np.ndarray, eta: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        """``-d^2 log p(y | eta) / d eta^2``: the observed information that an exact Laplace
+        approximation (as TMB's, behind glmmTMB) uses; equals the working weights for canonical
+        links. Implemented for NB2 with log link: ``k mu (y + k) / (mu + k)^2``."""
+        mu = self.link.linkinv(eta)
+        if self.name == "negbin":
+            return wt * self.k * mu * (y + self.k) / (mu + self.k) ** 2
+        return self.working(y, eta, wt)[1]
+
 
 def make_family(family: str, link: str | None = None) -> Family:
-    """``binomial`` (logit, probit, cloglog) or ``poisson`` (log); errors name the bad value."""
+    """``binomial`` (logit, probit, cloglog), ``poisson`` or ``negbin`` (NB2; log); errors name the
+    bad value. The NB2 size ``k`` starts at 1 and is estimated with theta and beta."""
     from mlmpipe.errors import EstimationError
 
-    allowed = {"binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}
+    allowed = {
+        "binomial": ("logit", "probit", "cloglog"),
+        "poisson": ("log",),
+        "negbin": ("log",),
+    }
     if family not in allowed:
         raise EstimationError(
             f"family: unknown value {family!r}; allowed: gaussian, {', '.join(allowed)}"
@@ -130,4 +168,4 @@ def make_family(family: str, link: str | None = None) -> Family:
             + ", ".join(allowed[family])
         )
     latent = {"logit": np.pi**2 / 3, "probit": 1.0, "cloglog": np.pi**2 / 6}.get(link)
-    return Family(family, LINKS[link], latent)
+    return Family(family, LINKS[link], latent, 1.0 if family == "negbin" else None)

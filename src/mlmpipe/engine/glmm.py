@@ -63,18 +63,30 @@ class GeneralizedLinearMixedModel:
         self.beta0 = np.zeros(self.p)
         self._warm: list[np.ndarray] | None = None
         self._frozen = False
-        self.lower = np.concatenate([lmm.lower, np.full(self.p, -np.inf)])
+        self.nextra = 1 if family.has_dispersion else 0  # log k of NB2, after (theta, beta)
+        self.lower = np.concatenate([lmm.lower, np.full(self.p + self.nextra, -np.inf)])
+        self.lower1 = np.concatenate([lmm.lower, np.full(self.nextra, -np.inf)])
+
+    def set_extra(self, extra: np.ndarray) -> None:
+        """Install the family parameter (NB2: ``extra = [log k]``)."""
+        if self.nextra:
+            self.family = dataclasses.replace(self.family, k=float(np.exp(extra[0])))
+            self.pirls.family = self.family
 
     # ---------------------------------------------------------------- pieces
     def cond_m2ll(self, eta: np.ndarray) -> np.ndarray:
         return self.family.cond_m2loglik(self.y, self.family.link.linkinv(eta), self.wt)
 
-    def laplace_from(self, st: PirlsState) -> float:
-        return float(np.sum(self.cond_m2ll(st.eta)) + st.sumsq_u + 2 * st.factor.logdet_theta)
+    def laplace_from(self, st: PirlsState, theta: np.ndarray | None = None) -> float:
+        logdet = st.factor.logdet_theta
+        if self.nextra and theta is not None:  # NB2: observed information, as TMB's Laplace
+            self.lmm.reweight(self.family.observed_weights(self.y, st.eta, self.wt), st.eta)
+            logdet = self.lmm.factorize(theta).logdet_theta
+        return float(np.sum(self.cond_m2ll(st.eta)) + st.sumsq_u + 2 * logdet)
 
     def deviance_from(self, theta: np.ndarray, st: PirlsState, nagq: int) -> float:
         if nagq <= 1:
-            return self.laplace_from(st)
+            return self.laplace_from(st, theta)
         r = self.lmm.reterms[0]
         return aghq_deviance(
             self.cond_m2ll,
@@ -91,17 +103,22 @@ class GeneralizedLinearMixedModel:
     def pirls_stage1(self, theta: np.ndarray) -> PirlsState:
         return self.pirls.run(theta, self.beta0, self.us0, beta_free=True, eta_start=self.eta_start)
 
-    def objective_stage1(self, theta: np.ndarray) -> float:
-        """Laplace deviance with beta at its joint mode with u (lme4's ``nAGQ = 0``)."""
+    def objective_stage1(self, x: np.ndarray) -> float:
+        """Laplace deviance with beta at its joint mode with u (lme4's ``nAGQ = 0``);
+        ``x = (theta, extra)``."""
         try:
-            return self.laplace_from(self.pirls_stage1(theta))
+            theta = x[: self.ntheta]
+            self.set_extra(x[self.ntheta :])
+            return self.laplace_from(self.pirls_stage1(theta), theta)
         except (np.linalg.LinAlgError, EstimationError, FloatingPointError):
             return np.inf
 
     def pirls_stage2(self, par: np.ndarray) -> PirlsState:
         """PIRLS over u at (theta, beta), warm-started from the previous evaluation's modes
         unless ``freeze_start`` fixed the start (for finite differences)."""
-        st = self.pirls.run(par[: self.ntheta], par[self.ntheta :], self._warm or self.us0)
+        nt = self.ntheta
+        self.set_extra(par[nt + self.p :])
+        st = self.pirls.run(par[:nt], par[nt : nt + self.p], self._warm or self.us0)
         if not self._frozen:
             self._warm = st.us
         return st
@@ -121,7 +138,7 @@ class GeneralizedLinearMixedModel:
         ~(h/SE)^2/12) and rounding error both stay below 1e-5 whatever the scale of a covariate
         (an absolute 1e-4 step gave 0.3% error on an age^2 coefficient)."""
         se = np.sqrt(np.diag(self.lmm.vcov_beta(st.factor, 1.0)))
-        return np.concatenate([np.full(self.ntheta, 1e-4), 0.01 * se])
+        return np.concatenate([np.full(self.ntheta, 1e-4), 0.01 * se, np.full(self.nextra, 1e-4)])
 
     def objective(self, par: np.ndarray) -> float:
         """Laplace (nagq <= 1) or AGHQ deviance at ``par = (theta, beta)``."""
@@ -149,19 +166,23 @@ def fit_glmm_design(
     model = GeneralizedLinearMixedModel(design, fam, nagq)
     lmm = model.lmm
     with threadpool_limits(limits=1, user_api="blas"):
-        start = np.concatenate([r.theta_start() for r in lmm.reterms])
-        theta1, opt1 = optimize_theta(model.objective_stage1, start, lmm.lower)
+        start = np.concatenate([r.theta_start() for r in lmm.reterms] + [np.zeros(model.nextra)])
+        x1, opt1 = optimize_theta(model.objective_stage1, start, model.lower1)
+        theta1, extra1 = x1[: model.ntheta], x1[model.ntheta :]
+        model.set_extra(extra1)
         st1 = model.pirls_stage1(theta1)
         model.us0, model.beta0 = st1.us, st1.beta
         msgs = list(model.warnings) + [f"stage 1 (nAGQ = 0): {m}" for m in opt1.fallbacks]
         if model.nagq == 0:
-            par, optsum = np.concatenate([theta1, st1.beta]), opt1
-            g, H = check_convergence(model.objective_stage1, theta1, lmm.lower, optsum)
+            par, optsum = np.concatenate([theta1, st1.beta, extra1]), opt1
+            g, H = check_convergence(model.objective_stage1, x1, model.lower1, optsum)
         else:
             # beta on the scale of its conditional SE from stage 1, so BOBYQA's trust region
             # fits every coordinate: beta = beta1 + se * t, t starting at 0
-            x0 = np.concatenate([theta1, st1.beta])
-            scale = np.concatenate([np.ones(model.ntheta), model.steps(st1)[model.ntheta :] / 0.01])
+            x0 = np.concatenate([theta1, st1.beta, extra1])
+            scale = model.steps(st1) / 0.01
+            scale[: model.ntheta] = 1.0
+            scale[model.ntheta + model.p :] = 1.0
 
             def scaled(t: np.ndarray) -> float:
                 return model.objective(x0 + scale * t)
@@ -180,6 +201,7 @@ def fit_glmm_design(
             g, H = check_convergence(model.objective, par, model.lower, optsum, derivs=derivs)
         st = model.pirls_stage2(par)
         vcov, note = _vcov(model, par, H, st)
+        deviance = model.deviance_from(par[: model.ntheta], st, model.nagq)
     if note:
         msgs.append(note)
     if optsum.singular:
@@ -190,7 +212,6 @@ def fit_glmm_design(
         warnings.warn(msg, ConvergenceWarning, stacklevel=2)
         msgs.append(msg)
     msgs.extend(optsum.fallbacks)
-    deviance = model.deviance_from(par[: model.ntheta], st, model.nagq)
     return GlmmResult(
         lmm,
         par[: model.ntheta],
@@ -245,7 +266,7 @@ def _vcov(model: GeneralizedLinearMixedModel, par, H, st: PirlsState):
     nt = model.ntheta
     if model.nagq > 0:
         try:
-            V = 2 * np.linalg.inv(H)[nt:, nt:]
+            V = 2 * np.linalg.inv(H)[nt : nt + model.p, nt : nt + model.p]
             V = (V + V.T) / 2
             if np.all(np.isfinite(V)) and np.linalg.eigvalsh(V).min() > 0:
                 return V, None

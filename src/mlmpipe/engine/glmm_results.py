@@ -44,7 +44,12 @@ class GlmmResult(LmmResult):
 
     @property
     def npar(self) -> int:
-        return self.model.p + self.model.ntheta
+        return self.model.p + self.model.ntheta + self.glmm.nextra
+
+    @property
+    def dispersion(self) -> float | None:
+        """NB2 size ``k`` (glmmTMB's ``sigma()`` for ``nbinom2``); None for other families."""
+        return self.glmm.family.k
 
     @property
     def criterion(self) -> float:
@@ -90,7 +95,8 @@ class GlmmResult(LmmResult):
         total = self.intercept_variances().sum()
         b0 = self.beta[0] if self.model.fixed_names[:1] == ("(Intercept)",) else 0.0
         lam = np.exp(b0 + total / 2)
-        return float(np.log1p(1 / lam))
+        extra = 1 / fam.k if fam.k else 0.0  # NB2: log(1 + 1/lambda + 1/k)
+        return float(np.log1p(1 / lam + extra))
 
     def intercept_variances(self) -> pd.Series:
         vc = self.varcorr()
@@ -135,6 +141,7 @@ class GlmmResult(LmmResult):
                 "family": self.family,
                 "link": self.link,
                 "nagq": self.glmm.nagq,
+                "dispersion": self.dispersion,
                 "sigma": None,
                 "icc": self.icc(),
                 "icc_scale": "latent" if self.glmm.family.latent_variance else "vpc-lognormal",
