@@ -5,6 +5,8 @@ from mlmpipe.plan import Plan
 
 def test_random_slope_brings_its_fixed_effect_and_formula_override(tmp_path):
     cfg = yaml.safe_load(open("config/analysis.yaml"))
+    for key in ("hypotheses", "sensitivity"):  # they name models of the example sequence
+        cfg.pop(key)
     cfg["models"] = [
         {"name": "a"},
         {"name": "b", "add_random": {"school": ["cses"]}},
@@ -19,6 +21,8 @@ def test_random_slope_brings_its_fixed_effect_and_formula_override(tmp_path):
 
 def test_three_levels_get_random_intercepts_top_down():
     cfg = yaml.safe_load(open("config/analysis.yaml"))
+    for key in ("hypotheses", "sensitivity"):  # they name models of the example sequence
+        cfg.pop(key)
     cfg["levels"].insert(1, {"name": "classroom", "id": "class", "predictors": {}})
     cfg["models"] = [{"name": "null"}]
     p = Plan.from_config(cfg)
