@@ -9,6 +9,8 @@ def variance_components(fit: dict) -> dict:
     for row in fit["random"]:
         if row["term2"] is None and (row["group"] == "Residual" or row["term1"] == "(Intercept)"):
             out[row["group"]] = float(row["vcov"])
+    if fit.get("level1_variance") is not None:  # GLMM: latent-scale level-1 variance (pi^2/3 logit)
+        out["Residual"] = float(fit["level1_variance"])
     return out
 
 
