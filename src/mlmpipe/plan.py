@@ -221,6 +221,11 @@ class Plan:
             centering_names=cfg["centering"],
             report=cfg["report"],
         )
+        family = cfg["estimation"].get("family", "gaussian")
+        if family != "gaussian" and "reml" in plan.estimators:
+            raise PlanError(
+                f"estimation.estimators: family {family!r} has no REML criterion; allowed: [ml]"
+            )
         from mlmpipe.sequence import build_sequence
 
         object.__setattr__(plan, "models", build_sequence(plan, cfg["models"]))
@@ -377,8 +382,17 @@ class Plan:
                 "estimator": estimator,
                 "backend": self.backend,
                 "convergence": self.config["convergence"],
+                **self.glmm_options(),
             }
         )
+
+    def glmm_options(self) -> dict:
+        """``family``, ``link``, ``nagq`` of a non-gaussian plan for ``mlmpipe.fit`` (else empty, so
+        linear-model slices and their hashes are unchanged)."""
+        est = self.config["estimation"]
+        if est.get("family", "gaussian") == "gaussian":
+            return {}
+        return {"family": est["family"], "link": est.get("link"), "nagq": est.get("nagq", 1)}
 
     def slice_delta(self) -> str:
         """MNAR delta adjustment: outcome, grid, and the model / term whose conclusion is tested
