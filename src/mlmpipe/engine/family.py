@@ -10,6 +10,7 @@ The numerical guards (clamping ``mu`` away from 0 and 1) follow R's ``make.link`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,9 +79,27 @@ class Family:
     k: float | None = None  # negative binomial (NB2) size: Var(y) = mu + mu^2 / k
 
     @property
-    def has_dispersion(self) -> bool:
-        """True when the family has a parameter estimated with theta and beta (NB2's k)."""
-        return self.name == "negbin"
+    def nextra(self) -> int:
+        """Number of family parameters estimated with theta and beta (NB2: log k)."""
+        return 1 if self.name == "negbin" else 0
+
+    def with_extra(self, extra: np.ndarray) -> Family:
+        """The family at the parameter values ``extra`` (NB2: ``[log k]``)."""
+        return dataclasses.replace(self, k=float(np.exp(extra[0]))) if self.nextra else self
+
+    def extra_start(self, y: np.ndarray) -> np.ndarray:
+        return np.zeros(self.nextra)
+
+    def eta_start(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        return self.link.linkfun(self.mustart(y, wt))
+
+    def m2ll(self, y: np.ndarray, eta: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        """``-2 log p(y_i | eta_i)`` per observation."""
+        return self.cond_m2loglik(y, self.link.linkinv(eta), wt)
+
+    def unit_deviance(self, y: np.ndarray, eta: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        """What PIRLS minimizes with ``||u||^2``: ``-2 log p`` up to a constant in eta."""
+        return self.dev_resid(y, self.link.linkinv(eta), wt)
 
     # ----------------------------------------------------------------- pieces
     def variance(self, mu: np.ndarray) -> np.ndarray:
@@ -152,6 +171,10 @@ def make_family(family: str, link: str | None = None) -> Family:
     bad value. The NB2 size ``k`` starts at 1 and is estimated with theta and beta."""
     from mlmpipe.errors import EstimationError
 
+    if family == "ordinal":
+        from mlmpipe.engine.ordinal import make_ordinal
+
+        return make_ordinal(link)
     allowed = {
         "binomial": ("logit", "probit", "cloglog"),
         "poisson": ("log",),
@@ -159,7 +182,7 @@ def make_family(family: str, link: str | None = None) -> Family:
     }
     if family not in allowed:
         raise EstimationError(
-            f"family: unknown value {family!r}; allowed: gaussian, {', '.join(allowed)}"
+            f"family: unknown value {family!r}; allowed: gaussian, {', '.join(allowed)}, ordinal"
         )
     link = link or allowed[family][0]
     if link not in allowed[family]:

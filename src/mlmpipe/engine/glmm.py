@@ -42,9 +42,17 @@ class GeneralizedLinearMixedModel:
         self.nagq = int(nagq)
         y, wt = response_and_weights(design, family.name)
         self.y, self.wt = y, wt
-        self.lmm = LinearMixedModel(dataclasses.replace(design, y=y, offset=None), reml=False)
+        inner = dataclasses.replace(design, y=y, offset=None)
+        if family.name == "ordinal":  # thresholds take the place of the intercept
+            family = family.with_categories(np.unique(np.asarray(design.y, float)))
+            self.family = family
+            keep = [j for j, nm in enumerate(design.fixed_names) if nm != "(Intercept)"]
+            names = tuple(design.fixed_names[j] for j in keep)
+            inner = dataclasses.replace(inner, X=np.asarray(design.X)[:, keep], fixed_names=names)
+        self.lmm = LinearMixedModel(inner, reml=False)
         lmm = self.lmm
-        self.warnings = list(lmm.warnings) + separation_warnings(lmm.X, lmm.fixed_names, y, wt)
+        sep = [] if family.name == "ordinal" else separation_warnings(lmm.X, lmm.fixed_names, y, wt)
+        self.warnings = list(lmm.warnings) + sep
         for msg in self.warnings[len(lmm.warnings) :]:
             warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         self.offset = np.zeros(lmm.n) if design.offset is None else np.asarray(design.offset, float)
@@ -58,28 +66,28 @@ class GeneralizedLinearMixedModel:
                 f"{', '.join(str(r.q) for r in lmm.reterms)} column(s)"
             )
         self.pirls = Pirls(lmm, family, y, wt, self.offset)
-        self.eta_start = family.link.linkfun(family.mustart(y, wt))
+        self.eta_start = family.eta_start(y, wt)
         self.us0 = [np.zeros(lmm.reterms[i].nranef) for i in lmm.order]
         self.beta0 = np.zeros(self.p)
         self._warm: list[np.ndarray] | None = None
         self._frozen = False
-        self.nextra = 1 if family.has_dispersion else 0  # log k of NB2, after (theta, beta)
+        self.nextra = family.nextra  # family parameters after (theta, beta): NB2 log k, thresholds
         self.lower = np.concatenate([lmm.lower, np.full(self.p + self.nextra, -np.inf)])
         self.lower1 = np.concatenate([lmm.lower, np.full(self.nextra, -np.inf)])
 
     def set_extra(self, extra: np.ndarray) -> None:
         """Install the family parameter (NB2: ``extra = [log k]``)."""
         if self.nextra:
-            self.family = dataclasses.replace(self.family, k=float(np.exp(extra[0])))
+            self.family = self.family.with_extra(extra)
             self.pirls.family = self.family
 
     # ---------------------------------------------------------------- pieces
     def cond_m2ll(self, eta: np.ndarray) -> np.ndarray:
-        return self.family.cond_m2loglik(self.y, self.family.link.linkinv(eta), self.wt)
+        return self.family.m2ll(self.y, eta, self.wt)
 
     def laplace_from(self, st: PirlsState, theta: np.ndarray | None = None) -> float:
         logdet = st.factor.logdet_theta
-        if self.nextra and theta is not None:  # NB2: observed information, as TMB's Laplace
+        if self.family.name == "negbin" and theta is not None:  # observed information, as TMB
             self.lmm.reweight(self.family.observed_weights(self.y, st.eta, self.wt), st.eta)
             logdet = self.lmm.factorize(theta).logdet_theta
         return float(np.sum(self.cond_m2ll(st.eta)) + st.sumsq_u + 2 * logdet)
@@ -166,7 +174,9 @@ def fit_glmm_design(
     model = GeneralizedLinearMixedModel(design, fam, nagq)
     lmm = model.lmm
     with threadpool_limits(limits=1, user_api="blas"):
-        start = np.concatenate([r.theta_start() for r in lmm.reterms] + [np.zeros(model.nextra)])
+        start = np.concatenate(
+            [r.theta_start() for r in lmm.reterms] + [model.family.extra_start(model.y)]
+        )
         x1, opt1 = optimize_theta(model.objective_stage1, start, model.lower1)
         theta1, extra1 = x1[: model.ntheta], x1[model.ntheta :]
         model.set_extra(extra1)
@@ -266,7 +276,8 @@ def _vcov(model: GeneralizedLinearMixedModel, par, H, st: PirlsState):
     nt = model.ntheta
     if model.nagq > 0:
         try:
-            V = 2 * np.linalg.inv(H)[nt : nt + model.p, nt : nt + model.p]
+            model.hinv = 2 * np.linalg.inv(H)
+            V = model.hinv[nt : nt + model.p, nt : nt + model.p]
             V = (V + V.T) / 2
             if np.all(np.isfinite(V)) and np.linalg.eigvalsh(V).min() > 0:
                 return V, None

@@ -82,6 +82,23 @@ class GlmmResult(LmmResult):
             out["exp_ci_high"] = np.exp(hi)
         return out
 
+    def thresholds(self) -> list[dict] | None:
+        """Ordinal thresholds ``alpha_j`` (``"j|j+1"``) with delta-method SEs; None otherwise."""
+        fam = self.glmm.family
+        if fam.name != "ordinal":
+            return None
+        g = self.glmm
+        extra = np.asarray(self.optsum.theta_end[g.ntheta + g.p :], float)
+        se = [None] * len(fam.alpha)
+        if getattr(g, "hinv", None) is not None:
+            J = fam.thresholds_jacobian(extra)
+            V = J @ g.hinv[g.ntheta + g.p :, g.ntheta + g.p :] @ J.T
+            se = np.sqrt(np.diag(V)).tolist()
+        return [
+            {"term": nm, "estimate": float(a), "se": s}
+            for nm, a, s in zip(fam.threshold_names, fam.alpha, se, strict=True)
+        ]
+
     # ---------------------------------------------------- variance components
     def varcorr(self) -> pd.DataFrame:
         vc = super().varcorr()
@@ -142,6 +159,7 @@ class GlmmResult(LmmResult):
                 "link": self.link,
                 "nagq": self.glmm.nagq,
                 "dispersion": self.dispersion,
+                "thresholds": self.thresholds(),
                 "sigma": None,
                 "icc": self.icc(),
                 "icc_scale": "latent" if self.glmm.family.latent_variance else "vpc-lognormal",

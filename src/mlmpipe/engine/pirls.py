@@ -60,9 +60,8 @@ class Pirls:
         return out
 
     def penalized_deviance(self, eta: np.ndarray, us: list[np.ndarray]) -> tuple[float, float]:
-        mu = self.family.link.linkinv(eta)
         ss = float(sum(np.dot(u, u) for u in us))
-        return float(np.sum(self.family.dev_resid(self.y, mu, self.wt))) + ss, ss
+        return float(np.sum(self.family.unit_deviance(self.y, eta, self.wt))) + ss, ss
 
     def run(
         self,

@@ -55,6 +55,15 @@ def response_and_weights(design, family: str) -> tuple[np.ndarray, np.ndarray]:
                 f"response {name}: counts must be non-negative integers; rows {_rows(design, bad)}"
             )
         return y, np.ones_like(y)
+    if family == "ordinal":
+        bad = ~np.isfinite(y)
+        cats = np.unique(y[~bad])
+        if cats.size < 2:
+            raise DataValidationError(
+                f"response {name}: an ordinal outcome needs at least two observed categories, "
+                f"found {cats.tolist()}"
+            )
+        return np.searchsorted(cats, y).astype(float), np.ones_like(y)
     raise DataValidationError(f"family {family!r}: no support check defined")
 
 
