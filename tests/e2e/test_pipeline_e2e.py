@@ -193,6 +193,14 @@ def test_effects_diagnostics_tables_and_interactions(run):
     ):
         assert heading in html
     assert "https://cdnjs" not in html
+    figs = {p.name for p in (run / "reports/figures/results").iterdir()}
+    for name in (
+        "rights_sterba",
+        "level1_residuals",
+        "influence_cooks_d",
+        "interaction_cses_sectorCatholic",
+    ):
+        assert {f"{name}.png", f"{name}.svg"} <= figs, name
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -136,3 +136,20 @@ rule bootstrap:
         "logs/bootstrap.log",
     script:
         "../scripts/bootstrap.py"
+
+
+rule result_figures:
+    input:
+        effects="reports/effects.json",
+        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}.json",
+        resid=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}_resid.parquet",
+        diag="reports/diagnostics/residuals.json",
+        influence="reports/diagnostics/influence.json",
+        interactions="reports/interactions.json",
+        code=mp.library_files("report", "diagnostics"),
+    output:
+        directory("reports/figures/results"),
+    log:
+        "logs/result_figures.log",
+    script:
+        "../scripts/result_figures.py"

@@ -42,6 +42,7 @@ rule report:
         interactions="reports/interactions.json",
         profile_ci="reports/profile_ci.json",
         bootstrap=lambda w: ["reports/bootstrap.json"] if BOOT["resamples"] else [],
+        result_figures="reports/figures/results",
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],

@@ -26,7 +26,7 @@ RS_LABELS = {
 
 def _qq(ax, x, title):
     (osm, osr), (slope, intercept, _r) = stats.probplot(np.asarray(x, float), dist="norm")
-    ax.plot(osm, osr, "o", ms=2, alpha=0.6)
+    ax.plot(osm, osr, "o", ms=2, alpha=0.6, rasterized=len(osm) > 1000)
     ax.plot(osm, slope * np.asarray(osm) + intercept, color="C3", lw=1)
     ax.set_title(title)
     ax.set_xlabel("theoretical quantiles")
@@ -40,7 +40,7 @@ def residual_panels(resid: pd.DataFrame, sigma: float, title: str = ""):
     fig, axes = _figure(ncols=4, figsize=(16, 3.8))
     ax = axes[0]
     _qq(ax[0], r, "normal QQ (standardized)")
-    ax[1].scatter(fitted, r, s=3, alpha=0.3)
+    ax[1].scatter(fitted, r, s=3, alpha=0.3, rasterized=True)
     ax[1].axhline(0, color="C3", lw=1)
     for z in (-3, 3):
         ax[1].axhline(z, color="grey", lw=0.6, ls="--")
@@ -49,7 +49,7 @@ def residual_panels(resid: pd.DataFrame, sigma: float, title: str = ""):
     grid = np.linspace(r.min(), r.max(), 200)
     ax[2].plot(grid, stats.norm.pdf(grid), color="C3", lw=1)
     ax[2].set(title="histogram", xlabel="residual / sigma", ylabel="density")
-    ax[3].scatter(fitted, np.sqrt(np.abs(r)), s=3, alpha=0.3)
+    ax[3].scatter(fitted, np.sqrt(np.abs(r)), s=3, alpha=0.3, rasterized=True)
     order = np.argsort(fitted)
     k = max(len(r) // 40, 1)
     smooth = pd.Series(np.sqrt(np.abs(r))[order]).rolling(k, center=True, min_periods=1).mean()
