@@ -518,6 +518,7 @@ def targets(plan: Plan) -> list[str]:
         "reports/comparison.json",
         "reports/provenance.json",
         "reports/report.html",
+        "reports/report.docx",
     ]
 
 

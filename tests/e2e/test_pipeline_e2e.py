@@ -201,6 +201,10 @@ def test_effects_diagnostics_tables_and_interactions(run):
         "interaction_cses_sectorCatholic",
     ):
         assert {f"{name}.png", f"{name}.svg"} <= figs, name
+    import pypandoc
+
+    docx = pypandoc.convert_file(str(run / "reports/report.docx"), "plain", format="docx")
+    assert "Effect sizes" in docx and "Diagnostics of the final model" in docx
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -153,3 +153,15 @@ rule result_figures:
         "logs/result_figures.log",
     script:
         "../scripts/result_figures.py"
+
+
+rule report_docx:
+    input:
+        html="reports/report.html",
+        code=mp.library_files("report.export"),
+    output:
+        "reports/report.docx",
+    log:
+        "logs/report_docx.log",
+    script:
+        "../scripts/report_docx.py"

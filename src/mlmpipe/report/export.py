@@ -116,3 +116,18 @@ def write_table(t: ApaTable, stem: str | Path) -> list[Path]:
     paths[2].write_text(to_latex(t), encoding="utf-8")
     t.body.to_csv(paths[3], index=False)
     return paths
+
+
+def report_to_docx(html_path: str | Path, docx_path: str | Path) -> None:
+    """The rendered HTML report as DOCX through pandoc: embedded figures become Word images and
+    HTML tables Word tables; nbconvert's heading anchors (the pilcrow links) are dropped first."""
+    import re
+
+    import pypandoc
+
+    html = Path(html_path).read_text(encoding="utf-8")
+    html = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", html, flags=re.S)
+    try:
+        pypandoc.convert_text(html, "docx", format="html", outputfile=str(docx_path))
+    except (OSError, RuntimeError) as exc:
+        raise RuntimeError(f"{docx_path}: pandoc could not write the DOCX ({exc})") from exc
