@@ -1,4 +1,5 @@
 # Missing-data figures and the MNAR delta analysis (mlmpipe.missing); targets: mlmpipe.missing.targets
+from mlmpipe.missing.report_section import missing_report_inputs as mp_missing_inputs
 
 
 rule missing_figures:

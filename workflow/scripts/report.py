@@ -10,6 +10,7 @@ sys.stderr = open(sm.log[0], "w")
 params = {k: v for k, v in sm.input.items() if k not in ("notebook", "code")}
 params["fits"] = list(sm.input.fits)
 params["resid"] = list(sm.input.resid)
+params["missing_extra"] = list(sm.input.missing_extra)  # [] without figures/delta
 params["reproducibility"] = "".join(sm.input.reproducibility)  # "" until 'mlmpipe verify' ran
 params["sensitivity"] = list(sm.input.sensitivity)  # [summary, table, figure] or []
 params["spec"] = sm.params.spec

@@ -128,14 +128,16 @@ def _setup(df: pd.DataFrame, spec: ImputationSpec):
 
 
 def _design(
-    target: _Var, vars_: list[_Var], g: np.ndarray, J: int, spec
+    target: _Var, vars_: list[_Var], g: np.ndarray, J: int, spec, covariates_only: bool = False
 ) -> tuple[list, np.ndarray]:
-    """Named predictor columns of ``target``'s imputation model from the current values."""
+    """Named predictor columns of ``target``'s imputation model from the current values
+    (``covariates_only``: without the outcome, the covariate model of substantive-model-compatible
+    imputation)."""
     n = len(g) if target.level == 1 else J
     names, cols = ["(Intercept)"], [np.ones((n, 1))]
     by = {v.name: v for v in vars_}
     for v in vars_:
-        if v is target:
+        if v is target or (covariates_only and v.name == spec.outcome):
             continue
         nm, a = v.expand()
         if v.level == 1:
@@ -153,7 +155,7 @@ def _design(
         for a, b in spec.interactions:
             if target.name not in (a, b):
                 pair = (a, b)
-            elif target.name != spec.outcome:
+            elif target.name != spec.outcome and not covariates_only:
                 pair = (spec.outcome, b if a == target.name else a)
             else:
                 continue
@@ -192,34 +194,91 @@ def _select_columns(target: _Var, names: list, X: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _run_chain(vars_, g, J, spec, rng, keep_cols, dropped) -> list[dict]:
+def _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, covariates_only=False):
+    """One parameter + value draw of ``v``'s imputation model; returns (draws, eta, beta)."""
+    key = v.name + ("|covariates" if covariates_only else "")
+    names, X = _design(v, vars_, g, J, spec, covariates_only)
+    if key not in keep_cols:
+        keep_cols[key] = _select_columns(v, names, X)
+        dropped[key] = [names[i] for i in range(len(names)) if i not in keep_cols[key]]
+    X = X[:, keep_cols[key]]
+    try:
+        if v.level == 1:
+            return draw_2l_norm(v.values, X, g, v.obs, states[key], rng)
+        draws, eta = draw_norm(v.values, X, v.obs, rng)
+        return draws, eta, None
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError(
+            f"missing: the imputation model for {v.name!r} cannot be estimated ({exc})"
+        ) from None
+
+
+def _smc_draw(v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta, max_rounds=200):
+    """Substantive-model-compatible draw of a level-1 covariate in an interaction (Bartlett,
+    Seaman, White & Carpenter 2015): candidates from the covariate model (random intercept, without
+    the outcome) are accepted with probability ``exp(-(y - eta_y(x*))^2 / (2 sigma_y^2))`` under the
+    outcome's current model, which contains the products; rows with a missing outcome accept the
+    candidate. Returns (draws, rows still unaccepted after ``max_rounds``)."""
+    mis = np.flatnonzero(~v.obs)
+    pending = np.ones(len(mis), bool)
+    out = v.values[mis].copy()
+    sig2 = states[y.name].sigma2
+    for _ in range(max_rounds):
+        cand, _, _ = _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, True)
+        trial = v.values.copy()
+        trial[mis[pending]] = cand[pending]
+        v.values, saved = trial, v.values
+        _, X = _design(y, vars_, g, J, spec)
+        v.values = saved
+        eta = X[mis][:, keep_cols[y.name]] @ y_beta + states[y.name].u[g[mis]]
+        yv = y.values[mis]
+        logp = np.where(y.obs[mis], -((yv - eta) ** 2) / (2.0 * sig2), 0.0)
+        acc = pending & (np.log(rng.random(len(mis))) < logp)
+        out[acc] = cand[acc]
+        pending &= ~acc
+        if not pending.any():
+            break
+    out[pending] = cand[pending]
+    return out, int(pending.sum())
+
+
+def _run_chain(vars_, g, J, spec, rng, keep_cols, dropped, smc_log) -> list[dict]:
     trace = []
     incomplete = [v for v in vars_ if not v.obs.all()]
+    y = next(v for v in vars_ if v.name == spec.outcome)
+    in_products = {a for pair in spec.interactions for a in pair} - {spec.outcome}
+    smc = {
+        v.name
+        for v in incomplete
+        if v.level == 1 and v.kind == "continuous" and v.name in in_products
+    }
     for v in incomplete:  # starting values: random draws of the observed values
         v.values = v.values.copy()
         v.values[~v.obs] = rng.choice(v.values[v.obs], size=int((~v.obs).sum()))
     states = {v.name: init_state(v.values[v.obs], J) for v in incomplete if v.level == 1}
-    order = sorted(incomplete, key=lambda v: (v.level == 1, v.name == spec.outcome))
+    for n in smc:
+        vn = next(v for v in vars_ if v.name == n)
+        states[f"{n}|covariates"] = init_state(vn.values[vn.obs], J)
+    visit = incomplete + ([y] if smc and y not in incomplete else [])
+    if y.name not in states:
+        states[y.name] = init_state(y.values, J)
+    order = sorted(visit, key=lambda v: (v.level == 1, v.name == spec.outcome))
+    y_beta = None
     for it in range(spec.iterations):
         for v in order:
-            names, X = _design(v, vars_, g, J, spec)
-            if v.name not in keep_cols:
-                keep_cols[v.name] = _select_columns(v, names, X)
-                dropped[v.name] = [
-                    names[i] for i in range(len(names)) if i not in keep_cols[v.name]
-                ]
-            X = X[:, keep_cols[v.name]]
-            try:
-                if v.level == 1:
-                    draws, eta, _ = draw_2l_norm(v.values, X, g, v.obs, states[v.name], rng)
-                else:
-                    draws, eta = draw_norm(v.values, X, v.obs, rng)
-            except np.linalg.LinAlgError as exc:
-                raise EstimationError(
-                    f"missing: the imputation model for {v.name!r} cannot be estimated ({exc})"
-                ) from None
-            if v.kind != "continuous":
-                draws = pmm(eta[v.obs], eta[~v.obs], v.values[v.obs], rng, spec.donors)
+            if v.name in smc and y_beta is not None:
+                draws, pending = _smc_draw(
+                    v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta
+                )
+                smc_log[v.name] = smc_log.get(v.name, 0) + pending
+            else:
+                draws, eta, beta = _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped)
+                if v is y:
+                    y_beta = beta
+                if v.kind != "continuous":
+                    draws = pmm(eta[v.obs], eta[~v.obs], v.values[v.obs], rng, spec.donors)
+            if v.obs.all():
+                continue
             v.values[~v.obs] = draws
             trace.append(
                 {
@@ -262,10 +321,11 @@ def impute_multilevel(df: pd.DataFrame, spec: ImputationSpec) -> tuple[list[pd.D
     seeds = np.random.SeedSequence(spec.seed).spawn(spec.m)
     keep_cols: dict = {}
     dropped: dict = {}
+    smc_log: dict = {}
     datasets, trace = [], []
     for i, ss in enumerate(seeds):
         vars_ = [_Var(v.name, v.level, v.kind, v.categories, v.values, v.obs) for v in base]
-        rows = _run_chain(vars_, g, J, spec, np.random.default_rng(ss), keep_cols, dropped)
+        rows = _run_chain(vars_, g, J, spec, np.random.default_rng(ss), keep_cols, dropped, smc_log)
         trace += [r | {"imputation": i + 1} for r in rows]
         datasets.append(_decode(df, vars_, g))
     methods = {}
@@ -273,6 +333,8 @@ def impute_multilevel(df: pd.DataFrame, spec: ImputationSpec) -> tuple[list[pd.D
         if v.obs.all():
             continue
         model = "2l.norm (random intercept)" if v.level == 1 else "2lonly.norm (cluster level)"
+        if v.name in smc_log:
+            model += ", substantive-model-compatible (rejection sampling under the outcome model)"
         methods[v.name] = {
             "level": v.level,
             "type": v.kind,
@@ -280,6 +342,8 @@ def impute_multilevel(df: pd.DataFrame, spec: ImputationSpec) -> tuple[list[pd.D
             "n_missing": int((~v.obs).sum()),
             "dropped_predictors": dropped.get(v.name, []),
         }
+        if v.name in smc_log:
+            methods[v.name]["smc_unaccepted_draws"] = smc_log[v.name]
     info = {
         "m": spec.m,
         "iterations": spec.iterations,
