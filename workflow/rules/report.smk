@@ -19,6 +19,7 @@ rule report:
         checks="reports/checks.json",
         descriptives="reports/tables/descriptives.json",
         missing="reports/missing.json",
+        missing_extra=mp_missing_inputs(PLAN),  # figures + delta analysis (mlmpipe.missing)
         centering="reports/centering.json",
         comparison="reports/comparison.json",
         provenance="reports/provenance.json",
@@ -46,7 +47,7 @@ rule report:
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],
-        code=mp.library_files("report", "prereg"),
+        code=mp.library_files("report", "prereg", "missing.report_section"),
     output:
         html="reports/report.html",
         notebook="reports/report.ipynb",
