@@ -71,3 +71,14 @@ def test_comparison_table_marks_tests():
     }
     t = comparison_table(comp).body
     assert t.loc[1, "p"] == ".025" and t.loc[1, "Test"] == "vs m0 (fixed)" and t.loc[0, "p"] == ""
+
+
+def test_docx_is_byte_identical_across_runs(table, tmp_path):
+    import time
+
+    from mlmpipe.report.export import to_docx
+
+    to_docx(table, tmp_path / "a.docx")
+    time.sleep(1.1)
+    to_docx(table, tmp_path / "b.docx")
+    assert (tmp_path / "a.docx").read_bytes() == (tmp_path / "b.docx").read_bytes()

@@ -94,16 +94,29 @@ def to_latex(t: ApaTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_docx(t: ApaTable, path: str | Path) -> None:
-    """DOCX through pandoc (pypandoc-binary); raises RuntimeError naming the file when it fails."""
+def _pandoc_docx(html: str, path: str | Path) -> None:
+    """HTML -> DOCX with pandoc; ``SOURCE_DATE_EPOCH=0`` makes the file byte-identical across runs
+    (pandoc otherwise stamps the creation time into docProps/core.xml and the zip entries)."""
+    import os
+
     import pypandoc
 
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = "0"
     try:
-        pypandoc.convert_text(
-            to_html(t, standalone=True), "docx", format="html", outputfile=str(path)
-        )
+        pypandoc.convert_text(html, "docx", format="html", outputfile=str(path))
     except (OSError, RuntimeError) as exc:
         raise RuntimeError(f"{path}: pandoc could not write the DOCX ({exc})") from exc
+    finally:
+        if old is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+def to_docx(t: ApaTable, path: str | Path) -> None:
+    """DOCX through pandoc (pypandoc-binary); raises RuntimeError naming the file when it fails."""
+    _pandoc_docx(to_html(t, standalone=True), path)
 
 
 def write_table(t: ApaTable, stem: str | Path) -> list[Path]:
@@ -123,11 +136,6 @@ def report_to_docx(html_path: str | Path, docx_path: str | Path) -> None:
     HTML tables Word tables; nbconvert's heading anchors (the pilcrow links) are dropped first."""
     import re
 
-    import pypandoc
-
     html = Path(html_path).read_text(encoding="utf-8")
     html = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", html, flags=re.S)
-    try:
-        pypandoc.convert_text(html, "docx", format="html", outputfile=str(docx_path))
-    except (OSError, RuntimeError) as exc:
-        raise RuntimeError(f"{docx_path}: pandoc could not write the DOCX ({exc})") from exc
+    _pandoc_docx(html, docx_path)
