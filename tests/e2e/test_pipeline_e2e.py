@@ -290,6 +290,15 @@ def test_second_run_does_nothing_and_centering_change_reruns_only_downstream(run
         "sensitivity_summary",
         "deviations",  # the whole plan is compared with the frozen one
         "decision_log",
+        "effects",  # effect sizes, diagnostics, tables and figures of the refitted models
+        "diagnose",
+        "interactions",
+        "profile_ci",
+        "bootstrap_batch",
+        "bootstrap",
+        "apa_tables",
+        "result_figures",
+        "report_docx",
         "all",
     }
 
