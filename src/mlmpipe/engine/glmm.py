@@ -121,12 +121,12 @@ class GeneralizedLinearMixedModel:
         except (np.linalg.LinAlgError, EstimationError, FloatingPointError):
             return np.inf
 
-    def pirls_stage2(self, par: np.ndarray) -> PirlsState:
+    def pirls_stage2(self, par: np.ndarray, full: bool = False) -> PirlsState:
         """PIRLS over u at (theta, beta), warm-started from the previous evaluation's modes
         unless ``freeze_start`` fixed the start (for finite differences)."""
         nt = self.ntheta
         self.set_extra(par[nt + self.p :])
-        st = self.pirls.run(par[:nt], par[nt : nt + self.p], self._warm or self.us0)
+        st = self.pirls.run(par[:nt], par[nt : nt + self.p], self._warm or self.us0, full=full)
         if not self._frozen:
             self._warm = st.us
         return st
@@ -135,7 +135,7 @@ class GeneralizedLinearMixedModel:
         """Start every later PIRLS from the modes at ``par``: the deviance is then a deterministic
         function of (theta, beta) to rounding, as finite-difference derivatives need."""
         self._frozen = False
-        st = self.pirls_stage2(par)
+        st = self.pirls_stage2(par, full=True)
         self._warm = st.us
         self._frozen = True
         return st
@@ -209,7 +209,7 @@ def fit_glmm_design(
             st_opt = model.freeze_start(par)
             derivs = deviance_derivatives(model.objective, par, model.lower, model.steps(st_opt))
             g, H = check_convergence(model.objective, par, model.lower, optsum, derivs=derivs)
-        st = model.pirls_stage2(par)
+        st = model.pirls_stage2(par, full=True)
         vcov, note = _vcov(model, par, H, st)
         deviance = model.deviance_from(par[: model.ntheta], st, model.nagq)
     if note:

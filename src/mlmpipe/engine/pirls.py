@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlmpipe.engine import blocks as B
+from mlmpipe.engine.blocks import BlockDiag
 from mlmpipe.engine.lmm import Factorization, LinearMixedModel
 from mlmpipe.errors import EstimationError
 
@@ -59,6 +61,26 @@ class Pirls:
             out += m._Zs[pos] @ b
         return out
 
+    def _u_only(self, T: np.ndarray, w: np.ndarray, res: np.ndarray):
+        """Modes for one term with beta fixed: ``(T'Z_l'W Z_l T + I) u_l = T'Z_l'W res`` per level
+        ``l`` (``res`` = working response minus the fixed part): the same system as the blocked
+        factor's, without its fixed-effects rows."""
+        r = self.lmm.reterms[self.lmm.order[0]]
+        t, q = r.term, r.q
+        D = np.swapaxes(T, 0, 1) @ r.diag_crossprod(w) @ T
+        D[:, np.arange(q), np.arange(q)] += 1.0
+        Lb = B.batched_cholesky(D)
+        wr = w * res
+        rhs = np.stack(
+            [np.bincount(t.codes, weights=t.Z[:, a] * wr, minlength=r.m) for a in range(q)], axis=1
+        )
+        rhs = rhs @ T  # row l: (T' Z_l'W res)'
+        Li = B.batched_inv_lower(Lb)
+        c = np.einsum("lab,lb->la", Li, rhs)
+        u = np.einsum("lba,lb->la", Li, c).ravel()
+        L = BlockDiag(Lb)
+        return Factorization([[L]], L.logdet_chol(), float("nan"), float("nan")), [u]
+
     def penalized_deviance(self, eta: np.ndarray, us: list[np.ndarray]) -> tuple[float, float]:
         ss = float(sum(np.dot(u, u) for u in us))
         return float(np.sum(self.family.unit_deviance(self.y, eta, self.wt))) + ss, ss
@@ -72,9 +94,12 @@ class Pirls:
         eta_start: np.ndarray | None = None,
         tol: float = 1e-11,
         maxit: int = 60,
+        full: bool = False,
     ) -> PirlsState:
         """Iterate to the conditional modes from the start ``us0`` (and ``beta`` when ``beta_free``);
-        ``eta_start`` (e.g. the link of R's starting means) gives the first working weights."""
+        ``eta_start`` (e.g. the link of R's starting means) gives the first working weights.
+        With beta fixed and one random-effects term the update is solved per level (``_u_only``)
+        unless ``full`` asks for the whole blocked factor (needed for R_X)."""
         m, fam = self.lmm, self.family
         theta = np.asarray(theta, float)
         Ts = m.thetas_by_term(theta)
@@ -85,12 +110,18 @@ class Pirls:
             pdev, _ = self.penalized_deviance(eta, us)
         else:
             eta, pdev = np.asarray(eta_start, float), np.inf
+        fast = not (beta_free or full) and m.K == 1
+        fixed = self.offset + m.X @ beta
         for it in range(1, maxit + 1):
             _, w, wres = fam.working(self.y, eta, self.wt)
-            m.reweight(w, eta - self.offset + wres)
-            f = m.factorize(theta)
-            new_beta = m.beta_from(f) if beta_free else beta
-            new_us = m.spherical_modes(f, new_beta)
+            if fast:
+                f, new_us = self._u_only(Ts[0], w, eta - fixed + wres)
+                new_beta = beta
+            else:
+                m.reweight(w, eta - self.offset + wres)
+                f = m.factorize(theta)
+                new_beta = m.beta_from(f) if beta_free else beta
+                new_us = m.spherical_modes(f, new_beta)
             step = 1.0
             for _ in range(30):
                 cu = [u + step * (nu - u) for u, nu in zip(us, new_us, strict=True)]
