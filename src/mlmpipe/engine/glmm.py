@@ -66,6 +66,9 @@ class GeneralizedLinearMixedModel:
                 f"{', '.join(str(r.q) for r in lmm.reterms)} column(s)"
             )
         self.pirls = Pirls(lmm, family, y, wt, self.offset)
+        if len(lmm.reterms) > 1:
+            no_x = dataclasses.replace(inner, X=np.zeros((lmm.n, 0)), fixed_names=())
+            self.pirls.lmm_u = LinearMixedModel(no_x, reml=False)
         self.eta_start = family.eta_start(y, wt)
         self.us0 = [np.zeros(lmm.reterms[i].nranef) for i in lmm.order]
         self.beta0 = np.zeros(self.p)

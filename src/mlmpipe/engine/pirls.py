@@ -46,6 +46,7 @@ class Pirls:
         self.y = y
         self.wt = wt
         self.offset = offset
+        self.lmm_u: LinearMixedModel | None = None  # same terms, no fixed effects (u-only steps)
 
     def random_part(self, Ts: list[np.ndarray], us: list[np.ndarray]) -> np.ndarray:
         """``Z Lambda(theta) u`` over all terms (``Ts`` from ``thetas_by_term``)."""
@@ -111,12 +112,18 @@ class Pirls:
         else:
             eta, pdev = np.asarray(eta_start, float), np.inf
         fast = not (beta_free or full) and m.K == 1
+        u_only = not (beta_free or full) and m.K > 1 and self.lmm_u is not None
         fixed = self.offset + m.X @ beta
         for it in range(1, maxit + 1):
             _, w, wres = fam.working(self.y, eta, self.wt)
             if fast:
                 f, new_us = self._u_only(Ts[0], w, eta - fixed + wres)
                 new_beta = beta
+            elif u_only:  # the same system without the fixed-effects rows
+                self.lmm_u.reweight(w, eta - fixed + wres)
+                f = self.lmm_u.factorize(theta)
+                new_beta = beta
+                new_us = self.lmm_u.spherical_modes(f, np.zeros(0))
             else:
                 m.reweight(w, eta - self.offset + wres)
                 f = m.factorize(theta)
