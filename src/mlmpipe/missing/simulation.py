@@ -1,0 +1,148 @@
+"""Simulation with known truth: bias and confidence-interval coverage of multilevel multiple
+imputation versus listwise deletion.
+
+Data-generating model (two levels, random intercept, ICC of the residual part ``tau2 / (tau2 + 1)``):
+
+    x_ij = a_j + b_ij,  a_j ~ N(0, 0.3),  b_ij ~ N(0, 1)
+    w_j ~ N(0, 1)
+    y_ij = g00 + g10 x_ij + g01 w_j + g11 x_ij w_j + u_j + e_ij,  u_j ~ N(0, tau2),  e_ij ~ N(0, 1)
+
+Missingness (about 30 % of ``y`` and 20 % of ``x``):
+
+* ``mcar``: independent of everything;
+* ``mar``: ``y`` missing with probability logistic(-1 + 1.2 x) (x observed), ``x`` missing with
+  probability logistic(-1.6 + 0.8 w) (w always observed) — listwise deletion is biased for the
+  intercept and for effects related to the selection, multiple imputation is not.
+
+The analysis model is the true model, ``y ~ x * w + (1 | cl)``, fitted by REML; imputation by
+:func:`mlmpipe.missing.mi_chained.impute_multilevel` with the ``x:w`` interaction in the models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TRUTH = {"(Intercept)": 1.0, "x": 0.5, "w": 0.4, "x:w": 0.3}
+TAU2 = 0.25
+
+
+def simulate(rng: np.random.Generator, J: int = 40, n: int = 12, mechanism: str = "mar"):
+    """One data set with missing values and its complete version."""
+    g = np.repeat(np.arange(J), n)
+    x = rng.normal(0, np.sqrt(0.3), J)[g] + rng.normal(size=J * n)
+    w = rng.normal(size=J)
+    y = (
+        TRUTH["(Intercept)"]
+        + TRUTH["x"] * x
+        + TRUTH["w"] * w[g]
+        + TRUTH["x:w"] * x * w[g]
+        + rng.normal(0, np.sqrt(TAU2), J)[g]
+        + rng.normal(size=J * n)
+    )
+    full = pd.DataFrame({"cl": g, "y": y, "x": x, "w": w[g]})
+    df = full.copy()
+    if mechanism == "mcar":
+        py, px = np.full(J * n, 0.3), np.full(J * n, 0.2)
+    elif mechanism == "mar":
+        py = 1 / (1 + np.exp(-(-1.0 + 1.2 * x)))
+        px = 1 / (1 + np.exp(-(-1.6 + 0.8 * w[g])))
+    else:
+        raise ValueError(f"mechanism must be 'mcar' or 'mar', got {mechanism!r}")
+    miss_y = rng.random(J * n) < py
+    miss_x = (rng.random(J * n) < px) & ~miss_y  # keep y observed where x is missing (MAR on x)
+    df.loc[miss_y, "y"] = np.nan
+    df.loc[miss_x, "x"] = np.nan
+    return full, df
+
+
+def _interval_rows(fixed: list[dict], method: str, rep: int) -> list[dict]:
+    rows = []
+    for f in fixed:
+        term = f["term"]
+        if term in TRUTH:
+            rows.append(
+                {
+                    "rep": rep,
+                    "method": method,
+                    "term": term,
+                    "estimate": f["estimate"],
+                    "covered": bool(f["ci_low"] <= TRUTH[term] <= f["ci_high"]),
+                }
+            )
+    return rows
+
+
+def coverage_study(
+    reps: int,
+    mechanism: str = "mar",
+    m: int = 10,
+    iterations: int = 10,
+    seed: int = 1,
+    J: int = 40,
+    n: int = 12,
+) -> pd.DataFrame:
+    """Per replication, term and method (``mi`` / ``listwise``): estimate and whether the 95 % CI
+    covers the truth. Summarise with :func:`summarise`."""
+    import mlmpipe
+    from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
+    from mlmpipe.missing.pool import pool_fits
+
+    formula = "y ~ x * w + (1 | cl)"
+    rows = []
+    seeds = np.random.SeedSequence(seed).spawn(reps)
+    for r, ss in enumerate(seeds):
+        rng = np.random.default_rng(ss)
+        _, df = simulate(rng, J, n, mechanism)
+        spec = ImputationSpec(
+            outcome="y",
+            cluster="cl",
+            level1={"y": ("continuous", None), "x": ("continuous", None)},
+            level2={"w": ("continuous", None)},
+            interactions=(("x", "w"),),
+            m=m,
+            iterations=iterations,
+            seed=int(rng.integers(2**31)),
+        )
+        sets, _ = impute_multilevel(df, spec)
+        fits = [mlmpipe.fit(formula, s, reml=True).to_dict() for s in sets]
+        pooled = pool_fits(fits)
+        rows += _interval_rows(pooled["fixed"], "mi", r)
+        icc = pooled["icc_pooled"]["cl"]["estimate"]
+        rows.append({"rep": r, "method": "mi", "term": "ICC", "estimate": icc, "covered": None})
+        cc = mlmpipe.fit(formula, df.dropna(), reml=True).to_dict()
+        rows += _interval_rows(cc["fixed"], "listwise", r)
+        from mlmpipe.effects import icc as icc_of
+
+        rows.append(
+            {
+                "rep": r,
+                "method": "listwise",
+                "term": "ICC",
+                "estimate": icc_of(cc)["cl"],
+                "covered": None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summarise(res: pd.DataFrame) -> pd.DataFrame:
+    """Bias, empirical SD and coverage (with its Monte-Carlo SE) per method and term."""
+    truth = TRUTH | {"ICC": TAU2 / (TAU2 + 1.0)}
+    out = []
+    for (method, term), d in res.groupby(["method", "term"], sort=True):
+        cov = d["covered"].dropna().astype(float)
+        k = len(cov)
+        out.append(
+            {
+                "method": method,
+                "term": term,
+                "truth": truth[term],
+                "bias": float(d["estimate"].mean() - truth[term]),
+                "sd": float(d["estimate"].std()),
+                "coverage": float(cov.mean()) if k else np.nan,
+                "coverage_mcse": float(np.sqrt(cov.mean() * (1 - cov.mean()) / k)) if k else np.nan,
+                "reps": int(len(d)),
+            }
+        )
+    return pd.DataFrame(out)
