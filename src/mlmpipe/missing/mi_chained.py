@@ -213,18 +213,20 @@ def _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, covariates_
         ) from None
 
 
-def _smc_draw(v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta, max_rounds=200):
+def _smc_draw(v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta, max_rounds=100):
     """Substantive-model-compatible draw of a level-1 covariate in an interaction (Bartlett,
-    Seaman, White & Carpenter 2015): candidates from the covariate model (random intercept, without
-    the outcome) are accepted with probability ``exp(-(y - eta_y(x*))^2 / (2 sigma_y^2))`` under the
+    Seaman, White & Carpenter 2015): the covariate model (random intercept, without the outcome)
+    gets one parameter draw, then candidates from it are accepted with probability ``exp(-(y - eta_y(x*))^2 / (2 sigma_y^2))`` under the
     outcome's current model, which contains the products; rows with a missing outcome accept the
     candidate. Returns (draws, rows still unaccepted after ``max_rounds``)."""
     mis = np.flatnonzero(~v.obs)
     pending = np.ones(len(mis), bool)
     out = v.values[mis].copy()
     sig2 = states[y.name].sigma2
+    _, eta_cov, _ = _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, True)
+    sd_cov = np.sqrt(states[v.name + "|covariates"].sigma2)
     for _ in range(max_rounds):
-        cand, _, _ = _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, True)
+        cand = eta_cov[mis] + sd_cov * rng.standard_normal(len(mis))
         trial = v.values.copy()
         trial[mis[pending]] = cand[pending]
         v.values, saved = trial, v.values
