@@ -90,10 +90,12 @@ def test_subset_starts_with_the_primary_and_fills_unnamed_dimensions(config):
             "sensitivity.subset[0].weights: unknown dimension; allowed: centering.ses, method, random",
         ),
         (lambda s: s.update(model="m9"), "sensitivity.model: no model named 'm9'"),
+        (lambda s: s.update(model="m5"), "sensitivity.model: 'm5' is an explicit formula"),
         (lambda s: s.update(focal=[]), "sensitivity.focal: name at least one focal parameter"),
     ],
 )
 def test_bad_sensitivity_plan_is_one_line_naming_the_key(config, edit, message):
+    config["models"].append({"name": "m5", "formula": "mAch ~ ses + (1 | school)"})
     edit(config["sensitivity"])
     with pytest.raises(PlanError) as err:
         Plan.from_config(config)

@@ -172,8 +172,12 @@ def _base(plan: Plan, model_name: str) -> dict:
         )
     cluster = plan.levels[1]
     m = plan.model(model_name)
-    if m.formula and not m.fixed and m.random == {}:
-        raise PlanError(f"sensitivity.model: {model_name!r} has no staged terms to vary")
+    entry = next(e for e in plan.config["models"] if e["name"] == model_name)
+    if entry.get("formula"):
+        raise PlanError(
+            f"sensitivity.model: {model_name!r} is an explicit formula; the multiverse varies a "
+            "staged model (add_fixed/add_random)"
+        )
     columns = {}
     for p in plan.levels[0].predictors:
         if p.type == "continuous":
