@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlmpipe.errors import PlanError
 
-EXAMPLES = ("hsb", "gcsemv")
+EXAMPLES = ("hsb", "gcsemv", "hsb_binary")
 
 #: R's factor level order of the bundled data (first level = reference category).
 HSB_LEVELS = {
@@ -34,6 +34,8 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
 
     if name == "gcsemv":
         return load_gcsemv()
+    if name == "hsb_binary":
+        return load_hsb_binary()
     students = rdata("mlmRev", "Hsb82")
     schools = rdata("nlme", "MathAchSchool")
     students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
@@ -42,6 +44,15 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
     for col, levels in HSB_LEVELS.items():
         out[col] = pd.Categorical(out[col], categories=levels)
     return out
+
+
+def load_hsb_binary() -> pd.DataFrame:
+    """The GLMM example: HSB with the binary outcome ``proficient`` (math achievement of at least
+    15 points, about the top third) in place of ``mAch``; the logistic multilevel model of
+    Snijders & Bosker (2012, ch. 17) on these data."""
+    out = load_example("hsb")
+    out.insert(out.columns.get_loc("mAch"), "proficient", (out["mAch"] >= 15).astype(int))
+    return out.drop(columns="mAch")
 
 
 def load_gcsemv() -> pd.DataFrame:

@@ -51,6 +51,10 @@ def covariance_matrices(fit: dict) -> dict[str, tuple[list[str], np.ndarray]]:
 
 
 def residual_variance(fit: dict) -> float:
+    """sigma^2; for a GLMM the latent-scale level-1 variance (pi^2/3 logit, 1 probit, lognormal
+    approximation for counts), which makes the R^2 those of Nakagawa & Schielzeth (2013)."""
+    if fit.get("level1_variance") is not None:
+        return float(fit["level1_variance"])
     return float(next(r["vcov"] for r in fit["random"] if r["group"] == "Residual"))
 
 

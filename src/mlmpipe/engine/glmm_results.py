@@ -160,7 +160,7 @@ class GlmmResult(LmmResult):
                 "nagq": self.glmm.nagq,
                 "dispersion": self.dispersion,
                 "thresholds": self.thresholds(),
-                "sigma": None,
+                "sigma": 1.0,  # as lme4's sigma(glmerMod): no residual scale
                 "icc": self.icc(),
                 "icc_scale": "latent" if self.glmm.family.latent_variance else "vpc-lognormal",
                 "level1_variance": self.level1_variance(),
