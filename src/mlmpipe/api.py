@@ -25,9 +25,11 @@ def fit(
     J. Stat. Softw. 67(1)); ``backend="statsmodels"`` uses statsmodels MixedLM as a cross-check
     (one grouping factor only). Both return a result with the same ``to_dict()`` layout.
 
-    ``family`` other than ``"gaussian"`` (``"binomial"``, ``"poisson"``) fits a GLMM with our engine
-    by the Laplace approximation (``nagq=1``) or adaptive Gauss-Hermite quadrature (``nagq`` up to
-    25, one scalar random-effects term), as lme4's ``glmer``; ``link`` defaults to the canonical one.
+    ``family`` other than ``"gaussian"`` (``"binomial"``, ``"poisson"``, ``"negbin"`` (NB2, as
+    glmmTMB's ``nbinom2``), ``"ordinal"`` (cumulative link, as ``ordinal::clmm``)) fits a GLMM with
+    our engine by the Laplace approximation (``nagq=1``) or adaptive Gauss-Hermite quadrature
+    (``nagq`` up to 25, one scalar random-effects term), as lme4's ``glmer``; ``link`` defaults to
+    the canonical one (logit for binomial and ordinal, log for counts).
     """
     if family != "gaussian":
         if backend != "mlmpipe":

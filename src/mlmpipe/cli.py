@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--family",
         default="gaussian",
-        choices=["gaussian", "binomial", "poisson"],
+        choices=["gaussian", "binomial", "poisson", "negbin", "ordinal"],
         help="response distribution (non-gaussian: a GLMM fitted by Laplace or AGHQ)",
     )
     f.add_argument("--link", help="link function (default: the canonical one: logit, log)")
