@@ -56,6 +56,9 @@ def cmd_init(args) -> int:
     if root is not None:
         shutil.copy2(root / "Snakefile", d / "Snakefile")
         shutil.copytree(root / "workflow", d / "workflow", dirs_exist_ok=True)
+        profiles = root / "config" / "profiles"  # e.g. slurm: run the pipeline on a cluster
+        if profiles.is_dir():
+            shutil.copytree(profiles, d / "config" / "profiles", dirs_exist_ok=True)
     print(
         f"wrote {plan}; edit it, put your data in {d / 'data' / 'raw'}, then run 'mlmpipe run' in {d}"
     )
