@@ -125,3 +125,35 @@ def test_empty_trees_do_not_pass(tmp_path):
     (tmp_path / "a").mkdir()
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     assert not compare_trees(tmp_path / "a", tmp_path / "b")["passed"]
+
+
+def _docx(path, text, when):
+    import zipfile
+
+    core = (
+        '<cp:coreProperties xmlns:cp="x" xmlns:dcterms="y"><dc:title>T</dc:title>'
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{when}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{when}</dcterms:modified></cp:coreProperties>'
+    )
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("docProps/core.xml", core)
+        z.writestr("word/document.xml", f"<w:t>{text}</w:t>")
+
+
+def test_docx_compared_by_content_ignoring_creation_times(trees):
+    a, b = trees
+    _docx(a / "reports/table.docx", "12.64", "2026-01-01T00:00:00Z")
+    _docx(b / "reports/table.docx", "12.64", "2026-02-02T10:11:12Z")
+    res = compare_trees(a, b)
+    assert res["passed"]
+    assert {f["path"]: f["how"] for f in res["files"]}["reports/table.docx"] == "document content"
+    _docx(b / "reports/table.docx", "12.65", "2026-02-02T10:11:12Z")
+    bad = [f for f in compare_trees(a, b)["files"] if f["status"] != "same"]
+    assert bad == [
+        {
+            "path": "reports/table.docx",
+            "how": "document content",
+            "status": "differs",
+            "differences": ["part word/document.xml differs"],
+        }
+    ]

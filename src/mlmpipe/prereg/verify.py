@@ -7,6 +7,8 @@ compared with the project's own:
 - JSON: same structure and strings; numbers equal within a relative tolerance (default 1e-10);
   wall-clock values (keys in :data:`VOLATILE_KEYS`: timestamps, timings) are not compared;
 - Parquet and CSV: same columns and dtypes, strings equal, numbers within the tolerance;
+- DOCX/XLSX: every part of the package identical, except the wall-clock creation and modification
+  times python-docx writes into ``docProps/core.xml``;
 - everything else (figures, DOCX, text): byte-identical (SHA-256);
 - not compared (:data:`EXCLUDED`): the rendered report and executed notebook (they embed execution
   timestamps and kernel metadata; every number they show comes from the compared JSON artifacts),
@@ -22,11 +24,13 @@ import fnmatch
 import hashlib
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,6 +121,28 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame, rel: float = 1e-10) -> list
     return out
 
 
+OFFICE = (".docx", ".xlsx", ".pptx")
+_CORE_TIMES = re.compile(
+    rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>|<cp:lastPrinted>[^<]*</cp:lastPrinted>"
+)
+
+
+def compare_office(a: Path, b: Path) -> list[str]:
+    """Office Open XML packages (DOCX, XLSX) by content: every part byte-identical, except the
+    creation/modification times of ``docProps/core.xml`` (python-docx stamps the wall clock)."""
+    with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
+        if sorted(za.namelist()) != sorted(zb.namelist()):
+            return ["different parts"]
+        out = []
+        for name in sorted(za.namelist()):
+            x, y = za.read(name), zb.read(name)
+            if name == "docProps/core.xml":
+                x, y = _CORE_TIMES.sub(b"", x), _CORE_TIMES.sub(b"", y)
+            if x != y:
+                out.append(f"part {name} differs")
+        return out
+
+
 def _sha256(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
@@ -131,12 +157,18 @@ def compare_file(a: Path, b: Path, rel: float = 1e-10) -> tuple[str, list[str]]:
             )
         if suffix == ".parquet":
             return "table content", compare_frames(pd.read_parquet(a), pd.read_parquet(b), rel)
+        if suffix in OFFICE:
+            return "document content", compare_office(a, b)
         if suffix in (".csv", ".tsv"):
             sep = "\t" if suffix == ".tsv" else ","
             return "table content", compare_frames(
                 pd.read_csv(a, sep=sep), pd.read_csv(b, sep=sep), rel
             )
-    except (ValueError, OSError) as exc:  # unreadable on one side: fall back to bytes
+    except (
+        ValueError,
+        OSError,
+        zipfile.BadZipFile,
+    ) as exc:  # unreadable on one side: fall back to bytes
         return "sha256", [] if _sha256(a) == _sha256(b) else [f"unreadable ({exc}); bytes differ"]
     return "sha256", [] if _sha256(a) == _sha256(b) else ["bytes differ"]
 
