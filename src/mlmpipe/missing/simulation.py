@@ -10,9 +10,11 @@ Data-generating model (two levels, random intercept, ICC of the residual part ``
 Missingness (about 30 % of ``y`` and 20 % of ``x``):
 
 * ``mcar``: independent of everything;
-* ``mar``: ``y`` missing with probability logistic(-1 + 1.2 x) (x observed), ``x`` missing with
-  probability logistic(-1.6 + 0.8 w) (w always observed) — listwise deletion is biased for the
-  intercept and for effects related to the selection, multiple imputation is not.
+* ``mar``: ``y`` missing with probability logistic(-1 + 0.8 w) (w always observed); ``x`` missing
+  with probability logistic(-1.8 + 1.2 z(y)) where ``y`` is observed and 15 % where it is missing
+  (missingness depends on observed values only). Listwise deletion selects on the outcome and is
+  biased; multiple imputation is not. (A first version let ``x`` be missing only where ``y`` was
+  observed while ``y``'s missingness depended on ``x``: that is MNAR for ``x`` and biased MI.)
 
 The analysis model is the true model, ``y ~ x * w + (1 | cl)``, fitted by REML; imputation by
 :func:`mlmpipe.missing.mi_chained.impute_multilevel` with the ``x:w`` interaction in the models.
@@ -43,14 +45,17 @@ def simulate(rng: np.random.Generator, J: int = 40, n: int = 12, mechanism: str 
     full = pd.DataFrame({"cl": g, "y": y, "x": x, "w": w[g]})
     df = full.copy()
     if mechanism == "mcar":
-        py, px = np.full(J * n, 0.3), np.full(J * n, 0.2)
+        miss_y = rng.random(J * n) < 0.3
+        miss_x = rng.random(J * n) < 0.2
     elif mechanism == "mar":
-        py = 1 / (1 + np.exp(-(-1.0 + 1.2 * x)))
-        px = 1 / (1 + np.exp(-(-1.6 + 0.8 * w[g])))
+        # y missing depends on w (always observed); x missing depends on y where y is observed
+        # (and is a constant 15 % where y is missing): missingness depends on observed values only
+        miss_y = rng.random(J * n) < 1 / (1 + np.exp(-(-1.0 + 0.8 * w[g])))
+        z = (y - y.mean()) / y.std()
+        px = np.where(miss_y, 0.15, 1 / (1 + np.exp(-(-1.8 + 1.2 * z))))
+        miss_x = rng.random(J * n) < px
     else:
         raise ValueError(f"mechanism must be 'mcar' or 'mar', got {mechanism!r}")
-    miss_y = rng.random(J * n) < py
-    miss_x = (rng.random(J * n) < px) & ~miss_y  # keep y observed where x is missing (MAR on x)
     df.loc[miss_y, "y"] = np.nan
     df.loc[miss_x, "x"] = np.nan
     return full, df
