@@ -33,7 +33,11 @@ rule validate:
 rule missing:
     input:
         clean="data/interim/clean.parquet",
-        code=mp.library_files("missing", "steps"),
+        code=mp.library_files(  # not pool/delta/figures: those do not rerun the imputation
+            *(f"missing.{m}" for m in ("handle", "diagnostics", "mcar", "indicators")),
+            *(f"missing.{m}" for m in ("mi_chained", "mi_models")),
+            "steps",
+        ),
     output:
         imputed=expand("data/interim/imputed/imp{imp}.parquet", imp=PLAN.imputations),
         report="reports/missing.json",

@@ -122,7 +122,10 @@ def pool_fits(fits: list[dict], alpha: float = 0.05) -> dict:
     out["converged"] = all(f.get("converged", True) for f in fits)
     out["singular"] = any(f.get("singular", False) for f in fits)
     out["warnings"] = sorted({w for f in fits for w in f.get("warnings", [])})
-    out["theta"] = None
+    # not a pooled estimate: the mean theta is kept only as a start value for refits of this model
+    out["theta"] = (
+        np.mean([f["theta"] for f in fits], axis=0).tolist() if "theta" in fits[0] else None
+    )
     out["loglik_imputations"] = [float(f["loglik"]) for f in fits]
     out["icc_pooled"] = _pool_icc(fits)
     out["pooling"] = {
