@@ -82,3 +82,22 @@ def test_compare_uses_d2_for_pooled_fits():
     d2 = pool_d2(np.array([6.0, 8.0, 10.0, 12.0]), 1)
     assert res["p"] == pytest.approx(d2["p"]) and res["df"] == 1
     assert res["reference"].startswith("D2 F(1,")
+
+
+def test_ranef_pooled_with_rubins_rule():
+    fits = []
+    for i in range(3):
+        f = fake_fit(i)
+        f["ranef"] = {
+            "cl": {
+                "levels": ["a", "b"],
+                "terms": ["(Intercept)"],
+                "values": [[1.0 + i], [0.0]],
+                "condsd": [[0.5], [0.5]],
+            }
+        }
+        fits.append(f)
+    re = pool_fits(fits)["ranef"]["cl"]
+    assert re["values"] == [[2.0], [0.0]] and re["levels"] == ["a", "b"]
+    assert re["condsd"][0][0] == pytest.approx(np.sqrt(0.25 + (4 / 3) * 1.0))
+    assert re["condsd"][1][0] == pytest.approx(0.5)

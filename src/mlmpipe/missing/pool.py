@@ -9,6 +9,8 @@ With one data set (no imputation, ``m = 0``) pooling is the identity. With ``m >
   z scale (scales on which the sampling distribution is closer to normal; Rubin 1987, sec. 3.1);
   covariances are rebuilt from the pooled SDs and correlation;
 * ICC of each grouping factor: averaged on the logit scale;
+* conditional modes (``ranef``): averaged, their conditional SDs combined by Rubin's rule;
+  ``optimizer`` is the first imputation's (the others are in their own fit files);
 * log-likelihood, AIC, BIC, deviance: the mean over imputations (for display only); the
   per-imputation log-likelihoods are kept so that likelihood-ratio tests can be pooled with D2
   (:func:`mlmpipe.missing.rubin.pool_d2`) by the comparison step.
@@ -101,6 +103,22 @@ def _pool_random(fits: list[dict]) -> list[dict]:
     return out
 
 
+def _pool_ranef(fits: list[dict]) -> dict:
+    """Conditional modes averaged over imputations; conditional SDs combined by Rubin's rule
+    (mean conditional variance + (1 + 1/m) x between-imputation variance of the modes)."""
+    m = len(fits)
+    out = {}
+    for g, first in fits[0]["ranef"].items():
+        vals = np.array([f["ranef"][g]["values"] for f in fits], dtype=float)
+        sds = np.array([f["ranef"][g]["condsd"] for f in fits], dtype=float)
+        total = (sds**2).mean(axis=0) + (1 + 1 / m) * vals.var(axis=0, ddof=1)
+        out[g] = dict(first) | {
+            "values": vals.mean(axis=0).tolist(),
+            "condsd": np.sqrt(total).tolist(),
+        }
+    return out
+
+
 def _pool_icc(fits: list[dict]) -> dict:
     per = [icc(f) for f in fits]
     return {g: pool_point(np.clip([d[g] for d in per], 1e-12, 1 - 1e-12), "logit") for g in per[0]}
@@ -113,7 +131,9 @@ def pool_fits(fits: list[dict], alpha: float = 0.05) -> dict:
         out["pooling"] = {"method": "identity", "m": 1}
         return out
     _check_same_model(fits)
-    out = {k: copy.deepcopy(v) for k, v in fits[0].items() if k not in ("ranef", "optimizer")}
+    out = {k: copy.deepcopy(v) for k, v in fits[0].items() if k != "ranef"}
+    if all("ranef" in f for f in fits):
+        out["ranef"] = _pool_ranef(fits)
     out["fixed"] = _pool_fixed(fits, alpha)
     out["random"] = _pool_random(fits)
     for key in ("loglik", "aic", "bic", "deviance"):
