@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mlmpipe.engine.lmm import LinearMixedModel
-from mlmpipe.engine.optimize import check_convergence, optimize_theta
+from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.results import LmmResult
-from mlmpipe.errors import ConvergenceWarning, SingularFitWarning
 from mlmpipe.formula.terms import Design
 
 
@@ -53,14 +50,7 @@ def _fit_model(
     beta = model.beta_from(f)
     vcov = model.vcov_beta(f, sigma)
     msgs = list(model.warnings)
-    if optsum.singular:
-        msg = "boundary (singular) fit: a variance is estimated as 0 or a correlation as +-1"
-        warnings.warn(msg, SingularFitWarning, stacklevel=3)
-        msgs.append(msg)
-    for msg in optsum.messages:
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-        msgs.append(msg)
-    msgs.extend(optsum.fallbacks)
+    report_problems(optsum, msgs, stacklevel=4)
     if df_method == "satterthwaite":
         from mlmpipe.inference.satterthwaite import satterthwaite_df
 

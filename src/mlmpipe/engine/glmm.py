@@ -24,10 +24,10 @@ import numpy as np
 from mlmpipe.engine.aghq import MAX_NAGQ, aghq_deviance
 from mlmpipe.engine.family import Family, make_family
 from mlmpipe.engine.lmm import LinearMixedModel
-from mlmpipe.engine.optimize import check_convergence, optimize_theta
+from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.pirls import Pirls, PirlsState
 from mlmpipe.engine.support import response_and_weights, separation_warnings
-from mlmpipe.errors import ConvergenceWarning, EstimationError, SingularFitWarning
+from mlmpipe.errors import ConvergenceWarning, EstimationError
 from mlmpipe.formula.terms import Design
 
 XTOL = 1e-7  # absolute x tolerance of the stage-2 BOBYQA (lme4's nloptwrap default is 1e-6)
@@ -217,14 +217,7 @@ def fit_glmm_design(
         deviance = model.deviance_from(par[: model.ntheta], st, model.nagq)
     if note:
         msgs.append(note)
-    if optsum.singular:
-        msg = "boundary (singular) fit: a variance is estimated as 0 or a correlation as +-1"
-        warnings.warn(msg, SingularFitWarning, stacklevel=2)
-        msgs.append(msg)
-    for msg in optsum.messages:
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
-        msgs.append(msg)
-    msgs.extend(optsum.fallbacks)
+    report_problems(optsum, msgs, stacklevel=3)
     return GlmmResult(
         lmm,
         par[: model.ntheta],

@@ -12,12 +12,15 @@ bound 0 (lme4's ``isSingular``).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import nlopt
 import numpy as np
 from scipy.optimize import Bounds, minimize
+
+from mlmpipe.errors import ConvergenceWarning, SingularFitWarning
 
 OPTIMIZERS = ("bobyqa", "cobyqa", "nelder-mead")
 
@@ -226,3 +229,18 @@ def check_convergence(
                 "model failed to converge: Hessian of the deviance is not positive definite"
             )
     return g, H
+
+
+SINGULAR_MESSAGE = "boundary (singular) fit: a variance is estimated as 0 or a correlation as +-1"
+
+
+def report_problems(summ: OptSummary, msgs: list[str], stacklevel: int = 3) -> None:
+    """Warn about a singular fit and failed convergence checks, and append them and every
+    optimizer fallback to ``msgs`` (the result's ``warnings``): nothing is silent."""
+    if summ.singular:
+        warnings.warn(SINGULAR_MESSAGE, SingularFitWarning, stacklevel=stacklevel)
+        msgs.append(SINGULAR_MESSAGE)
+    for msg in summ.messages:
+        warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
+        msgs.append(msg)
+    msgs.extend(summ.fallbacks)
