@@ -111,6 +111,36 @@ def batched_rmatmul_t(M3: np.ndarray, W: np.ndarray) -> np.ndarray:
     return out
 
 
+def bmm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A[k] @ B[k]`` for stacks of small matrices. numpy's batched matmul costs about a
+    microsecond per 2 x 2 product (2.7 ms for 3,442 blocks); explicit loops over the few entries,
+    vectorized across the stack, take 0.1 ms."""
+    n, p, q = A.shape
+    r = B.shape[2]
+    if max(p, q, r) > 4:
+        return np.matmul(A, B)
+    out = np.empty((n, p, r))
+    for i in range(p):
+        for j in range(r):
+            acc = A[:, i, 0] * B[:, 0, j]
+            for k in range(1, q):
+                acc = acc + A[:, i, k] * B[:, k, j]
+            out[:, i, j] = acc
+    return out
+
+
+def rmul(A: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """``A[k] @ T`` for a stack A (n, p, q) and one matrix T (q, r), as a single 2-D product."""
+    n, p, q = A.shape
+    return (A.reshape(n * p, q) @ T).reshape(n, p, T.shape[1])
+
+
+def tlmul(T: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """``T' @ A[k]`` for one matrix T (q, s) and a stack A (n, q, r), as a single 2-D product."""
+    n, q, r = A.shape
+    return np.swapaxes((np.swapaxes(A, 1, 2).reshape(n * r, q) @ T).reshape(n, r, -1), 1, 2)
+
+
 def kron_identity(T: np.ndarray, m: int) -> sp.csr_matrix:
     """``I_m (x) T`` as a sparse matrix."""
     q = T.shape[0]
@@ -143,26 +173,26 @@ def lam_right(M, T: np.ndarray, m: int):
     """``M (I_m (x) T)`` for a dense or sparse ``M`` whose columns are grouped by level."""
     q = T.shape[0]
     if is_bsr(M):
-        return with_data(M, M.data @ T)
+        return with_data(M, rmul(M.data, T))
     if q == 1:
         return M * T[0, 0]
     if sp.issparse(M):
         return (M @ kron_identity(T, m)).tocsr()
     r = M.shape[0]
-    return (M.reshape(r, m, q) @ T).reshape(r, m * q)
+    return (M.reshape(r * m, q) @ T).reshape(r, m * q)
 
 
 def lam_left_t(M, T: np.ndarray, m: int):
     """``(I_m (x) T)' M`` for a dense or sparse ``M`` whose rows are grouped by level."""
     q = T.shape[0]
     if is_bsr(M):
-        return with_data(M, np.matmul(T.T, M.data))
+        return with_data(M, tlmul(T, M.data))
     if q == 1:
         return M * T[0, 0]
     if sp.issparse(M):
         return (kron_identity(T.T, m) @ M).tocsr()
     c = M.shape[1]
-    return (T.T @ M.reshape(m, q, c)).reshape(m * q, c)
+    return tlmul(T, M.reshape(m, q, c)).reshape(m * q, c)
 
 
 def matmul_t(a, b):
@@ -193,7 +223,7 @@ def rdiv_lower_t(M, L):
         m, q = L.m, L.q
         inv = L.inv_lower()
         if is_bsr(M):  # block k sits in column block M.indices[k]
-            return with_data(M, np.matmul(M.data, np.swapaxes(inv, 1, 2)[M.indices]))
+            return with_data(M, bmm(M.data, np.swapaxes(inv, 1, 2)[M.indices]))
         if q == 1:
             scale = inv[:, 0, 0]
             if sp.issparse(M):
@@ -217,7 +247,7 @@ def one_block_per_column(M: sp.bsr_matrix) -> bool:
 
 def blockdiag_downdate(D: BlockDiag, M: sp.bsr_matrix) -> BlockDiag:
     """``D - M M'`` for a BSR ``M`` with one block per column, summing ``M_k M_k'`` per row block."""
-    prods = np.matmul(M.data, np.swapaxes(M.data, 1, 2))
+    prods = bmm(M.data, np.swapaxes(M.data, 1, 2))
     counts = np.diff(M.indptr)
     nonempty = counts > 0
     out = D.data.copy()

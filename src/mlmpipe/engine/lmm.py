@@ -172,7 +172,7 @@ class LinearMixedModel:
                 L[j][i] = B.rdiv_lower_t(M, L[i][i])
             if j < K:
                 T = Ts[j]
-                D = B.BlockDiag(np.swapaxes(T, 0, 1) @ A[j][j].data @ T)
+                D = B.BlockDiag(B.rmul(B.tlmul(T, A[j][j].data), T))
                 D.data[:, np.arange(T.shape[0]), np.arange(T.shape[0])] += 1.0
             else:
                 D = A[K][K].copy()
