@@ -38,9 +38,13 @@ def save_figures(figs: dict, outdir: str | Path, dpi: int = 150) -> list[Path]:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
+    import matplotlib
+
     for name, fig in figs.items():
         for ext in ("png", "svg"):
             p = outdir / f"{name}.{ext}"
-            fig.savefig(p, format=ext, dpi=dpi, bbox_inches="tight")
+            # byte-identical reruns (mlmpipe verify): SVG element ids from a fixed salt, no date
+            with matplotlib.rc_context({"svg.hashsalt": f"mlmpipe-{name}"}):
+                fig.savefig(p, format=ext, dpi=dpi, bbox_inches="tight", metadata={"Date": None})
             paths.append(p)
     return paths
