@@ -3,31 +3,16 @@ imputations, per-imputation centring, pooled fits, delta adjustment) end to end.
 jobs (21 data sets x 3 models x 2 estimators)."""
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.project import run_plan
 
 
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_gcsemv_multiple_imputation_plan_end_to_end(tmp_path):
-    shutil.copy2(ROOT / "Snakefile", tmp_path / "Snakefile")
-    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    shutil.copy2(ROOT / "config/examples/gcsemv.yaml", tmp_path / "config/analysis.yaml")
-    (tmp_path / "data" / "raw").mkdir(parents=True)
-    res = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run_plan(tmp_path, "config/examples/gcsemv.yaml")
     rep = tmp_path / "reports"
     missing = json.loads((rep / "missing.json").read_text())
     assert missing["m"] == 20 and missing["rows_lost_listwise"] == 382

@@ -2,32 +2,17 @@
 multilevel logistic models (Laplace), latent-scale ICC, LRTs and the report. Slow (~2-5 min)."""
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.project import run_plan
 
 
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_binary_example_plan_runs_end_to_end(tmp_path):
-    shutil.copy2(ROOT / "Snakefile", tmp_path / "Snakefile")
-    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    shutil.copy2(ROOT / "config/examples/hsb_binary.yaml", tmp_path / "config/analysis.yaml")
-    (tmp_path / "data" / "raw").mkdir(parents=True)
-    res = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run_plan(tmp_path, "config/examples/hsb_binary.yaml")
     assert (tmp_path / "reports/report.html").stat().st_size > 10_000
     fit = json.loads((tmp_path / "reports/fits/m0_null/ml/imp0.json").read_text())
     assert fit["family"] == "binomial" and fit["link"] == "logit"
