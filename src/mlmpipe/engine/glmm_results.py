@@ -195,8 +195,4 @@ class GlmmResult(LmmResult):
             lines.append(
                 f" {row.term:<22} {row.estimate:10.4f} {row.se:10.4f} {row.z:8.3f} {row.p:10.3g}"
             )
-        if self.singular:
-            lines.append("boundary (singular) fit: see help('isSingular')")
-        for w in self.warnings:
-            lines.append(f"warning: {w}")
-        return "\n".join(lines)
+        return "\n".join(lines + self._summary_footer())

@@ -268,6 +268,11 @@ class LmmResult:
             out[g] = entry
         return out
 
+    def _summary_footer(self) -> list[str]:
+        """Closing lines of ``summary()``: the singular-fit notice and every warning."""
+        lines = ["boundary (singular) fit: see help('isSingular')"] if self.singular else []
+        return lines + [f"warning: {w}" for w in self.warnings]
+
     def summary(self) -> str:
         """Text summary in the spirit of lme4's ``summary(merMod)``."""
         m = self.model
@@ -305,11 +310,7 @@ class LmmResult:
                 f" {row.term:<22} {row.estimate:10.4f} {row.se:10.4f} {row.df:9.2f} "
                 f"{row.t:8.3f} {row.p:10.3g}"
             )
-        if self.singular:
-            lines.append("boundary (singular) fit: see help('isSingular')")
-        for w in self.warnings:
-            lines.append(f"warning: {w}")
-        return "\n".join(lines)
+        return "\n".join(lines + self._summary_footer())
 
 
 def _missing(v: Any) -> bool:
