@@ -63,5 +63,5 @@ def missing_report(
         cluster = levels[1][1]
         out["by_cluster"] = missing_by_cluster(df, cluster, variables)
         out["little_mcar"] = little_mcar_test(df[variables])
-        out["indicator_models"] = indicator_models(df, cluster, variables)
+        out["indicator_models"] = indicator_models(df, cluster, variables, level2=levels[1][2])
     return out

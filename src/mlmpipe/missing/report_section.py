@@ -35,10 +35,11 @@ def _diagnostics(missing: dict) -> list:
             ("md", f"**Missingness by cluster** ({bc['clusters']} clusters of `{bc['cluster']}`):")
         )
         out.append(("table", pd.DataFrame(bc["bands"])))
-    rows = []
+    rows, notes = [], []
     for m in missing.get("indicator_models", []):
         if "error" in m:
             rows.append({"missing variable": m["variable"], "term": "—", "note": m["error"]})
+        notes += [f"`{m['variable']}`: {n}" for n in m.get("notes", [])]
         for p in m["predictors"]:
             if p["term"] != "(Intercept)":
                 rows.append(
@@ -46,18 +47,25 @@ def _diagnostics(missing: dict) -> list:
                         "missing variable": m["variable"],
                         "term": p["term"],
                         "log-odds": p["estimate"],
-                        "SE (cluster-robust)": p["se"],
+                        "SE": p["se"],
                         "odds ratio": p["odds_ratio"],
+                        "OR CI low": p.get("or_ci_low"),
+                        "OR CI high": p.get("or_ci_high"),
                         "p": p["p"],
+                        "cluster SD": m.get("cluster_sd"),
                     }
                 )
     if rows:
         out.append(
             (
                 "md",
-                "**What predicts missingness**: logistic regression of each missingness indicator on "
-                "the other variables, single-level with cluster-robust SEs (a multilevel logistic "
-                "model awaits the GLMM engine).",
+                "**What predicts missingness**: multilevel logistic regression of each missingness "
+                "indicator (1 = missing) on the other variables with a random intercept per "
+                "cluster (Laplace approximation; level-2 variables at the cluster level), on the "
+                "rows where those variables are observed. Odds ratios with Wald intervals; the "
+                "cluster SD is the between-cluster spread of the log-odds of being missing. A "
+                "clear predictor speaks against MCAR; MAR versus MNAR cannot be told from the data."
+                + (" Notes: " + "; ".join(notes) + "." if notes else ""),
             )
         )
         out.append(("table", pd.DataFrame(rows)))
