@@ -28,6 +28,7 @@ class LmmResult:
     optsum: OptSummary
     warnings: list[str] = field(default_factory=list)
     alpha: float = 0.05
+    df_method: str = "satterthwaite"  # vcov and df are Kenward-Roger adjusted for "kenward_roger"
 
     # ---------------------------------------------------------------- basics
     @property
@@ -85,7 +86,7 @@ class LmmResult:
 
     # ------------------------------------------------------- fixed effects
     def fixed_table(self) -> pd.DataFrame:
-        """Estimate, SE, Satterthwaite df, t, p and the t(df)-based Wald interval."""
+        """Estimate, SE, df (``df_method``), t, p and the t(df)-based Wald interval."""
         se = np.sqrt(np.diag(self.vcov))
         t = self.beta / se
         p = 2 * stats.t.sf(np.abs(t), self.df)
@@ -247,6 +248,7 @@ class LmmResult:
             "warnings": list(self.warnings),
             "dropped_columns": list(self.model.dropped),
             "optimizer": self.optsum.to_dict(),
+            "df_method": self.df_method,
         }
         if include_ranef:
             d["ranef"] = self._ranef_dict()
@@ -278,7 +280,7 @@ class LmmResult:
         m = self.model
         lines = [
             f"Linear mixed model fit by {'REML' if self.reml else 'maximum likelihood'}"
-            " (mlmpipe engine; Satterthwaite df)",
+            f" (mlmpipe engine; {_DF_LABEL.get(self.df_method, self.df_method)} df)",
             f"Formula: {m.design.formula}",
             "",
         ]
@@ -311,6 +313,9 @@ class LmmResult:
                 f"{row.t:8.3f} {row.p:10.3g}"
             )
         return "\n".join(lines + self._summary_footer())
+
+
+_DF_LABEL = {"satterthwaite": "Satterthwaite", "kenward_roger": "Kenward-Roger"}
 
 
 def _missing(v: Any) -> bool:
