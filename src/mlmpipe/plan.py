@@ -222,6 +222,8 @@ class Plan:
             report=cfg["report"],
         )
         family = cfg["estimation"].get("family", "gaussian")
+        if cfg["estimation"].get("df_method") == "kenward_roger" and plan.backend != "mlmpipe":
+            raise PlanError("estimation.df_method: kenward_roger needs backend 'mlmpipe'")
         if family != "gaussian" and "reml" in plan.estimators:
             raise PlanError(
                 f"estimation.estimators: family {family!r} has no REML criterion; allowed: [ml]"
@@ -384,8 +386,19 @@ class Plan:
                 "backend": self.backend,
                 "convergence": self.config["convergence"],
                 **self.glmm_options(),
+                **self.df_options(estimator),
             }
         )
+
+    def df_options(self, estimator: str) -> dict:
+        """``df_method`` for ``mlmpipe.fit`` when the plan chooses Kenward-Roger and the fit is a
+        REML linear mixed model; empty otherwise (ML fits keep Satterthwaite, and slices of plans
+        without the key keep their hashes)."""
+        est = self.config["estimation"]
+        method = est.get("df_method", "satterthwaite")
+        if method == "satterthwaite" or estimator != "reml" or self.glmm_options():
+            return {}
+        return {"df_method": method}
 
     def glmm_options(self) -> dict:
         """``family``, ``link``, ``nagq`` of a non-gaussian plan for ``mlmpipe.fit`` (else empty, so

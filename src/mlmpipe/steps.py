@@ -86,7 +86,9 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
                 reml=(est == "reml"),
                 backend=fspec["backend"],
                 convergence=fspec.get("convergence"),
-                fit_kwargs={k: fspec[k] for k in ("family", "link", "nagq") if k in fspec},
+                fit_kwargs={
+                    k: fspec[k] for k in ("family", "link", "nagq", "df_method") if k in fspec
+                },
             )
             res = lad.result
         except (EstimationError, FormulaError) as exc:
