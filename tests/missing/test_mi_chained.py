@@ -139,6 +139,6 @@ def test_handle_missing_returns_listwise_then_imputations():
     assert len(sets) == 4 and rep["m"] == 3
     assert sets[0].notna().all().all() and len(sets[0]) == rep["complete_rows"]
     assert rep["imputation"]["interactions"] == [["x", "w"]]
-    three = [levels[0], ("class", "cl", []), ("school", "s", ["w"])]
-    with pytest.raises(PlanError, match="two-level plans"):
-        handle_missing(df.assign(s=1), mspec, three, "y", types=types)
+    four = [levels[0], ("class", "cl", []), ("school", "s", ["w"]), ("district", "d", [])]
+    with pytest.raises(PlanError, match="two- and three-level plans; this plan has 4 levels"):
+        handle_missing(df.assign(s=1, d=1), mspec, four, "y", types=types)

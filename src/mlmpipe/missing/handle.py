@@ -1,7 +1,8 @@
 """Missing-data handling methods, chosen by the plan's ``missing.method``.
 
-Each method returns a list of data sets ``imp0, imp1, ...``. ``imp0`` is always the observed data
-after listwise deletion (so a report can set the complete-case analysis beside the pooled one);
+Each method returns a list of data sets ``imp0, imp1, ...``. ``imp0`` is the observed data
+after listwise deletion (so a report can set the complete-case analysis beside the pooled one;
+under ``available``: every row with an observed outcome, :mod:`mlmpipe.missing.available`);
 ``multiple_imputation`` adds ``imp1..imp{m}`` from :func:`mlmpipe.missing.mi_chained.impute_multilevel`,
 whose fits the DAG pools with Rubin's rules (:mod:`mlmpipe.missing.pool`).
 """
@@ -27,20 +28,32 @@ def listwise(df: pd.DataFrame, variables: list[str]) -> list[pd.DataFrame]:
 def imputation_spec(
     df: pd.DataFrame, spec: dict, levels, outcome: str, types: dict, seed: int, interactions=()
 ) -> ImputationSpec:
-    """The sampler's spec from the plan: two-level data only (the cluster is level 2's ID)."""
-    if len(levels) != 2:
+    """The sampler's spec from the plan's levels: two-level data (the cluster is level 2's ID) or
+    three-level data (level 3's ID and variables as ``cluster3`` / ``level3``). ``missing.ordered``
+    names categorical predictors whose planned levels are ordered."""
+    if len(levels) not in (2, 3):
         raise PlanError(
-            f"missing.method: multiple_imputation supports two-level plans; this plan has "
-            f"{len(levels)} levels ({', '.join(lv[0] for lv in levels)})"
+            f"missing.method: multiple_imputation supports two- and three-level plans; this plan "
+            f"has {len(levels)} levels ({', '.join(lv[0] for lv in levels)})"
         )
+    ordered = tuple(spec.get("ordered") or ())
+    for name in ordered:
+        if name not in types or types[name][0] != "categorical":
+            raise PlanError(
+                f"missing.ordered: {name!r} is not a categorical predictor of the plan's levels"
+            )
 
     def block(names):
         return {n: (types[n][0], types[n][1]) for n in names}
 
     level1 = {outcome: ("continuous", None)} | block(levels[0][2])
+    three = len(levels) == 3
     return ImputationSpec(
         outcome=outcome,
         cluster=levels[1][1],
+        cluster3=levels[2][1] if three else None,
+        level3=block(levels[2][2]) if three else {},
+        ordered=ordered,
         level1=level1,
         level2=block(levels[1][2]),
         ids=tuple(lv[1] for lv in levels if lv[1]),
@@ -52,7 +65,7 @@ def imputation_spec(
     )
 
 
-METHODS = ("listwise", "multiple_imputation")
+METHODS = ("listwise", "available", "multiple_imputation")
 
 
 def handle_missing(
@@ -81,6 +94,10 @@ def handle_missing(
     datasets = listwise(df, report["variables_order"])
     report["method"] = method
     report["m"] = 0
+    if method == "available":  # every row with an observed outcome (mlmpipe.missing.available)
+        from mlmpipe.missing.available import available_cases
+
+        datasets, report["available"] = available_cases(df, levels, outcome)
     if method == "multiple_imputation":
         if types is None:
             raise PlanError("missing.method: multiple_imputation needs the predictor types")

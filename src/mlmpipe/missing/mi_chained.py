@@ -1,4 +1,4 @@
-"""Multilevel multiple imputation by chained equations (two-level data).
+"""Multilevel multiple imputation by chained equations (two- and three-level data).
 
 Each of the ``m`` imputations is an independent chain seeded from the plan's seed
 (``numpy.random.SeedSequence(seed).spawn(m)``). A chain starts from random draws of the observed
@@ -15,6 +15,13 @@ variables first, then level-1 predictors, then the outcome:
 * level-2 variable ``z``: one row per cluster (mice's ``2lonly``) with predictors the other level-2
   variables and the cluster means of every level-1 variable, outcome included; continuous by a
   Bayesian linear regression draw, binary by predictive mean matching on it.
+* categorical variable with more than two categories, at any level: latent-normal model
+  (random-intercept cumulative probit for ``ordered`` variables, multinomial probit with one
+  random-intercept latent per non-reference category otherwise; :mod:`~mlmpipe.missing.mi_categorical`,
+  Enders, Keller & Levy 2018); imputed columns keep their categories and order.
+* three-level data (``cluster3``, ``level3``): every variable is imputed on the units of its level
+  with random intercepts for each higher level and the means of the lower-level variables at each
+  higher level (:mod:`~mlmpipe.missing.mi_three_level`); level-3 variables by the single-level draw.
 
 Random slopes: the imputation models have random intercepts only. Following Grund, Lüdtke &
 Robitzsch (2018), with missing values in the outcome only a random-intercept model with cluster
@@ -31,7 +38,14 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import DataValidationError, EstimationError
+from mlmpipe.missing.mi_categorical import draw_categorical, init_categorical
 from mlmpipe.missing.mi_models import draw_2l_norm, draw_norm, init_state, pmm
+from mlmpipe.missing.mi_three_level import (
+    build_hierarchy,
+    draw_ml_norm,
+    init_ml_state,
+    random_part,
+)
 
 FLAG = "imputed_{name}"
 
@@ -39,7 +53,9 @@ FLAG = "imputed_{name}"
 @dataclass(frozen=True)
 class ImputationSpec:
     """What to impute and how. ``level1`` / ``level2``: ``{name: (type, categories or None)}``;
-    the outcome is a level-1 continuous variable listed in ``level1``."""
+    the outcome is a level-1 continuous variable listed in ``level1``. Three-level data: ``cluster3``
+    is the level-3 ID and ``level3`` its variables. ``ordered``: categorical variables whose
+    categories are ordered (cumulative probit instead of multinomial probit)."""
 
     outcome: str
     cluster: str
@@ -52,16 +68,20 @@ class ImputationSpec:
     seed: int = 20240101
     donors: int = 5
     order: tuple[str, ...] = field(default=(), compare=False)
+    cluster3: str | None = None
+    level3: dict = field(default_factory=dict)
+    ordered: tuple[str, ...] = ()
 
 
 @dataclass
 class _Var:
     name: str
-    level: int  # 1 or 2
+    level: int  # 1, 2 or 3
     kind: str  # continuous | binary | categorical
     categories: list | None
-    values: np.ndarray  # numeric codes; level 1: (n,), level 2: (J,)
+    values: np.ndarray  # numeric codes, one per unit of the variable's level
     obs: np.ndarray
+    ordered: bool = False
 
     def expand(self) -> tuple[list[str], np.ndarray]:
         """Predictor columns: the value, or k-1 indicators for a categorical variable."""
@@ -83,17 +103,9 @@ def _encode(col: pd.Series, kind: str, categories) -> tuple[np.ndarray, list | N
     return codes, list(pd.Categorical(cat).categories)
 
 
-def _cluster_means(a: np.ndarray, g: np.ndarray, J: int) -> np.ndarray:
-    n_j = np.bincount(g, minlength=J).astype(float)
-    return (
-        np.stack([np.bincount(g, weights=a[:, k], minlength=J) for k in range(a.shape[1])], 1)
-        / (n_j[:, None])
-    )
-
-
 def _setup(df: pd.DataFrame, spec: ImputationSpec):
-    for name in list(spec.level1) + list(spec.level2):
-        if name in spec.ids or name == spec.cluster:
+    for name in list(spec.level1) + list(spec.level2) + list(spec.level3):
+        if name in spec.ids or name in (spec.cluster, spec.cluster3):
             raise DataValidationError(
                 f"missing: {name!r} is an ID column; ID columns define the clusters and cannot be "
                 "imputed"
@@ -103,54 +115,62 @@ def _setup(df: pd.DataFrame, spec: ImputationSpec):
             f"missing: ID column {spec.cluster!r} has {int(df[spec.cluster].isna().sum())} missing "
             "value(s); IDs cannot be imputed"
         )
-    g, clusters = pd.factorize(df[spec.cluster], sort=True)
-    J = len(clusters)
+    H = build_hierarchy(df, (spec.cluster,) + ((spec.cluster3,) if spec.cluster3 else ()))
     vars_: list[_Var] = []
-    for level, block in ((2, spec.level2), (1, spec.level1)):
+    for level, block in ((3, spec.level3), (2, spec.level2), (1, spec.level1)):
         for name, (kind, cats) in block.items():
             x, cats = _encode(df[name], kind, cats)
-            if level == 2:  # one value per cluster: the first observed one
-                x = pd.Series(x).groupby(g).first().to_numpy() if len(x) else x
+            if level > 1:  # one value per unit: the first observed one
+                x = pd.Series(x).groupby(H.up[(1, level)]).first().to_numpy() if len(x) else x
             obs = ~np.isnan(x)
             if not obs.any():
                 raise DataValidationError(
                     f"missing: variable {name!r} is entirely missing; it cannot be imputed (drop "
                     "it from the plan)"
                 )
-            if kind == "categorical" and len(cats) > 2 and not obs.all():
+            if kind != "continuous" and not obs.all():
+                empty = [c for j, c in enumerate(cats) if not (x[obs] == j).any()]
+                if empty:
+                    raise DataValidationError(
+                        f"missing: categorical variable {name!r} has category(ies) "
+                        f"{', '.join(map(repr, empty))} that occur nowhere in the observed data; its "
+                        "imputation model cannot be estimated (drop or merge the category in the "
+                        "plan's levels)"
+                    )
+            if name in spec.ordered and kind != "categorical":
                 raise DataValidationError(
-                    f"missing: categorical variable {name!r} has {len(cats)} levels and missing "
-                    "values; imputation of categorical variables with more than two levels is not "
-                    "supported (recode it as binary indicators or use missing.method: listwise)"
+                    f"missing.ordered: {name!r} is {kind}; only categorical variables can be ordered"
                 )
-            vars_.append(_Var(name, level, kind, cats, x, obs))
-    return vars_, g, J
+            dtype = df[name].dtype
+            ordered = name in spec.ordered or bool(getattr(dtype, "ordered", False))
+            vars_.append(_Var(name, level, kind, cats, x, obs, ordered))
+    return vars_, H
 
 
 def _design(
-    target: _Var, vars_: list[_Var], g: np.ndarray, J: int, spec, covariates_only: bool = False
+    target: _Var, vars_: list[_Var], H, spec, covariates_only: bool = False
 ) -> tuple[list, np.ndarray]:
     """Named predictor columns of ``target``'s imputation model from the current values
     (``covariates_only``: without the outcome, the covariate model of substantive-model-compatible
-    imputation)."""
-    n = len(g) if target.level == 1 else J
-    names, cols = ["(Intercept)"], [np.ones((n, 1))]
+    imputation): variables at or above the target's level as they are, lower-level variables as
+    their means at the target's level, and each variable's means at every level above both
+    (``mean(x)`` at level 2, ``mean3(x)`` at level 3)."""
+    t = target.level
+    names, cols = ["(Intercept)"], [np.ones((H.sizes[t - 1], 1))]
     by = {v.name: v for v in vars_}
     for v in vars_:
         if v is target or (covariates_only and v.name == spec.outcome):
             continue
         nm, a = v.expand()
-        if v.level == 1:
-            means = _cluster_means(a, g, J)
-            if target.level == 1:
-                names += nm + [f"mean({c})" for c in nm]
-                cols += [a, means[g]]
-            else:
-                names += [f"mean({c})" for c in nm]
-                cols.append(means)
+        if v.level < t:
+            names += [f"mean({c})" if t == 2 else f"mean{t}({c})" for c in nm]
+            cols.append(H.means(a, v.level, t))
         else:
             names += nm
-            cols.append(a[g] if target.level == 1 else a)
+            cols.append(H.down(a, v.level, t))
+        for h in range(max(v.level, t) + 1, H.L + 1):
+            names += [f"mean({c})" if h == 2 else f"mean{h}({c})" for c in nm]
+            cols.append(H.down(H.means(a, v.level, h), h, t))
     if target.level == 1:
         for a, b in spec.interactions:
             if target.name not in (a, b):
@@ -160,8 +180,8 @@ def _design(
             else:
                 continue
             va, vb = by[pair[0]], by[pair[1]]
-            xa = va.values if va.level == 1 else va.values[g]
-            xb = vb.values if vb.level == 1 else vb.values[g]
+            xa = H.down(va.values, va.level, 1)
+            xb = H.down(vb.values, vb.level, 1)
             names.append(f"{pair[0]}*{pair[1]}")
             cols.append((xa * xb)[:, None])
     return names, np.hstack(cols)
@@ -194,17 +214,55 @@ def _select_columns(target: _Var, names: list, X: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, covariates_only=False):
+def _multicat(v: _Var) -> bool:
+    return v.kind == "categorical" and len(v.categories) > 2
+
+
+def _new_state(v: _Var, H):
+    """Sampler state of ``v``'s model: latent-normal (categorical), two-level or nested."""
+    n_units = [H.sizes[h - 1] for h in range(v.level + 1, H.L + 1)]
+    if _multicat(v):
+        return init_categorical(v.values, v.obs, len(v.categories), v.ordered, n_units)
+    if len(n_units) == 1:
+        return init_state(v.values[v.obs], n_units[0])
+    return init_ml_state(v.values[v.obs], n_units)
+
+
+def _model_name(v: _Var, L: int) -> str:
+    kind = "norm"
+    if _multicat(v):
+        kind = (
+            "probit.ordered (latent normal)" if v.ordered else "probit.multinomial (latent normal)"
+        )
+    name = {
+        (2, 1): f"2l.{kind} (random intercept)",
+        (2, 2): f"2lonly.{kind} (cluster level)",
+        (3, 1): f"3l.{kind} (random intercepts at levels 2 and 3)",
+        (3, 2): f"2l.{kind} at level 2 (random intercept at level 3)",
+        (3, 3): f"3lonly.{kind} (level-3 units)",
+    }[(L, v.level)]
+    return name + (
+        " + predictive mean matching" if v.kind != "continuous" and not _multicat(v) else ""
+    )
+
+
+def _fit_draw(v, vars_, H, spec, rng, states, keep_cols, dropped, covariates_only=False):
     """One parameter + value draw of ``v``'s imputation model; returns (draws, eta, beta)."""
     key = v.name + ("|covariates" if covariates_only else "")
-    names, X = _design(v, vars_, g, J, spec, covariates_only)
+    names, X = _design(v, vars_, H, spec, covariates_only)
     if key not in keep_cols:
         keep_cols[key] = _select_columns(v, names, X)
         dropped[key] = [names[i] for i in range(len(names)) if i not in keep_cols[key]]
     X = X[:, keep_cols[key]]
+    groups = H.groups(v.level)
     try:
-        if v.level == 1:
-            return draw_2l_norm(v.values, X, g, v.obs, states[key], rng)
+        if _multicat(v):
+            draws, eta = draw_categorical(v.values, X, groups, v.obs, states[key], rng)
+            return draws, eta, None
+        if len(groups) == 1:
+            return draw_2l_norm(v.values, X, groups[0], v.obs, states[key], rng)
+        if groups:
+            return draw_ml_norm(v.values, X, groups, v.obs, states[key], rng)
         draws, eta = draw_norm(v.values, X, v.obs, rng)
         return draws, eta, None
     except np.linalg.LinAlgError as exc:
@@ -213,7 +271,7 @@ def _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, covariates_
         ) from None
 
 
-def _smc_draw(v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta, max_rounds=100):
+def _smc_draw(v, y, vars_, H, spec, rng, states, keep_cols, dropped, y_beta, max_rounds=100):
     """Substantive-model-compatible draw of a level-1 covariate in an interaction (Bartlett,
     Seaman, White & Carpenter 2015): the covariate model (random intercept, without the outcome)
     gets one parameter draw, then candidates from it are accepted with probability ``exp(-(y - eta_y(x*))^2 / (2 sigma_y^2))`` under the
@@ -223,16 +281,16 @@ def _smc_draw(v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta, 
     pending = np.ones(len(mis), bool)
     out = v.values[mis].copy()
     sig2 = states[y.name].sigma2
-    _, eta_cov, _ = _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped, True)
+    _, eta_cov, _ = _fit_draw(v, vars_, H, spec, rng, states, keep_cols, dropped, True)
     sd_cov = np.sqrt(states[v.name + "|covariates"].sigma2)
     for _ in range(max_rounds):
         cand = eta_cov[mis] + sd_cov * rng.standard_normal(len(mis))
         trial = v.values.copy()
         trial[mis[pending]] = cand[pending]
         v.values, saved = trial, v.values
-        _, X = _design(y, vars_, g, J, spec)
+        _, X = _design(y, vars_, H, spec)
         v.values = saved
-        eta = X[mis][:, keep_cols[y.name]] @ y_beta + states[y.name].u[g[mis]]
+        eta = X[mis][:, keep_cols[y.name]] @ y_beta + random_part(states[y.name], H.groups(1), mis)
         yv = y.values[mis]
         logp = np.where(y.obs[mis], -((yv - eta) ** 2) / (2.0 * sig2), 0.0)
         acc = pending & (np.log(rng.random(len(mis))) < logp)
@@ -244,7 +302,7 @@ def _smc_draw(v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta, 
     return out, int(pending.sum())
 
 
-def _run_chain(vars_, g, J, spec, rng, keep_cols, dropped, smc_log) -> list[dict]:
+def _run_chain(vars_, H, spec, rng, keep_cols, dropped, smc_log) -> list[dict]:
     trace = []
     incomplete = [v for v in vars_ if not v.obs.all()]
     y = next(v for v in vars_ if v.name == spec.outcome)
@@ -257,27 +315,26 @@ def _run_chain(vars_, g, J, spec, rng, keep_cols, dropped, smc_log) -> list[dict
     for v in incomplete:  # starting values: random draws of the observed values
         v.values = v.values.copy()
         v.values[~v.obs] = rng.choice(v.values[v.obs], size=int((~v.obs).sum()))
-    states = {v.name: init_state(v.values[v.obs], J) for v in incomplete if v.level == 1}
+    states = {v.name: _new_state(v, H) for v in incomplete if v.level < H.L or _multicat(v)}
     for n in smc:
-        vn = next(v for v in vars_ if v.name == n)
-        states[f"{n}|covariates"] = init_state(vn.values[vn.obs], J)
+        states[f"{n}|covariates"] = _new_state(next(v for v in vars_ if v.name == n), H)
     visit = incomplete + ([y] if smc and y not in incomplete else [])
     if y.name not in states:
-        states[y.name] = init_state(y.values, J)
-    order = sorted(visit, key=lambda v: (v.level == 1, v.name == spec.outcome))
+        states[y.name] = _new_state(y, H)
+    order = sorted(visit, key=lambda v: (-v.level, v.name == spec.outcome))
     y_beta = None
     for it in range(spec.iterations):
         for v in order:
             if v.name in smc and y_beta is not None:
                 draws, pending = _smc_draw(
-                    v, y, vars_, g, J, spec, rng, states, keep_cols, dropped, y_beta
+                    v, y, vars_, H, spec, rng, states, keep_cols, dropped, y_beta
                 )
                 smc_log[v.name] = smc_log.get(v.name, 0) + pending
             else:
-                draws, eta, beta = _fit_draw(v, vars_, g, J, spec, rng, states, keep_cols, dropped)
+                draws, eta, beta = _fit_draw(v, vars_, H, spec, rng, states, keep_cols, dropped)
                 if v is y:
                     y_beta = beta
-                if v.kind != "continuous":
+                if v.kind != "continuous" and not _multicat(v):
                     draws = pmm(eta[v.obs], eta[~v.obs], v.values[v.obs], rng, spec.donors)
             if v.obs.all():
                 continue
@@ -293,17 +350,20 @@ def _run_chain(vars_, g, J, spec, rng, keep_cols, dropped, smc_log) -> list[dict
     return trace
 
 
-def _decode(df: pd.DataFrame, vars_: list[_Var], g: np.ndarray) -> pd.DataFrame:
+def _decode(df: pd.DataFrame, vars_: list[_Var], H) -> pd.DataFrame:
     out = df.copy()
     for v in vars_:
         if v.obs.all():
             continue
-        x = v.values if v.level == 1 else v.values[g]
-        miss = ~v.obs if v.level == 1 else ~v.obs[g]
+        x = H.down(v.values, v.level, 1)
+        miss = H.down(~v.obs, v.level, 1)
         if v.kind == "continuous":
             out[v.name] = x
-        else:
-            out[v.name] = pd.Categorical.from_codes(x.astype(int), categories=v.categories)
+        else:  # the original categories in their order (and ordered flag)
+            ordered = bool(getattr(df[v.name].dtype, "ordered", False))
+            out[v.name] = pd.Categorical.from_codes(
+                x.astype(int), categories=v.categories, ordered=ordered
+            )
         flag = FLAG.format(name=v.name)
         if flag in df.columns:
             raise DataValidationError(
@@ -319,28 +379,30 @@ def impute_multilevel(df: pd.DataFrame, spec: ImputationSpec) -> tuple[list[pd.D
     trace (mean and SD of the imputed values per chain and iteration) for convergence plots."""
     if spec.m < 2:
         raise DataValidationError(f"missing.m: multiple imputation needs m >= 2, got {spec.m}")
-    base, g, J = _setup(df, spec)
+    base, H = _setup(df, spec)
     seeds = np.random.SeedSequence(spec.seed).spawn(spec.m)
     keep_cols: dict = {}
     dropped: dict = {}
     smc_log: dict = {}
     datasets, trace = [], []
     for i, ss in enumerate(seeds):
-        vars_ = [_Var(v.name, v.level, v.kind, v.categories, v.values, v.obs) for v in base]
-        rows = _run_chain(vars_, g, J, spec, np.random.default_rng(ss), keep_cols, dropped, smc_log)
+        vars_ = [
+            _Var(v.name, v.level, v.kind, v.categories, v.values, v.obs, v.ordered) for v in base
+        ]
+        rows = _run_chain(vars_, H, spec, np.random.default_rng(ss), keep_cols, dropped, smc_log)
         trace += [r | {"imputation": i + 1} for r in rows]
-        datasets.append(_decode(df, vars_, g))
+        datasets.append(_decode(df, vars_, H))
     methods = {}
     for v in base:
         if v.obs.all():
             continue
-        model = "2l.norm (random intercept)" if v.level == 1 else "2lonly.norm (cluster level)"
+        model = _model_name(v, H.L)
         if v.name in smc_log:
             model += ", substantive-model-compatible (rejection sampling under the outcome model)"
         methods[v.name] = {
             "level": v.level,
             "type": v.kind,
-            "model": model + (" + predictive mean matching" if v.kind != "continuous" else ""),
+            "model": model,
             "n_missing": int((~v.obs).sum()),
             "dropped_predictors": dropped.get(v.name, []),
         }
@@ -351,7 +413,9 @@ def impute_multilevel(df: pd.DataFrame, spec: ImputationSpec) -> tuple[list[pd.D
         "iterations": spec.iterations,
         "seed": spec.seed,
         "cluster": spec.cluster,
-        "clusters": J,
+        "clusters": H.sizes[1],
+        "levels": H.L,
+        "units_per_level": list(H.sizes),
         "interactions": [list(p) for p in spec.interactions],
         "methods": methods,
         "trace": trace,
