@@ -109,14 +109,25 @@ def compare_sequence(models: list[dict], fits: dict) -> dict:
                 est = "ml" if "ml" in estimators else None
             else:
                 est = None
-            if est is not None:
+            n_prev, n_this = (
+                fits[(prev, any_est)].get("nobs"),
+                fits[(m["name"], any_est)].get("nobs"),
+            )
+            if est is not None and n_prev != n_this:  # missing.method: available
+                test["note"] = (
+                    f"fitted to different rows (n = {n_prev} vs {n_this}: missing predictor "
+                    "values drop rows only from the models that use them): no likelihood-ratio "
+                    "test, and AIC/BIC are not comparable"
+                )
+                est = None
+            elif est is not None:
                 test.update(lrt(fits[(prev, est)], fits[(m["name"], est)], kind))
                 test["estimator"] = est
                 if kind == "both":
                     test["note"] = (
                         "fixed and random effects added at once: naive chi-square (conservative)"
                     )
-            else:
+            elif "note" not in test:
                 test["note"] = {
                     "not_nested": "models are not nested: compare by AIC/BIC",
                     "same": "same parameters",

@@ -100,6 +100,10 @@ def missing_section(missing: dict, extra: list[str], fits: list[dict] | None = N
     out = _diagnostics(missing)
     if "missing_patterns.png" in files:
         out.append(("png", files["missing_patterns.png"].read_bytes()))
+    if "available" in missing:
+        from mlmpipe.missing.available import available_section
+
+        out += available_section(missing["available"], fits or [])
     info = missing.get("imputation")
     if info:
         out.append(
