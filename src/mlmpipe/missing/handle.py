@@ -28,20 +28,32 @@ def listwise(df: pd.DataFrame, variables: list[str]) -> list[pd.DataFrame]:
 def imputation_spec(
     df: pd.DataFrame, spec: dict, levels, outcome: str, types: dict, seed: int, interactions=()
 ) -> ImputationSpec:
-    """The sampler's spec from the plan: two-level data only (the cluster is level 2's ID)."""
-    if len(levels) != 2:
+    """The sampler's spec from the plan's levels: two-level data (the cluster is level 2's ID) or
+    three-level data (level 3's ID and variables as ``cluster3`` / ``level3``). ``missing.ordered``
+    names categorical predictors whose planned levels are ordered."""
+    if len(levels) not in (2, 3):
         raise PlanError(
-            f"missing.method: multiple_imputation supports two-level plans; this plan has "
-            f"{len(levels)} levels ({', '.join(lv[0] for lv in levels)})"
+            f"missing.method: multiple_imputation supports two- and three-level plans; this plan "
+            f"has {len(levels)} levels ({', '.join(lv[0] for lv in levels)})"
         )
+    ordered = tuple(spec.get("ordered") or ())
+    for name in ordered:
+        if name not in types or types[name][0] != "categorical":
+            raise PlanError(
+                f"missing.ordered: {name!r} is not a categorical predictor of the plan's levels"
+            )
 
     def block(names):
         return {n: (types[n][0], types[n][1]) for n in names}
 
     level1 = {outcome: ("continuous", None)} | block(levels[0][2])
+    three = len(levels) == 3
     return ImputationSpec(
         outcome=outcome,
         cluster=levels[1][1],
+        cluster3=levels[2][1] if three else None,
+        level3=block(levels[2][2]) if three else {},
+        ordered=ordered,
         level1=level1,
         level2=block(levels[1][2]),
         ids=tuple(lv[1] for lv in levels if lv[1]),
