@@ -63,7 +63,6 @@ def test_random_structure_choice_sets_the_random_part(example_plan):
 @pytest.mark.parametrize(
     ("choices", "reason"),
     [
-        ({"df": "kenward_roger"}, "df method 'kenward_roger' is not available"),
         ({"missing": "imputation"}, "missing-data method 'imputation' is not available yet"),
         (
             {"random": "slopes", "_no_slopes": True},
@@ -79,6 +78,25 @@ def test_unavailable_choices_are_failed_with_reason(example_plan, hsb_small, cho
     res = run_specification(hsb_small, d)
     assert res["status"] == "failed" and res["reason"].startswith(reason)
     assert "fixed" not in res
+
+
+def test_kenward_roger_choice_is_estimated(example_plan, hsb_small):
+    """df=kenward_roger runs our Kenward-Roger code (REML); with ML it is failed with the reason."""
+    d = dict(definition(example_plan.sensitivity))
+    d["choices"] = {**d["choices"], "df": "kenward_roger"}
+    res = run_specification(hsb_small, d)
+    assert res["status"] == "ok", res.get("reason")
+    df = hsb_small.assign(meanses=hsb_small.groupby("school")["ses"].transform("mean"))
+    df["cses"] = df["ses"] - df["meanses"]
+    direct = mlmpipe.fit(res["formula"], df, df_method="kenward_roger").fixed_table()
+    row, want = focal_row(res), direct.set_index("term").loc[FOCAL]
+    assert row["se"] == pytest.approx(want["se"], rel=1e-10)
+    assert row["df"] == pytest.approx(want["df"], rel=1e-8)
+    satt = mlmpipe.fit(res["formula"], df).fixed_table().set_index("term").loc[FOCAL]
+    assert row["se"] > satt["se"]  # the adjusted SE, not the unadjusted one
+    d["choices"] = {**d["choices"], "estimator": "ml"}
+    res = run_specification(hsb_small, d)
+    assert res["status"] == "failed" and "REML" in res["reason"]
 
 
 def test_numerical_failure_is_recorded_not_raised(example_plan, hsb_small):

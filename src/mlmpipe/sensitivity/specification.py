@@ -141,7 +141,8 @@ def formula(d: dict) -> str:
 
 
 def df_available(name: str) -> bool:
-    """Satterthwaite is in the engine; Kenward-Roger once ``mlmpipe.inference.kenward_roger`` exists."""
+    """Satterthwaite and Kenward-Roger (``mlmpipe.inference.kenward_roger``, REML fits only: an ML
+    specification with kenward_roger is failed with that reason) are in the engine."""
     if name == "satterthwaite":
         return True
     return importlib.util.find_spec(f"mlmpipe.inference.{name}") is not None
