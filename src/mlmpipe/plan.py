@@ -439,6 +439,18 @@ class Plan:
             }
         )
 
+    def slice_predictions(self) -> str:
+        """GLMM predictions of the final model (``report.predictions``); only non-gaussian plans
+        have the rule."""
+        return canonical_json(
+            {
+                "model": self.models[-1].name,
+                "alpha": self.alpha,
+                "predictions": self.report["predictions"],
+                **self.glmm_options(),
+            }
+        )
+
     def slice_report(self) -> str:
         return canonical_json(
             {
