@@ -169,12 +169,22 @@ def _kenward_roger(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> 
     )
     DM = np.asarray(D @ M)
     DN = np.asarray(D @ N)
-    M2 = (M - M @ DM) / s2  # Z'V^{-2}Z
     N2 = (N - M @ DN) / s2  # Z'V^{-2}X
     F2 = (F - N.T @ DN) / s2  # X'V^{-2}X
     F3 = (F2 - DN.T @ N2) / s2  # X'V^{-3}X
-    tr1 = (n - np.trace(DM)) / s2
-    tr2 = (tr1 - float(D.multiply(M2.T).sum())) / s2
+    # Z'V^{-2}Z = (M - M D M) / sigma^2 is needed only in its per-level diagonal blocks
+    M2: list[np.ndarray] = []  # (m, q, q) per term, internal order
+    for t, (m, q) in enumerate(sizes):
+        rows = slice(offs[t], offs[t + 1])
+        Mt = M[rows].reshape(m, q, -1)
+        MDM = np.einsum("laj,jlb->lab", Mt, DM[:, rows].reshape(-1, m, q))
+        Mll = np.einsum("lalb->lab", Mt[:, :, rows].reshape(m, q, m, q))
+        M2.append((Mll - MDM) / s2)
+    tr1 = (n - np.trace(DM)) / s2  # tr V^{-1}
+    trDM2 = sum(
+        float(np.einsum("ab,lba->", s2 * (T @ T.T), M2t)) for T, M2t in zip(Ts, M2, strict=True)
+    )
+    tr2 = (tr1 - trDM2) / s2  # tr V^{-2}
     del DM
 
     # covariance parameters in lme4's reporting order: lower triangle of each Psi, then sigma^2
@@ -219,8 +229,7 @@ def _kenward_roger(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> 
     S: dict[tuple[int, int], np.ndarray] = {}
     for r_, (t, a, b) in enumerate(params):
         mt, qt = sizes[t]
-        M2t = M2[offs[t] : offs[t + 1], offs[t] : offs[t + 1]].reshape(mt, qt, mt, qt)
-        K[r_, kre] = K[kre, r_] = sum(np.trace(M2t[:, y, :, x]) for x, y in _sym_entries(a, b))
+        K[r_, kre] = K[kre, r_] = sum(np.sum(M2[t][:, y, x]) for x, y in _sym_entries(a, b))
         for s_, (u, c, d) in enumerate(params[: r_ + 1]):
             if (t, u) not in S:
                 mu, qu = sizes[u]
