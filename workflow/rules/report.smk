@@ -43,6 +43,7 @@ rule report:
         interactions="reports/interactions.json",
         profile_ci="reports/profile_ci.json",
         bootstrap=lambda w: ["reports/bootstrap.json"] if BOOT["resamples"] else [],
+        predictions=PREDICTIONS,  # [json, figures dir] for GLMM plans, else [] (predictions.smk)
         result_figures="reports/figures/results",
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
