@@ -63,7 +63,7 @@ def test_random_structure_choice_sets_the_random_part(example_plan):
 @pytest.mark.parametrize(
     ("choices", "reason"),
     [
-        ({"missing": "imputation"}, "missing-data method 'imputation' is not available yet"),
+        ({"missing": "hot_deck"}, "missing-data method 'hot_deck' is not available yet"),
         (
             {"random": "slopes", "_no_slopes": True},
             "random=slopes: the base model 'm4_cross' has no random slopes",
@@ -165,7 +165,7 @@ def test_hausman_contrast_matches_its_formula(example_plan, hsb_small):
 def test_missing_data_hook_pools_several_data_sets_by_rubins_rules(example_plan, hsb_small):
     d = dict(definition(example_plan.sensitivity, method="ols_cluster"))
     single = run_specification(hsb_small, d)
-    register_missing_method("twice", lambda df, variables, seed: [df, df.copy()])
+    register_missing_method("twice", lambda df, variables, seed, spec: [df, df.copy()])
     try:
         d["choices"] = {**d["choices"], "missing": "twice"}
         pooled = run_specification(hsb_small, d)

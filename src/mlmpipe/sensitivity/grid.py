@@ -76,6 +76,7 @@ class SensitivityPlan:
     base: dict = field(hash=False)  # outcome, cluster, fixed, slopes, centering, columns
     influence_cutoff: float | None
     alpha: float
+    missing: dict = field(default_factory=dict, hash=False)  # imputation/delta specs only
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -90,13 +91,16 @@ class SensitivityPlan:
     def definition(self, sid: str) -> dict:
         """Everything one specification job needs (its Snakemake params): nothing of the others."""
         s = self.spec(sid)
-        return {
+        out = {
             "id": s.id,
             "choices": s.choices,
             "focal": list(self.focal),
             "alpha": self.alpha,
             **self.base,
         }
+        if s.choices.get("missing") in ("imputation", "delta"):  # listwise params stay unchanged
+            out["missing"] = self.missing
+        return out
 
     def influence_definition(self) -> dict:
         """The base model on which cluster influence is computed once."""
@@ -197,6 +201,15 @@ def _base(plan: Plan, model_name: str) -> dict:
     }
 
 
+def _missing(dims: dict, plan: Plan) -> dict:
+    """The plan's imputation settings, when a ``missing`` option imputes (else empty)."""
+    if not {"imputation", "delta"} & set(dims["missing"]):
+        return {}
+    from mlmpipe.missing.multiverse import missing_definition
+
+    return missing_definition(plan)
+
+
 def build_sensitivity(section: dict, plan: Plan) -> SensitivityPlan:
     """Turn the (schema-validated, defaults filled) ``sensitivity`` section into specifications."""
     model = section.get("model") or plan.models[-1].name
@@ -228,6 +241,7 @@ def build_sensitivity(section: dict, plan: Plan) -> SensitivityPlan:
         base=_base(plan, model),
         influence_cutoff=section["influence_cutoff"],
         alpha=plan.alpha,
+        missing=_missing(dims, plan),
     )
 
 

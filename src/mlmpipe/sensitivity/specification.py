@@ -14,9 +14,10 @@ The cluster mean (``meanses``) stays in the model whenever the base model has it
 no centering its coefficient is the contextual (between minus within) effect rather than the
 between effect (Kreft, de Leeuw & Aiken 1995, Multivariate Behav. Res. 30(1)).
 
-A specification that cannot be estimated, or asks for a method mlmpipe does not have yet
-(Kenward-Roger df, multiple imputation, delta adjustment), is recorded with ``status: failed`` and
-the reason; the other specifications go on. A focal parameter that is not a term of a
+The ``missing`` options ``imputation`` and ``delta`` (multiple imputation, pooled by Rubin's
+rules, and its delta-adjusted MNAR variant) are registered by :mod:`mlmpipe.missing.multiverse`.
+A specification that cannot be estimated, or asks for a method mlmpipe does not have, is
+recorded with ``status: failed`` and the reason; the other specifications go on. A focal parameter that is not a term of a
 specification's model is a plan error naming the parameter and the specification.
 """
 
@@ -40,7 +41,9 @@ class SpecificationUnavailable(MlmpipeError):
 # --------------------------------------------------------------------------- missing-data hook
 
 
-def listwise(df: pd.DataFrame, variables: list[str], seed: int) -> list[pd.DataFrame]:
+def listwise(
+    df: pd.DataFrame, variables: list[str], seed: int, spec: dict | None = None
+) -> list[pd.DataFrame]:
     """Complete cases on the variables the model uses (one data set)."""
     out = df.dropna(subset=variables).reset_index(drop=True)
     if out.empty:
@@ -48,9 +51,11 @@ def listwise(df: pd.DataFrame, variables: list[str], seed: int) -> list[pd.DataF
     return [out]
 
 
-#: Missing-data methods: name -> function(data, variables, seed) returning completed data sets.
-#: More than one data set is analysed separately and pooled by Rubin's rules. The multiple
-#: imputation helper registers ``imputation`` (and ``delta``) with :func:`register_missing_method`.
+#: Missing-data methods: name -> function(data, variables, seed, missing spec) returning completed
+#: data sets (``variables``: outcome, cluster ID, raw predictors; the spec is the definition's
+#: ``missing`` entry, present for imputation specifications). More than one data set is analysed
+#: separately and pooled by Rubin's rules. :mod:`mlmpipe.missing.multiverse` registers
+#: ``imputation`` and ``delta`` with :func:`register_missing_method`.
 MISSING_METHODS: dict[str, Callable[[pd.DataFrame, list[str], int], list[pd.DataFrame]]] = {
     "listwise": listwise,
 }
@@ -105,13 +110,16 @@ def center(df: pd.DataFrame, d: dict) -> pd.DataFrame:
 
 def prepare(df: pd.DataFrame, d: dict, influence: dict | None, seed: int = 0) -> list[pd.DataFrame]:
     """Missing-data method -> drop flagged clusters -> centering; returns the analysed data sets."""
+    from mlmpipe.missing.multiverse import register
+
+    register()  # imputation and delta
     method = d["choices"]["missing"]
     if method not in MISSING_METHODS:
         raise SpecificationUnavailable(
             f"missing-data method {method!r} is not available yet (available: "
             f"{', '.join(MISSING_METHODS)}); it needs the multiple-imputation step"
         )
-    sets = MISSING_METHODS[method](df, _raw_variables(d), seed)
+    sets = MISSING_METHODS[method](df, _raw_variables(d), seed, d.get("missing"))
     if d["choices"]["outliers"] == "drop_influential":
         if influence is None:
             raise SpecificationUnavailable("outliers=drop_influential needs the influence artifact")
@@ -195,37 +203,26 @@ def _estimate(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
 
 
 def rubin(tables: list[pd.DataFrame], alpha: float = 0.05) -> pd.DataFrame:
-    """Pool per-imputation estimates by Rubin's rules (Rubin 1987): T = W + (1 + 1/m) B."""
-    from scipy import stats
+    """Pool per-imputation estimates by Rubin's rules (Rubin 1987): T = W + (1 + 1/m) B, with
+    Barnard & Rubin (1999) df from the mean complete-data df of the tables
+    (:func:`mlmpipe.missing.rubin.pool_scalar`; infinite when a method reports none)."""
+    from mlmpipe.missing.rubin import pool_scalar
 
     if len(tables) == 1:
         return tables[0]
-    m = len(tables)
-    est = np.column_stack([t["estimate"].to_numpy() for t in tables])
-    var = np.column_stack([t["se"].to_numpy() ** 2 for t in tables])
-    qbar, w, b = est.mean(1), var.mean(1), est.var(1, ddof=1)
-    total = w + (1 + 1 / m) * b
-    r = (1 + 1 / m) * b / np.where(w > 0, w, np.nan)
-    with np.errstate(divide="ignore"):
-        dfree = np.where(r > 0, (m - 1) * (1 + 1 / r) ** 2, np.inf)  # no B: the complete-data df
-    se = np.sqrt(total)
-    q = stats.t.ppf(1 - alpha / 2, dfree)
-    return pd.DataFrame(
-        {
-            "term": tables[0]["term"],
-            "estimate": qbar,
-            "se": se,
-            "df": dfree,
-            "p": 2 * stats.t.sf(np.abs(qbar / se), dfree),
-            "ci_low": qbar - q * se,
-            "ci_high": qbar + q * se,
-        }
-    )
+    est = np.vstack([t["estimate"].to_numpy(float) for t in tables])
+    var = np.vstack([t["se"].to_numpy(float) ** 2 for t in tables])
+    dfs = np.vstack([pd.to_numeric(t["df"], errors="coerce").to_numpy(float) for t in tables])
+    dfcom = np.where(np.isfinite(dfs).all(0), dfs.mean(0), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = pool_scalar(est, var, dfcom, alpha)
+    cols = ["estimate", "se", "df", "p", "ci_low", "ci_high", "fmi"]
+    return pd.DataFrame({"term": tables[0]["term"], **{c: pooled[c] for c in cols}})
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
     cols = ["term", "estimate", "se", "df", "p", "ci_low", "ci_high"]
-    t = table[cols].copy()
+    t = table[cols + (["fmi"] if "fmi" in table else [])].copy()
     t["df"] = t["df"].astype(float).replace(np.inf, None)
     return t.astype(object).where(t.notna(), None).to_dict("records")
 
@@ -244,6 +241,8 @@ def run_specification(data: pd.DataFrame, d: dict, influence: dict | None = None
         results = [_estimate(s, f, d) for s in sets]
         table = rubin([r[0] for r in results], d["alpha"])
         out.update(results[0][1])
+        if len(sets) > 1:  # nobs etc. above are the first imputation's
+            out["imputations"] = len(sets)
         out["fixed"] = _records(table)
     except SpecificationUnavailable as exc:
         out.update(status="failed", reason=str(exc))
