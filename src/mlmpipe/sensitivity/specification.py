@@ -17,8 +17,9 @@ between effect (Kreft, de Leeuw & Aiken 1995, Multivariate Behav. Res. 30(1)).
 The ``missing`` options ``imputation`` and ``delta`` (multiple imputation, pooled by Rubin's
 rules, and its delta-adjusted MNAR variant) are registered by :mod:`mlmpipe.missing.multiverse`.
 A specification that cannot be estimated, or asks for a method mlmpipe does not have, is
-recorded with ``status: failed`` and the reason; the other specifications go on. A focal parameter that is not a term of a
-specification's model is a plan error naming the parameter and the specification.
+recorded with ``status: failed`` and the reason; the other specifications go on. A focal
+parameter that is not a term of a specification's model is a plan error naming the parameter and
+the specification.
 """
 
 from __future__ import annotations
