@@ -211,9 +211,11 @@ def model_sequence_table(
     )
     body = body.reset_index().rename(columns={"index": "Parameter"})
     labels = "; ".join(f"{m['name']} = {m['label']}" for m in models)
+    kr = any(fits[(m["name"], est)].get("df_method") == "kenward_roger" for m in models)
+    df_note = "Kenward\u2013Roger SEs and df" if kr else "Satterthwaite df"
     note = (
         f"Fixed effects: b (SE) from {est.upper()} fits; * p < .05, ** p < .01, *** p < .001 "
-        f"(t tests with Satterthwaite df). \u03c4\u00b2 = random-effect variance; \u03c1 = "
+        f"(t tests with {df_note}). \u03c4\u00b2 = random-effect variance; \u03c1 = "
         f"correlation; \u03c3\u00b2 = level-1 residual variance. R\u00b2 after Nakagawa & "
         f"Schielzeth (2013) with Johnson's (2014) extension. Models: {labels}."
     )
