@@ -33,6 +33,21 @@ def result_figures(
     return figs
 
 
+def model_figures(fit: dict, data: pd.DataFrame, fits: list[dict], spec: dict, seed: int) -> dict:
+    """Name -> Figure for the interpretation figures of the model sequence: the variance
+    partition of every model (``variance_partition``), a spaghetti plot per random slope of the
+    final model ``fit`` (``spaghetti_<variable>``) and, when the plan names
+    ``report.time_variable``, the individual trajectories (``trajectories``). ``spec`` is the
+    report slice of the plan; clusters are sampled with ``seed``."""
+    from mlmpipe.report.slopes import slope_figures
+    from mlmpipe.report.variance_partition import variance_partition_plot, variance_partition_table
+
+    models = [m["name"] for m in spec["models"]]
+    figs = {"variance_partition": variance_partition_plot(variance_partition_table(fits, models))}
+    figs.update(slope_figures(fit, data, spec["report"], seed))
+    return figs
+
+
 def save_figures(figs: dict, outdir: str | Path, dpi: int = 150) -> list[Path]:
     """Write ``<outdir>/<name>.png`` and ``<name>.svg`` for each figure; returns the paths."""
     outdir = Path(outdir)

