@@ -172,13 +172,28 @@ def _sequence_fits(fits: list[dict], cspec: dict) -> tuple[list[str], dict[str, 
     return names, {n: by[(n, est)] for n in names}
 
 
-def effects_step(data: pd.DataFrame, fits: list[dict], cspec: str | dict) -> dict:
-    """Effect sizes of the sequence (``mlmpipe.effects.summary.effect_sizes``) at level 1 - alpha."""
+def effects_step(
+    data: pd.DataFrame | list[pd.DataFrame], fits: list[dict], cspec: str | dict
+) -> dict:
+    """Effect sizes of the sequence (``mlmpipe.effects.summary.effect_sizes``) at level 1 - alpha.
+
+    ``data`` is the analysed data set, or the imputed data sets in imputation order with ``fits``
+    holding every model's fit on each of them (in that order within a model): the effect sizes are
+    then computed per imputation and pooled (:mod:`mlmpipe.effects.pooled`)."""
     from mlmpipe.effects.summary import effect_sizes
 
     cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
-    names, by_model = _sequence_fits(fits, cspec)
-    return effect_sizes(names, by_model, data, level=1.0 - cspec["alpha"])
+    datasets = data if isinstance(data, list) else [data]
+    level = 1.0 - cspec["alpha"]
+    if len(datasets) == 1:
+        names, by_model = _sequence_fits(fits, cspec)
+        return effect_sizes(names, by_model, datasets[0], level=level)
+    from mlmpipe.effects.pooled import pooled_effect_sizes
+
+    est = "reml" if "reml" in cspec["estimators"] else "ml"
+    names = [m["name"] for m in cspec["models"]]
+    by = {n: [f for f in fits if f["model"] == n and f["estimator"] == est] for n in names}
+    return pooled_effect_sizes(names, by, datasets, level=level)
 
 
 def diagnose_step(

@@ -4,14 +4,15 @@ FINAL_MODEL = PLAN.model_names[-1]
 
 
 rule effects:
-    input:
-        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+    input:  # per imputation (imp0 alone without imputation): effect sizes pooled over them
+        data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
         fits=expand(
-            "reports/fits/{model}/{estimator}/pooled.json",
+            "reports/fits/{model}/{estimator}/imp{imp}.json",
             model=PLAN.model_names,
             estimator=EFFECTS_EST,
+            imp=PLAN.pooled_imputations,
         ),
-        code=mp.library_files("effects", "compare", "steps"),
+        code=mp.library_files("effects", "compare", "missing.rubin", "steps"),
     output:
         "reports/effects.json",
     params:
