@@ -81,3 +81,14 @@ def test_delta_specification_shifts_the_imputed_outcome(config, holes):
     b0 = {r["term"]: r["estimate"] for r in mi["fixed"]}
     b1 = {r["term"]: r["estimate"] for r in de["fixed"]}
     assert b1["(Intercept)"] - b0["(Intercept)"] == pytest.approx(shift, rel=0.5)
+
+
+def test_only_imputing_specifications_depend_on_the_missing_code(config):
+    from mlmpipe.sensitivity.grid import spec_code
+
+    plan = plan_with(config, method="listwise")
+    sens = plan.sensitivity
+    assert spec_code(plan, find_spec(sens).id) == []
+    files = spec_code(plan, find_spec(sens, missing="imputation").id)
+    assert any(f.endswith("missing/mi_chained.py") for f in files)
+    assert any(f.endswith("missing/multiverse.py") for f in files)

@@ -40,6 +40,7 @@ rule sensitivity_spec:
         data="data/interim/clean.parquet",
         influence=lambda w: sens_grid.spec_inputs(PLAN, w.spec),
         code=SENS_CODE,
+        missing_code=lambda w: sens_grid.spec_code(PLAN, w.spec),  # imputation/delta specs only
     output:
         "reports/sensitivity/specs/{spec}.json",
     params:

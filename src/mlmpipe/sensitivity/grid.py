@@ -266,6 +266,15 @@ def sensitivity_targets(plan: Plan) -> list[str]:
     return [SUMMARY, TABLE, FIGURE]
 
 
+def spec_code(plan: Plan, sid: str) -> list[str]:
+    """Library files an imputation or delta specification also depends on (the missing package),
+    so an imputation code change reruns those specifications and no others."""
+    from mlmpipe.plan import library_files
+
+    imputes = plan.sensitivity.spec(sid).choices.get("missing") in ("imputation", "delta")
+    return library_files("missing") if imputes else []
+
+
 def spec_inputs(plan: Plan, sid: str) -> list[str]:
     """The influence artifact, only for specifications that drop influential clusters."""
     choices = plan.sensitivity.spec(sid).choices
