@@ -7,6 +7,12 @@ models Van der Meer, Te Grotenhuis & Pelzer 2010, R Journal 2(1), the method of 
   covariance of the full-data estimates and p the number of fixed effects;
 * DFBETAS ``(beta_k - beta_(j)k) / SE_(j)k`` with the standard error from the reduced fit.
 
+These are influence.ME's definitions; they match leave-one-subject-out lmer refits of sleepstudy to
+1e-4 (tests/fixtures/effects/make_influence_fixtures.R). lme4's own ``influence.merMod`` (with
+``groups=``) differs in two conventions: its ``cooks.distance`` scales the same quadratic form by
+``(J - p) / (J p)`` instead of ``1 / p`` (J clusters) and its ``dfbetas`` are ``(beta_(j) - beta) /
+SE_(j)``, the opposite sign.
+
 Flags (the usual rules of thumb, named in the output): ``D_j > 4 / J`` and ``|DFBETAS| > 2 / sqrt(J)``
 with J clusters. Each refit starts from the full-data theta, so it takes a few optimizer steps.
 """
