@@ -4,12 +4,17 @@ Standardized coefficients, two versions:
 
 * ``basic``: beta * SD(x) / SD(y) over all rows (as R's ``parameters::standardize_parameters``
   with ``method = "basic"``);
-* ``pseudo`` (Hoffman 2015, *Longitudinal Analysis*, ch. 2; Snijders & Bosker 2012, sec. 7.1): a
-  predictor that varies within clusters (level 1, e.g. a group-centred ``cses``) is scaled by its
-  within-cluster SD and the null model's level-1 SD ``sigma_0``; a predictor constant within
-  clusters (level 2, e.g. ``meanses``) by its SD across clusters (one value per cluster) and the
-  null model's between-cluster SD ``tau_0``. Each coefficient then reads as SDs of the outcome at the
-  predictor's own level per SD of the predictor at that level.
+* ``pseudo`` (Hoffman 2015, *Longitudinal Analysis*, ch. 2; Snijders & Bosker 2012, sec. 7.1), as
+  R's ``parameters::standardize_parameters(method = "pseudo")`` defines it: a model-matrix column
+  that varies within clusters (level 1, e.g. a group-centred ``cses``, a level-1 dummy, or an
+  interaction with one) is scaled by its SD over all rows and the null model's level-1 SD
+  ``sigma_0``; a column constant within clusters (level 2, e.g. ``meanses``) by the SD of its
+  cluster values (one per cluster) and the null model's between-cluster SD ``tau_0``. For a
+  group-centred predictor the SD over all rows is its within-cluster SD, and each coefficient reads
+  as SDs of the outcome at the predictor's level per SD of the predictor at that level; a level-1
+  column that is not centred keeps its between-cluster variation in that SD (``parameters`` warns
+  about this "heterogeneity bias"; centre such predictors in the plan). Matches ``parameters``
+  0.20.2 to 1e-6 on HSB (tests/fixtures/effects/make_standardized_fixtures.R).
 
 Design effect (Kish 1965; Snijders & Bosker 2012, eq. 3.17): ``deff = 1 + (nbar - 1) ICC`` with
 ``nbar`` the mean cluster size, and effective sample size ``N / deff``.
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlmpipe.effects.parts import FitParts, cluster_means, cluster_sizes, level_of_columns
+from mlmpipe.effects.parts import FitParts, cluster_sizes, level_of_columns
 
 
 def _cluster_values(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -37,7 +42,6 @@ def standardized_coefficients(
     codes = parts.terms[group][0]
     levels = level_of_columns(parts.X, codes)
     sd_y = float(np.std(parts.y, ddof=1))
-    W = parts.X - cluster_means(parts.X, codes)
     rows = []
     for j, name in enumerate(parts.names):
         x = parts.X[:, j]
@@ -46,7 +50,7 @@ def standardized_coefficients(
         b = float(parts.beta[j])
         sd_x = float(np.std(x, ddof=1))
         if levels[j] == "within":
-            sd_level = float(np.std(W[:, j], ddof=1))
+            sd_level = sd_x
             sd_out = float(np.sqrt(null_sigma2))
         else:
             sd_level = float(np.std(_cluster_values(x, codes), ddof=1))
