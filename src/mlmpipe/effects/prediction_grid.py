@@ -175,7 +175,9 @@ def _design_rows(res, newdata: pd.DataFrame, data: pd.DataFrame | None):
             nd[g] = data[g].iloc[0] if data is not None else res.model.reterms[0].term.levels[0]
     m = res.model
     X, _, Zs, off = new_data_matrices(m.design, nd)
-    keep = [list(m.design.fixed_names).index(nm) for nm in m.fixed_names]
+    glmm = getattr(res, "glmm", None)  # ordinal: the inner model's design has no intercept
+    full = list((glmm.design if glmm is not None else m.design).fixed_names)
+    keep = [full.index(nm) for nm in m.fixed_names]
     X = np.asarray(X, float)[:, keep]
     terms = list(m.design.re_terms)
     Z = [

@@ -1,0 +1,119 @@
+"""The pipeline's GLMM predictions (``effects/glmm_predictions.py``), the prediction plot and the
+report section for non-gaussian fits, on small seeded simulated data sets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlmpipe
+from mlmpipe.effects.glmm_predictions import glmm_predictions
+from mlmpipe.effects.prediction_grid import predict_at
+from mlmpipe.errors import PlanError
+from mlmpipe.report.glmm_section import glmm_section
+from mlmpipe.report.prediction_figures import prediction_figures
+
+SPEC = {"alpha": 0.05, "family": "binomial", "link": "logit", "nagq": 1}
+NO_PLAN = {"at": {}, "focal": "", "moderator": "", "clusters": []}
+
+
+def _data(seed: int = 7, kind: str = "binary") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    J, n = 40, 25
+    g = np.repeat(np.arange(J), n)
+    w = np.repeat(rng.choice(["A", "B"], J), n)
+    x = rng.normal(size=J * n)
+    eta = -0.3 + 0.8 * x + 0.5 * (w == "B") + np.repeat(rng.normal(0, 0.8, J), n)
+    if kind == "binary":
+        y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    else:
+        lat = eta + rng.logistic(size=J * n)
+        y = np.digitize(lat, [-1.0, 0.5, 2.0])
+    return pd.DataFrame(
+        {"y": y, "x": x, "w": pd.Categorical(w, categories=["A", "B"]), "g": g.astype(str)}
+    )
+
+
+@pytest.fixture(scope="module")
+def binary():
+    d = _data()
+    fit = {"model": "m1", "formula": "y ~ x + w + (1 | g)"}
+    return d, fit, glmm_predictions(fit, d, SPEC | {"predictions": NO_PLAN})
+
+
+def test_default_predictions(binary):
+    d, fit, out = binary
+    assert out["focal"] == "x" and out["moderator"] == "w"
+    assert out["variables"]["w"]["within_cluster"] is False
+    t = pd.DataFrame(out["table"])
+    assert len(t[t["kind"] == "conditional"]) == 3 * 2  # x: mean +- SD, w: A, B
+    ((group, labels),) = out["clusters"].items()
+    assert group == "g" and len(labels) == 3
+    res = mlmpipe.fit(fit["formula"], d, family="binomial")
+    modes = res.ranef()["g"]["(Intercept)"]
+    assert labels[0] == str(modes.idxmin()) and labels[-1] == str(modes.idxmax())
+    pa, cond = t[t["kind"] == "population-averaged"], t[t["kind"] == "conditional"]
+    assert np.all(pa["sd_random"] > 0) and np.all(cond["sd_random"] == 0)
+    assert np.all((t["low"] < t["fit"]) & (t["fit"] < t["high"]))
+    curves = pd.DataFrame(out["curves"])
+    assert set(curves["moderator_value"]) == {"w = A", "w = B"}
+    assert set(curves["kind"]) == {"conditional", "population-averaged"}
+    json.dumps(out)  # the artifact is JSON
+
+
+def test_planned_values_and_errors(binary):
+    d, fit, _ = binary
+    plan = NO_PLAN | {"at": {"x": [-1, 0, 1]}, "clusters": ["3", "5"], "focal": "x"}
+    out = glmm_predictions(fit, d, SPEC | {"predictions": plan})
+    t = pd.DataFrame(out["table"])
+    assert out["planned"] and sorted(t["x"].unique()) == [-1, 0, 1]
+    assert set(t["w"]) == {"A"}  # not listed: first level
+    assert set(t["cluster"].dropna()) == {"g=3", "g=5"}
+    with pytest.raises(PlanError, match="report.predictions.focal: 'w' is not continuous"):
+        glmm_predictions(fit, d, SPEC | {"predictions": NO_PLAN | {"focal": "w"}})
+    with pytest.raises(PlanError, match="report.predictions.clusters: g '999'"):
+        glmm_predictions(fit, d, SPEC | {"predictions": NO_PLAN | {"clusters": [999]}})
+
+
+def test_report_section_and_figure(binary, tmp_path):
+    from mlmpipe.report.figure_files import save_figures
+
+    d, fit, out = binary
+    figs = prediction_figures(out)
+    assert list(figs) == ["predicted_means"]
+    save_figures(figs, tmp_path / "figs")
+    (tmp_path / "pred.json").write_text(json.dumps(out))
+    res = mlmpipe.fit(fit["formula"], d, family="binomial")
+    f = res.to_dict() | {"model": "m1", "estimator": "ml"}
+    items = glmm_section([f], [str(tmp_path / "pred.json"), str(tmp_path / "figs")])
+    kinds = [k for k, _ in items]
+    assert "png" in kinds
+    tables = [o for k, o in items if k == "table"]
+    ratio = tables[0]
+    assert "odds ratio" in ratio.columns
+    np.testing.assert_allclose(ratio["odds ratio"], np.exp(res.beta))
+    assert tables[1]["scale"].iloc[0].startswith("latent scale")
+    pred_table = tables[2]
+    assert {"typical cluster: fit", "population-averaged: fit"} <= set(pred_table.columns)
+    gauss = {"model": "m", "estimator": "reml", "family": "gaussian"}
+    assert glmm_section([gauss], []) == []
+
+
+def test_ordinal_category_predictions():
+    d = _data(3, "ordinal")
+    res = mlmpipe.fit("y ~ x + w + (1 | g)", d, family="ordinal")
+    grid = pd.DataFrame({"x": [-1.0, 1.0], "w": pd.Categorical(["A", "B"], categories=["A", "B"])})
+    t = predict_at(res, grid, clusters={"g": ["0"]}, data=d)
+    assert set(t["category"]) == {0, 1, 2, 3}
+    for kind, s in t.groupby(["kind", "x"])["fit"]:
+        assert s.sum() == pytest.approx(1.0, abs=1e-10), kind
+    assert np.all(t["high"] - t["low"] > 0)
+    # conditional category probabilities as the cumulative model P(Y <= k) = F(a_k - eta)
+    a = np.asarray(res.glmm.family.alpha)
+    eta = res.beta[0] * -1.0  # x = -1, w = A
+    p = np.diff(np.concatenate([[0.0], 1 / (1 + np.exp(-(a - eta))), [1.0]]))
+    cond = t[(t["kind"] == "conditional") & (t["x"] == -1.0)].sort_values("category")
+    np.testing.assert_allclose(cond["fit"], p, rtol=1e-10)
