@@ -124,26 +124,33 @@ def kenward_roger(
         return _kenward_roger(model, theta, sigma, vcov)
 
 
-def _kenward_roger(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> KRAdjustment:
-    if not model.reml:
-        raise EstimationError(
-            "Kenward-Roger df need a REML fit (as lmerTest); refit with reml=True or use "
-            "df_method='satterthwaite'"
-        )
-    nranef = sum(r.nranef for r in model.reterms)
+@dataclass
+class _Pieces:
+    """``V^{-1}`` sandwiches in the random-effects space (internal term order, per-level layout):
+    N = Z'V^{-1}X, F = X'V^{-1}X, N2 = Z'V^{-2}X, F2 = X'V^{-2}X, F3 = X'V^{-3}X, the per-level
+    diagonal blocks M2 of Z'V^{-2}Z, tr V^{-2}; ``m_times(Y)`` = (Z'V^{-1}Z) Y and ``s_pair(t, u)``
+    = sum over levels l, l' of M_tu[l b, l' c] M_tu[l a, l' d] as [b, c, a, d]."""
+
+    N: np.ndarray
+    N2: np.ndarray
+    F2: np.ndarray
+    F3: np.ndarray
+    M2: list
+    tr2: float
+    m_times: object
+    s_pair: object
+
+
+def _dense_pieces(model, Ts: list, sizes: list, offs: np.ndarray, s2: float) -> _Pieces:
+    """Any number of terms: dense q x q work matrices (q = number of random effects)."""
+    nranef = int(offs[-1])
     if nranef > MAX_RANEF:
         raise EstimationError(
             f"Kenward-Roger: {nranef} random effects exceed the limit of {MAX_RANEF} (dense "
             f"{nranef} x {nranef} work matrices); use df_method='satterthwaite'"
         )
-    theta = np.asarray(theta, float)
-    s2 = float(sigma) ** 2
     X = model.X
-    n, p = X.shape
-    # column layout of the random effects in internal (factorization) order
-    Ts = model.thetas_by_term(theta)
-    sizes = [(model.reterms[i].m, model.reterms[i].q) for i in model.order]
-    offs = np.concatenate([[0], np.cumsum([m * q for m, q in sizes])]).astype(int)
+    n = X.shape[0]
     Z = sp.hstack(model._Zs, format="csc")
     Lam = sp.block_diag(
         [sp.kron(sp.identity(m), T) for (m, _), T in zip(sizes, Ts, strict=True)], "csc"
@@ -181,11 +188,87 @@ def _kenward_roger(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> 
         Mll = np.einsum("lalb->lab", Mt[:, :, rows].reshape(m, q, m, q))
         M2.append((Mll - MDM) / s2)
     tr1 = (n - np.trace(DM)) / s2  # tr V^{-1}
+    del DM
+
+    def s_pair(t: int, u: int) -> np.ndarray:
+        (mt, qt), (mu, qu) = sizes[t], sizes[u]
+        Mtu = M[offs[t] : offs[t + 1], offs[u] : offs[u + 1]].reshape(mt, qt, mu, qu)
+        return np.einsum("xbyc,xayd->bcad", Mtu, Mtu)
+
+    return _Pieces(N, N2, F2, F3, M2, _tr2(tr1, Ts, M2, s2), lambda Y: M @ Y, s_pair)
+
+
+def _tr2(tr1: float, Ts: list, M2: list, s2: float) -> float:
+    """tr V^{-2} = (tr V^{-1} - tr(D Z'V^{-2}Z)) / sigma^2."""
     trDM2 = sum(
         float(np.einsum("ab,lba->", s2 * (T @ T.T), M2t)) for T, M2t in zip(Ts, M2, strict=True)
     )
-    tr2 = (tr1 - trDM2) / s2  # tr V^{-2}
-    del DM
+    return (tr1 - trDM2) / s2
+
+
+def _block_pieces(model, T: np.ndarray, s2: float) -> _Pieces:
+    """One random-effects term: V is block diagonal over its levels, so every q x q matrix of
+    :func:`_dense_pieces` is block diagonal too and is kept as (m, q, q) arrays."""
+    r = model.reterms[0]
+    m, q = r.m, r.q
+    X = model.X
+    n, p = X.shape
+    A = r.diag_crossprod()  # Z_l'Z_l
+    ZX = np.asarray(model._Zs[0].T @ X).reshape(m, q, p)
+    TA = np.matmul(T.T, A)  # T'Z_l'Z_l
+    C = np.matmul(TA, T)
+    C[:, np.arange(q), np.arange(q)] += 1.0
+    Lc = np.linalg.cholesky(C)
+    W1 = np.linalg.solve(Lc, TA)
+    w2 = np.linalg.solve(Lc, np.matmul(T.T, ZX))
+    Wt = np.swapaxes(W1, 1, 2)
+    M = (A - np.matmul(Wt, W1)) / s2
+    N = (ZX - np.matmul(Wt, w2)) / s2
+    F = (X.T @ X - np.einsum("lqa,lqb->ab", w2, w2)) / s2
+    Psi = s2 * (T @ T.T)
+    PN = np.matmul(Psi, N)
+    N2 = (N - np.matmul(M, PN)) / s2
+    F2 = (F - np.einsum("lqa,lqb->ab", N, PN)) / s2
+    F3 = (F2 - np.einsum("lqa,lqb->ab", PN, N2)) / s2
+    M2 = (M - np.matmul(M, np.matmul(Psi, M))) / s2
+    tr1 = (n - float(np.einsum("ab,lba->", Psi, M))) / s2
+
+    def m_times(Y: np.ndarray) -> np.ndarray:
+        return np.matmul(M, Y.reshape(m, q, -1)).reshape(m * q, -1)
+
+    def s_pair(t: int, u: int) -> np.ndarray:
+        return np.einsum("lbc,lad->bcad", M, M)
+
+    return _Pieces(
+        N.reshape(m * q, p),
+        N2.reshape(m * q, p),
+        F2,
+        F3,
+        [M2],
+        _tr2(tr1, [T], [M2], s2),
+        m_times,
+        s_pair,
+    )
+
+
+def _kenward_roger(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> KRAdjustment:
+    if not model.reml:
+        raise EstimationError(
+            "Kenward-Roger df need a REML fit (as lmerTest); refit with reml=True or use "
+            "df_method='satterthwaite'"
+        )
+    theta = np.asarray(theta, float)
+    s2 = float(sigma) ** 2
+    p = model.X.shape[1]
+    # column layout of the random effects in internal (factorization) order
+    Ts = model.thetas_by_term(theta)
+    sizes = [(model.reterms[i].m, model.reterms[i].q) for i in model.order]
+    offs = np.concatenate([[0], np.cumsum([m * q for m, q in sizes])]).astype(int)
+    if len(sizes) == 1:
+        pc = _block_pieces(model, Ts[0], s2)
+    else:
+        pc = _dense_pieces(model, Ts, sizes, offs, s2)
+    N, N2, M2 = pc.N, pc.N2, pc.M2
 
     # covariance parameters in lme4's reporting order: lower triangle of each Psi, then sigma^2
     params: list[tuple[int, int, int]] = []  # (internal position, a, b)
@@ -213,34 +296,31 @@ def _kenward_roger(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> 
     Yf = Y.reshape(offs[-1], kre * p)
     P = np.empty((k, p, p))
     P[:kre] = -np.einsum("nrp,nq->rpq", Y, N)
-    P[kre] = -F2
+    P[kre] = -pc.F2
     P = 0.5 * (P + np.swapaxes(P, 1, 2))
-    Qre = (Yf.T @ (M @ Yf)).reshape(kre, p, kre, p).transpose(0, 2, 1, 3)
+    Qre = (Yf.T @ pc.m_times(Yf)).reshape(kre, p, kre, p).transpose(0, 2, 1, 3)
     Q = np.empty((k, k, p, p))
     Q[:kre, :kre] = Qre
     Qres = np.einsum("nrp,nq->rpq", Y, N2)
     Q[:kre, kre] = Qres
     Q[kre, :kre] = np.swapaxes(Qres, 1, 2)
-    Q[kre, kre] = F3
+    Q[kre, kre] = pc.F3
     del Y, Yf
 
     # traces tr(V^{-1}G_r V^{-1}G_s)
     K = np.empty((k, k))
     S: dict[tuple[int, int], np.ndarray] = {}
     for r_, (t, a, b) in enumerate(params):
-        mt, qt = sizes[t]
         K[r_, kre] = K[kre, r_] = sum(np.sum(M2[t][:, y, x]) for x, y in _sym_entries(a, b))
         for s_, (u, c, d) in enumerate(params[: r_ + 1]):
             if (t, u) not in S:
-                mu, qu = sizes[u]
-                Mtu = M[offs[t] : offs[t + 1], offs[u] : offs[u + 1]].reshape(mt, qt, mu, qu)
-                S[(t, u)] = np.einsum("xbyc,xayd->bcad", Mtu, Mtu)
+                S[(t, u)] = pc.s_pair(t, u)
             Stu = S[(t, u)]
             K[r_, s_] = K[s_, r_] = sum(
                 Stu[y, z, x, w] for x, y in _sym_entries(a, b) for z, w in _sym_entries(c, d)
             )
-    K[kre, kre] = tr2
-    del M, M2
+    K[kre, kre] = pc.tr2
+    del pc, M2
 
     Phi = np.asarray(vcov, float)
     PhiP = np.einsum("ab,kbc->kac", Phi, P)
