@@ -11,6 +11,7 @@ include: "workflow/rules/missing.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/effects.smk"
+include: "workflow/rules/predictions.smk"
 include: "workflow/rules/prereg.smk"
 include: "workflow/rules/report.smk"
 

@@ -220,6 +220,17 @@ def apa_tables_step(desc, data, fits, comparison, effects, cspec, outdir) -> lis
     return [p for name, t in tables.items() for p in write_table(t, Path(outdir) / f"apa_{name}")]
 
 
+def predictions_step(data: pd.DataFrame, fit: dict, pspec: str | dict) -> tuple[dict, dict]:
+    """GLMM predictions of the final model at the planned covariate values and the prediction
+    plot (``mlmpipe.effects.glmm_predictions``). Returns (result dict, name -> Figure)."""
+    from mlmpipe.effects.glmm_predictions import glmm_predictions
+    from mlmpipe.report.prediction_figures import prediction_figures
+
+    pspec = json.loads(pspec) if isinstance(pspec, str) else pspec
+    result = glmm_predictions(fit, data, pspec)
+    return result, prediction_figures(result)
+
+
 def interactions_step(data: pd.DataFrame, fit: dict, cspec: str | dict) -> dict:
     """Simple slopes and Johnson-Neyman intervals of the cross-level terms of ``fit``."""
     from mlmpipe.effects.interactions import interaction_analysis

@@ -13,6 +13,7 @@ params["resid"] = list(sm.input.resid)
 params["missing_extra"] = list(sm.input.missing_extra)  # [] without figures/delta
 params["reproducibility"] = "".join(sm.input.reproducibility)  # "" until 'mlmpipe verify' ran
 params["sensitivity"] = list(sm.input.sensitivity)  # [summary, table, figure] or []
+params["predictions"] = list(sm.input.predictions)  # [json, figures dir] or [] (GLMM plans)
 params["spec"] = sm.params.spec
 render_report(
     sm.input.notebook,

@@ -1,0 +1,19 @@
+# GLMM predictions of the final model (issue 4): only plans with a non-gaussian family have it.
+GLMM_PLAN = bool(PLAN.glmm_options())
+PREDICTIONS = ["reports/predictions.json", "reports/figures/predictions"] if GLMM_PLAN else []
+
+
+rule predictions:
+    input:
+        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        fit=f"reports/fits/{PLAN.model_names[-1]}/ml/pooled.json",
+        code=mp.library_files("effects", "engine", "formula", "report.prediction_figures", "steps"),
+    output:
+        json="reports/predictions.json",
+        figures=directory("reports/figures/predictions"),
+    params:
+        spec=lambda w: PLAN.slice_predictions(),
+    log:
+        "logs/predictions.log",
+    script:
+        "../scripts/predictions.py"
