@@ -26,7 +26,11 @@ from mlmpipe.engine.family import Family, make_family
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.pirls import Pirls, PirlsState
-from mlmpipe.engine.support import response_and_weights, separation_warnings
+from mlmpipe.engine.support import (
+    ordinal_response,
+    response_and_weights,
+    separation_warnings,
+)
 from mlmpipe.errors import ConvergenceWarning, EstimationError
 from mlmpipe.formula.terms import Design
 
@@ -44,7 +48,7 @@ class GeneralizedLinearMixedModel:
         self.y, self.wt = y, wt
         inner = dataclasses.replace(design, y=y, offset=None)
         if family.name == "ordinal":  # thresholds take the place of the intercept
-            family = family.with_categories(np.unique(np.asarray(design.y, float)))
+            family = family.with_categories(ordinal_response(design)[1])
             self.family = family
             keep = [j for j, nm in enumerate(design.fixed_names) if nm != "(Intercept)"]
             names = tuple(design.fixed_names[j] for j in keep)

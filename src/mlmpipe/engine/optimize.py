@@ -207,7 +207,13 @@ def check_convergence(
     summ.singular = bool(np.any(on_bound))
     g, H = finite_gradient_hessian(f, x, lower) if derivs is None else derivs
     free = ~on_bound
-    if np.any(free):
+    if not (np.all(np.isfinite(H)) and np.all(np.isfinite(g))):  # e.g. estimates running off
+        summ.converged = False  # to infinity under separation
+        summ.messages.append(
+            "model failed to converge: the deviance is not finite near the estimates "
+            "(finite-difference gradient/Hessian undefined)"
+        )
+    elif np.any(free):
         Hf = H[np.ix_(free, free)]
         gf = g[free]
         eig = np.linalg.eigvalsh(Hf)

@@ -34,6 +34,13 @@ def _cdf_pdf_dpdf(link: str, x: np.ndarray):
     return F, f, np.where(np.isfinite(x), -x * f, 0.0)
 
 
+def _label(v) -> str:
+    """A category as R prints a factor level: ``2`` for the number 2.0, text as is."""
+    if isinstance(v, str):
+        return v
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
 @dataclass(frozen=True)
 class OrdinalFamily:
     """Cumulative logit/probit family; ``alpha`` set by ``with_extra``."""
@@ -51,7 +58,7 @@ class OrdinalFamily:
 
     @property
     def threshold_names(self) -> list[str]:
-        c = [str(int(v)) if float(v).is_integer() else str(v) for v in self.categories]
+        c = [_label(v) for v in self.categories]
         return [f"{a}|{b}" for a, b in zip(c[:-1], c[1:], strict=True)]
 
     def with_categories(self, categories) -> OrdinalFamily:

@@ -9,6 +9,7 @@ Semantics (R/lme4):
   keep both levels ``FALSE``/``TRUE``.
 * ±inf in a used numeric column (or an evaluated variable) is an error, as R's ``lm``/``lmer``.
 * A factor response (GLMM) is 0 for its first level and 1 otherwise (R's binomial convention).
+  ``Design.y_factor`` keeps it as a factor with all its levels (ordinal responses).
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ def build_design(formula: str | FormulaSpec, data: pd.DataFrame) -> Design:
         groups.append(state)
         re_terms.append(ReTerm(r.group_name, codes, state.levels, names, Z))
     y = _response(take(response)) if response is not None else np.empty(0)
+    y_factor = response.take(rows) if isinstance(response, Factor) else None
     fitted = FittedFormula(
         formula=spec,
         factors=MappingProxyType(
@@ -156,6 +158,7 @@ def build_design(formula: str | FormulaSpec, data: pd.DataFrame) -> Design:
         formula=spec.formula,
         response=spec.response_name,
         spec=fitted,
+        y_factor=y_factor,
     )
 
 

@@ -52,6 +52,8 @@ class Design:
         formula: the formula as given.
         response: name of the response expression.
         spec: the parsed formula object, reusable on new data (see ``mlmpipe.formula``).
+        y_factor: a categorical response as a ``Factor`` over ``rows`` with every declared level
+            kept (unused ones too), for ordinal models; None for a numeric response.
     """
 
     y: np.ndarray
@@ -63,3 +65,4 @@ class Design:
     formula: str
     response: str
     spec: object = field(default=None, repr=False)
+    y_factor: object = field(default=None, repr=False)
