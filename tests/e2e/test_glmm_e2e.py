@@ -23,3 +23,15 @@ def test_binary_example_plan_runs_end_to_end(tmp_path):
     last = json.loads((tmp_path / "reports/fits/m2_level2/ml/imp0.json").read_text())
     row = next(r for r in last["fixed"] if r["term"] == "sectorCatholic")
     assert row["df"] is None and row["exp_estimate"] == pytest.approx(np.exp(row["estimate"]))
+    # predictions of the final model: planned grid (default), clusters, plot; the report shows
+    # the odds-ratio tables, the latent-scale ICCs, the plot and the prediction tables
+    pred = json.loads((tmp_path / "reports/predictions.json").read_text())
+    assert pred["model"] == "m2_level2" and pred["focal"] == "cses"
+    kinds = {r["kind"] for r in pred["table"]}
+    assert kinds == {"conditional", "population-averaged", "cluster"}
+    for ext in ("png", "svg"):
+        assert (tmp_path / f"reports/figures/predictions/predicted_means.{ext}").stat().st_size
+    html = (tmp_path / "reports/report.html").read_text()
+    for text in ("odds ratio", "latent scale", "Predicted probabilities of m2_level2"):
+        assert text in html, text
+    assert "typical cluster: fit" in html and "population-averaged: fit" in html

@@ -147,6 +147,14 @@ def test_report_and_provenance(run):
     assert prov["packages"]["snakemake"]
 
 
+@pytest.mark.e2e
+def test_gaussian_plan_has_no_glmm_predictions(run):
+    """GLMM predictions and the odds-ratio section exist only for non-gaussian plans."""
+    assert not (run / "reports/predictions.json").exists()
+    html = (run / "reports/report.html").read_text()
+    assert "odds ratio" not in html and "Predicted probabilities" not in html
+
+
 EFFECTS_FIXTURE = ROOT / "tests/fixtures/effects/hsb_effects.json"
 
 
