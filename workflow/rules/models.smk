@@ -1,7 +1,10 @@
 rule fit:
     input:
         data="data/processed/imp{imp}.parquet",
-        code=mp.library_files("api", "formula", "engine", "backends", "ladder", "steps"),
+        code=mp.library_files(
+            "api", "formula", "engine", "backends", "ladder", "steps",
+            "inference.satterthwaite", "inference.numderiv", "inference.kenward_roger",
+        ),
     output:
         fit="reports/fits/{model}/{estimator}/imp{imp}.json",
         resid="reports/fits/{model}/{estimator}/imp{imp}_resid.parquet",
