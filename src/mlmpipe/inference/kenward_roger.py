@@ -22,8 +22,9 @@ the ``Psi``) and ``U = Z Lambda``, ``C = I + U'U = L_C L_C'`` gives by Woodbury
 ``sigma^2 Z'V^{-1}Z = Z'Z - (L_C^{-1} Lambda'Z'Z)'(L_C^{-1} Lambda'Z'Z)`` and the same for
 ``Z'V^{-1}X`` and ``X'V^{-1}X``; powers of ``V^{-1}`` follow from ``V^{-1} = (I - V^{-1} Z D Z')
 / sigma^2`` (because ``V = sigma^2 I + Z D Z'``), so every trace and product above is a
-function of ``q x q``, ``q x p`` and ``p x p`` matrices (``q`` the number of random effects).
-As in lmerTest (``summary(m, ddf = "Kenward-Roger")``) the method is for REML fits only.
+function of ``q x q``, ``q x p`` and ``p x p`` matrices (``q`` the number of random effects;
+dense up to ``MAX_RANEF``). With a single random-effects term ``V`` is block diagonal over the
+levels and so are these matrices: they are kept per level, without a size limit. As in lmerTest (``summary(m, ddf = "Kenward-Roger")``) the method is for REML fits only.
 """
 
 from __future__ import annotations
