@@ -21,6 +21,7 @@ import numpy as np
 from mlmpipe.engine import blocks as B
 from mlmpipe.engine.blocks import BlockDiag
 from mlmpipe.engine.lmm import Factorization, LinearMixedModel
+from mlmpipe.engine.pirls_eval import ResponseEval
 from mlmpipe.errors import EstimationError
 
 
@@ -35,6 +36,7 @@ class PirlsState:
     factor: Factorization
     sumsq_u: float
     iterations: int
+    dev: float = float("nan")  # sum of the family's unit deviances at eta (``ResponseEval``)
 
 
 class Pirls:
@@ -47,20 +49,34 @@ class Pirls:
         self.wt = wt
         self.offset = offset
         self.lmm_u: LinearMixedModel | None = None  # same terms, no fixed effects (u-only steps)
+        self._eval: ResponseEval | None = None
+        # terms whose single column is all ones (random intercepts): Z Lambda u is a gather
+        self._ones = [lmm.reterms[i].ones for i in lmm.order]
+
+    def evaluator(self) -> ResponseEval:
+        """The ``ResponseEval`` of the current family (NB2's changes with its size k)."""
+        if self._eval is None or self._eval.family is not self.family:
+            self._eval = ResponseEval(self.family, self.y, self.wt)
+        return self._eval
 
     def random_part(self, Ts: list[np.ndarray], us: list[np.ndarray]) -> np.ndarray:
         """``Z Lambda(theta) u`` over all terms (``Ts`` from ``thetas_by_term``)."""
         m = self.lmm
-        out = np.zeros(m.n)
+        out = None
         for pos, T in enumerate(Ts):
             r = m.reterms[m.order[pos]]
             if r.q == 1:
                 t = r.term
-                out += t.Z[:, 0] * (T[0, 0] * us[pos])[t.codes]
-                continue
-            b = (us[pos].reshape(r.m, r.q) @ T.T).ravel()
-            out += m._Zs[pos] @ b
-        return out
+                v = (T[0, 0] * us[pos])[t.codes]
+                if not self._ones[pos]:
+                    v *= t.Z[:, 0]
+            else:
+                v = m._Zs[pos] @ (us[pos].reshape(r.m, r.q) @ T.T).ravel()
+            if out is None:
+                out = v
+            else:
+                out += v
+        return np.zeros(m.n) if out is None else out
 
     def _u_only(self, T: np.ndarray, w: np.ndarray, res: np.ndarray):
         """Modes for one term with beta fixed: ``(T'Z_l'W Z_l T + I) u_l = T'Z_l'W res`` per level
@@ -84,7 +100,7 @@ class Pirls:
 
     def penalized_deviance(self, eta: np.ndarray, us: list[np.ndarray]) -> tuple[float, float]:
         ss = float(sum(np.dot(u, u) for u in us))
-        return float(np.sum(self.family.unit_deviance(self.y, eta, self.wt))) + ss, ss
+        return self.evaluator().deviance(eta)[0] + ss, ss
 
     def run(
         self,
@@ -106,16 +122,19 @@ class Pirls:
         Ts = m.thetas_by_term(theta)
         us = [u.copy() for u in us0]
         beta = np.asarray(beta, float).copy()
+        ev = self.evaluator()
+        fixed = self.offset + m.X @ beta
+        cache = None
         if eta_start is None:
-            eta = self.offset + m.X @ beta + self.random_part(Ts, us)
-            pdev, _ = self.penalized_deviance(eta, us)
+            eta = fixed + self.random_part(Ts, us)
+            dev, cache = ev.deviance(eta)
+            pdev = dev + float(sum(np.dot(u, u) for u in us))
         else:
             eta, pdev = np.asarray(eta_start, float), np.inf
         fast = not (beta_free or full) and m.K == 1
         u_only = not (beta_free or full) and m.K > 1 and self.lmm_u is not None
-        fixed = self.offset + m.X @ beta
         for it in range(1, maxit + 1):
-            _, w, wres = fam.working(self.y, eta, self.wt)
+            w, wres = ev.working(eta, cache)
             if fast:
                 f, new_us = self._u_only(Ts[0], w, eta - fixed + wres)
                 new_beta = beta
@@ -133,8 +152,10 @@ class Pirls:
             for _ in range(30):
                 cu = [u + step * (nu - u) for u, nu in zip(us, new_us, strict=True)]
                 cb = beta + step * (new_beta - beta)
-                ceta = self.offset + m.X @ cb + self.random_part(Ts, cu)
-                cdev, _ = self.penalized_deviance(ceta, cu)
+                ceta = self.random_part(Ts, cu)
+                ceta += self.offset + m.X @ cb if beta_free else fixed
+                cdata, ccache = ev.deviance(ceta)
+                cdev = cdata + float(sum(np.dot(u, u) for u in cu))
                 if np.isfinite(cdev) and cdev <= pdev + 1e-12 * abs(pdev):
                     break
                 step /= 2
@@ -146,7 +167,7 @@ class Pirls:
             )
             if beta_free and cb.size:
                 change = max(change, float(np.max(np.abs(cb - beta))))
-            us, beta, eta = cu, cb, ceta
+            us, beta, eta, cache, dev = cu, cb, ceta, ccache, cdata
             # converged on the modes, not on the penalized deviance (flat at the mode, while log|L|
             # is not); with beta free (starting values only) a stalled deviance also stops, as
             # under separation beta drifts off to infinity
@@ -155,5 +176,5 @@ class Pirls:
             if change < tol or stalled:
                 mu = fam.link.linkinv(eta)
                 ss = float(sum(np.dot(u, u) for u in us))
-                return PirlsState(us, beta, eta, mu, f, ss, it)
+                return PirlsState(us, beta, eta, mu, f, ss, it, dev)
         raise EstimationError(f"PIRLS did not converge in {maxit} iterations")

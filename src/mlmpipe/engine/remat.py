@@ -28,6 +28,8 @@ class ReMat:
         order = np.lexsort((rows, cols))  # column-major order of the lower triangle
         self.tri_rows = rows[order]
         self.tri_cols = cols[order]
+        # a random intercept: Z_i'W Z_i and Z_i Lambda u need no products with the column
+        self.ones = q == 1 and bool(np.all(self.term.Z[:, 0] == 1.0))
 
     @property
     def q(self) -> int:
@@ -70,6 +72,8 @@ class ReMat:
         when ``w`` (case weights, e.g. GLMM working weights) is None."""
         t = self.term
         q = self.q
+        if self.ones:
+            return np.bincount(t.codes, weights=w, minlength=self.m).astype(float).reshape(-1, 1, 1)
         out = np.empty((self.m, q, q))
         for a in range(q):
             for b in range(a + 1):

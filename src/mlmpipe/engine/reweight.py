@@ -51,8 +51,13 @@ class WeightedCrossProducts:
                     M = M.tobsr(blocksize=(r.q, self.rs[i].q))
                 self.templates[(j, i)] = M
                 self.slots[(j, i)] = _slots(M, r, self.rs[i])
-                self.prods[(j, i)] = (r.term.Z[:, :, None] * self.rs[i].term.Z[:, None, :]).reshape(
-                    len(r.term.codes), -1
+                # None for two random intercepts: the products are all 1
+                self.prods[(j, i)] = (
+                    None
+                    if r.ones and self.rs[i].ones
+                    else (r.term.Z[:, :, None] * self.rs[i].term.Z[:, None, :]).reshape(
+                        len(r.term.codes), -1
+                    )
                 )
         self.ZsT = [Z.T.tocsr() for Z in lmm._Zs]
 
@@ -63,7 +68,8 @@ class WeightedCrossProducts:
             A[j][j] = B.BlockDiag(r.diag_crossprod(w))
             for i in range(j):
                 M = self.templates[(j, i)]
-                vals = (self.prods[(j, i)] * w[:, None]).ravel()
+                prods = self.prods[(j, i)]
+                vals = w if prods is None else (prods * w[:, None]).ravel()
                 size = M.data.size if B.is_bsr(M) else M.size
                 data = np.bincount(self.slots[(j, i)], weights=vals, minlength=size)
                 if B.is_bsr(M):
