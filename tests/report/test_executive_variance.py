@@ -99,4 +99,6 @@ def test_variance_partition_table_prv(fits):
     fig = variance_partition_plot(t)
     ax = fig.axes[0]
     assert len(ax.patches) == 6  # 3 models x (intercept, residual)
-    assert any("PRV" in x.get_text() for x in ax.texts)
+    ticks = [x.get_text() for x in ax.get_xticklabels()]
+    prv = (tau["m0_null"] - tau["m2_slope"]) / tau["m0_null"]
+    assert ticks[0] == "m0_null" and f"Subject {prv:+.0%}" in ticks[2]

@@ -86,7 +86,7 @@ def cluster_lines(
     group: str,
     max_clusters: int = 30,
     seed: int = 0,
-    n_grid: int = 25,
+    n_grid: int = 12,
 ) -> dict:
     """Model-implied lines of ``variable`` per sampled cluster (fixed part + conditional modes of
     ``group``) over each cluster's observed range, and the average (fixed-part) line.

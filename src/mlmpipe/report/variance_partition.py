@@ -75,41 +75,47 @@ def variance_partition_table(fits: list[dict], models: list[str]) -> pd.DataFram
 
 
 def variance_partition_plot(table: pd.DataFrame):
-    """Stacked bars: one bar per model, one segment per stacked component, each segment labelled
-    with its variance and (from the second model on) its PRV relative to the null model."""
+    """Stacked bars: one bar per model, one segment per stacked component (labelled with its
+    variance when tall enough to hold the label); under each model from the second on, the PRV of
+    each component relative to the null model."""
     from mlmpipe.report.figures import _figure
 
     t = table[table["kind"] == "stacked"]
     models = list(dict.fromkeys(t["model"]))
     comps = list(dict.fromkeys(t["component"]))
-    fig, axes = _figure(figsize=(max(5.0, 1.3 * len(models) + 2.5), 4.5))
+    fig, axes = _figure(figsize=(max(5.0, 1.5 * len(models) + 2.5), 4.8))
     ax = axes[0, 0]
+    cell = {(r.model, r.component): r for r in t.itertuples(index=False)}
+    totals = t.groupby("model", sort=False)["variance"].sum()
     bottoms = [0.0] * len(models)
     for k, comp in enumerate(comps):
-        heights = []
-        for m in models:
-            row = t[(t["model"] == m) & (t["component"] == comp)]
-            heights.append(float(row["variance"].iloc[0]) if len(row) else 0.0)
-        bars = ax.bar(models, heights, bottom=bottoms, color=f"C{k}", label=comp, width=0.6)
+        heights = [float(cell[(m, comp)].variance) if (m, comp) in cell else 0.0 for m in models]
+        bars = ax.bar(
+            range(len(models)), heights, bottom=bottoms, color=f"C{k}", label=comp, width=0.6
+        )
         for i, (bar, h) in enumerate(zip(bars, heights, strict=True)):
-            if h <= 0:
-                continue
-            row = t[(t["model"] == models[i]) & (t["component"] == comp)]
-            prv = row["prv"].iloc[0]
-            text = f"{h:.4g}" + (f"\nPRV {prv:+.0%}" if i > 0 and pd.notna(prv) else "")
-            ax.text(
-                bar.get_x() + bar.get_width() / 2,
-                bottoms[i] + h / 2,
-                text,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white",
-            )
+            if h >= 0.06 * float(totals.max()):
+                ax.text(
+                    bar.get_x() + bar.get_width() / 2,
+                    bottoms[i] + h / 2,
+                    f"{h:.4g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white",
+                )
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    labels = []
+    for i, m in enumerate(models):
+        prv = [
+            f"{c.split(' ')[0]} {cell[(m, c)].prv:+.0%}"
+            for c in comps
+            if i > 0 and (m, c) in cell and pd.notna(cell[(m, c)].prv)
+        ]
+        labels.append("\n".join([m, *(["PRV:"] + prv if prv else [])]))
+    ax.set_xticks(range(len(models)), labels, fontsize=8)
     ax.set_ylabel("variance (outcome units squared)")
     ax.set_title("Variance partition across the model sequence")
-    ax.tick_params(axis="x", rotation=30)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
