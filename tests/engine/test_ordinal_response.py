@@ -97,3 +97,15 @@ def test_a_single_category_is_an_error() -> None:
     df["y"] = 2
     with pytest.raises(DataValidationError, match=r"at least two observed categories"):
         mlmpipe.fit("y ~ x + (1 | g)", df, family="ordinal")
+
+
+def test_thresholds_only_model() -> None:
+    """``y ~ 1 + (1 | g)`` (a model sequence's null model): no fixed effects besides the
+    thresholds, which take the intercept's place."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = mlmpipe.fit("y ~ 1 + (1 | g)", data(), family="ordinal")
+    assert res.fixed_table().empty
+    th = res.thresholds()
+    assert len(th) == 3 and all(np.isfinite(t["se"]) and t["se"] > 0 for t in th)
+    assert np.all(np.diff([t["estimate"] for t in th]) > 0)

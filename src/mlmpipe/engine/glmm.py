@@ -291,7 +291,7 @@ def _vcov(model: GeneralizedLinearMixedModel, par, H, st: PirlsState):
             model.hinv = 2 * np.linalg.inv(H)
             V = model.hinv[nt : nt + model.p, nt : nt + model.p]
             V = (V + V.T) / 2
-            if np.all(np.isfinite(V)) and np.linalg.eigvalsh(V).min() > 0:
+            if np.all(np.isfinite(V)) and np.all(np.linalg.eigvalsh(V) > 0):  # p may be 0
                 return V, None
         except np.linalg.LinAlgError:
             pass

@@ -276,6 +276,8 @@ class LinearMixedModel:
         from scipy.linalg.lapack import dtrtri
 
         p = self.p
+        if p == 0:  # no fixed effects (e.g. a thresholds-only ordinal model)
+            return np.zeros((0, 0))
         LK = f.L[self.K][self.K]
         inv, info = dtrtri(LK[:p, :p], lower=1)
         if info != 0:
