@@ -4,6 +4,7 @@ report section for non-gaussian fits, on small seeded simulated data sets."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -117,3 +118,21 @@ def test_ordinal_category_predictions():
     p = np.diff(np.concatenate([[0.0], 1 / (1 + np.exp(-(a - eta))), [1.0]]))
     cond = t[(t["kind"] == "conditional") & (t["x"] == -1.0)].sort_values("category")
     np.testing.assert_allclose(cond["fit"], p, rtol=1e-10)
+
+
+def test_plan_slice_and_schema():
+    import yaml
+
+    from mlmpipe.plan import Plan, load_plan
+
+    example = Path(__file__).resolve().parents[2] / "config/examples/hsb_binary.yaml"
+    plan = load_plan(example)
+    sl = json.loads(plan.slice_predictions())
+    assert sl["model"] == "m2_level2" and sl["family"] == "binomial" and sl["nagq"] == 1
+    assert sl["predictions"] == NO_PLAN
+    cfg = yaml.safe_load(example.read_text())
+    cfg["report"] = {"predictions": {"at": {"cses": [-1, 1]}, "clusters": [1224]}}
+    assert Plan.from_config(cfg).report["predictions"]["at"] == {"cses": [-1, 1]}
+    cfg["report"] = {"predictions": {"at": {"cses": 1}}}
+    with pytest.raises(PlanError, match="report.predictions.at.cses"):
+        Plan.from_config(cfg)
