@@ -84,7 +84,7 @@ def _icc_sentence(es: dict, outcome: str) -> str:
         f"In the null model ({es['null_model']}), the ICC is {de['icc']:.3f}{interval}: "
         f"{de['icc']:.0%} of the variance of {outcome} lies between {es['group']} units; the design "
         f"effect is {de['design_effect']:.2f} (effective sample size {de['n_effective']:,.0f} "
-        f"of {de['n']:,})."
+        f"of {int(de['n']):,})."
     )
 
 
