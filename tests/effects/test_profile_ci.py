@@ -1,28 +1,107 @@
-"""Profile-likelihood intervals of SDs vs lme4's confint(method = "profile") on the HSB null model."""
+"""Profile-likelihood intervals of all variance parameters (SDs, correlations, sigma) against lme4's
+confint(method = "profile") (tests/fixtures/effects/make_profile_fixtures.R and the HSB null model
+of make_effects_fixtures.R)."""
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from mlmpipe.inference.profile import profile_sd_intervals
+import mlmpipe
+from mlmpipe.inference.profile import profile_intervals, profile_sequence
+from tests.reference.datasets import load
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "profile_ci.json"
+
+
+@pytest.fixture(scope="module")
+def pfix():
+    return json.loads(FIXTURE.read_text())
+
+
+def _data(case: dict, hsb):
+    if case["data"] == "mlmRev::Hsb82":
+        d = hsb.copy()
+        d["sx"] = d["sx"].cat.reorder_categories(["Female", "Male"])
+        return d
+    return load(case["data"])
 
 
 @pytest.mark.reference
-def test_profile_intervals_match_lme4(rfits, rfix, hsb):
+def test_hsb_null_matches_lme4(rfits, rfix, hsb):
     fit = dict(rfits["m0_null"])
     fit["sigma"] = next(r["sdcor"] for r in fit["random"] if r["group"] == "Residual")
-    got = {r["parameter"]: r for r in profile_sd_intervals(fit, hsb)}
+    got = {r["parameter"]: r for r in profile_intervals(fit, hsb)}
     want = {r["parameter"]: r for r in rfix["null"]["confint_profile"]}
     for name in ("sd_(Intercept)|school", "sigma"):
         assert got[name]["low"] == pytest.approx(want[name]["low"], rel=1e-5), name
         assert got[name]["high"] == pytest.approx(want[name]["high"], rel=1e-5), name
 
 
+@pytest.mark.reference
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sleepstudy_slope",
+        "dyestuff2_zero",
+        "hsb_m4_cross",
+        pytest.param("hsb_slope", marks=pytest.mark.slow),
+    ],
+)
+def test_slopes_correlations_and_bounds_match_lme4(pfix, hsb, name):
+    case = pfix["cases"][name]
+    data = _data(case, hsb)
+    fit = mlmpipe.fit(case["formula"], data, reml=True).to_dict()
+    rows = profile_intervals(fit, data)
+    got = {r["parameter"]: r for r in rows}
+    exact = {r["parameter"]: r for r in case["confint_exact"]}
+    default = {r["parameter"]: r for r in case["confint_default"]}
+    assert [r["parameter"] for r in rows] == list(default)  # lme4's names and order
+    for p, want in exact.items():
+        # R's estimates come from refitML at lme4's default tolerances (same deviance to 1e-12,
+        # sleepstudy's correlation 2e-5 relative away on the flat surface)
+        assert got[p]["estimate"] == pytest.approx(want["estimate"], rel=1e-4, abs=1e-6), p
+        for side in ("low", "high"):
+            assert got[p][side] == pytest.approx(want[side], rel=1e-5, abs=1e-6), (p, side)
+            # lme4's spline through its profile grid misses the roots, by up to 4e-3 relative
+            # (hsb_slope, lower limit of the correlation: -0.56402 against the root -0.56176)
+            assert got[p][side] == pytest.approx(default[p][side], rel=5e-3, abs=1e-4), (p, side)
+
+
+def test_boundary_limits_are_flagged(pfix, hsb):
+    case = pfix["cases"]["dyestuff2_zero"]
+    data = load(case["data"])
+    fit = mlmpipe.fit(case["formula"], data, reml=True).to_dict()
+    sd = profile_intervals(fit, data)[0]
+    assert sd["estimate"] == 0.0 and sd["low"] == 0.0 and sd["low_at_bound"]
+    assert 0 < sd["high"] < np.inf and not sd["high_at_bound"]
+
+
 def test_reml_profile_is_wider_and_criterion_checked(rfits, hsb):
     fit = dict(rfits["m0_null"])
     fit["sigma"] = next(r["sdcor"] for r in fit["random"] if r["group"] == "Residual")
-    ml = {r["parameter"]: r for r in profile_sd_intervals(fit, hsb)}
-    rl = {r["parameter"]: r for r in profile_sd_intervals(fit, hsb, criterion="fit")}
+    ml = {r["parameter"]: r for r in profile_intervals(fit, hsb)}
+    rl = {r["parameter"]: r for r in profile_intervals(fit, hsb, criterion="fit")}
     sd = "sd_(Intercept)|school"
     assert rl[sd]["high"] - rl[sd]["low"] > ml[sd]["high"] - ml[sd]["low"]
     assert "REML" in rl[sd]["method"] and "ML" in ml[sd]["method"]
     with pytest.raises(ValueError, match="criterion"):
-        profile_sd_intervals(fit, hsb, criterion="bayes")
+        profile_intervals(fit, hsb, criterion="bayes")
+
+
+def test_sequence_profiles_random_slope_models(pfix):
+    case = pfix["cases"]["sleepstudy_slope"]
+    data = load(case["data"])
+    fits = {
+        "m0": mlmpipe.fit("Reaction ~ Days + (1 | Subject)", data).to_dict(),
+        "m1": mlmpipe.fit(case["formula"], data).to_dict(),
+    }
+    out = profile_sequence(["m0", "m1"], fits, data)
+    assert out["skipped"] == {}
+    assert [r["parameter"] for r in out["models"]["m1"]] == [
+        "sd_(Intercept)|Subject",
+        "cor_Days.(Intercept)|Subject",
+        "sd_Days|Subject",
+        "sigma",
+    ]

@@ -1,80 +1,181 @@
-"""Profile-likelihood confidence intervals for the standard deviations of a linear mixed model.
+"""Profile-likelihood confidence intervals for the variance parameters of a linear mixed model.
 
-For a parameter psi (a random-effect SD or the residual SD sigma), the profiled deviance
-``d_p(psi) = min over the other variance parameters of d(theta, sigma | psi)`` (beta profiled out
-in the penalized least-squares solution; the REML criterion for REML fits) gives the interval
+The parameters are the random-effect SDs, the correlations within each vector-valued term and
+the residual SD sigma (:mod:`mlmpipe.inference.varpar`, lme4's ``sd_...``, ``cor_...``,
+``sigma``). For one of them, psi, the profiled deviance ``d_p(psi)`` is the minimum of the deviance
+``d(theta, sigma)`` (beta profiled out in the penalized least-squares solution) over all the other
+SDs, correlations and sigma with psi held fixed, and the interval is
 
     {psi : d_p(psi) - d(theta_hat, sigma_hat) <= chi^2_1(level)}
 
-(Venzon & Moolgavkar 1988; Bates et al. 2015, J. Stat. Softw. 67(1), sec. 5.1, the method of
-lme4's ``confint(method = "profile")``). With ``sd_k = sigma theta_k`` for a scalar random-effects
-term k, fixing sd_k leaves the minimization over sigma and the other theta. Terms with several
-random effects (random slopes) are not profiled here: their SDs are not single theta entries; use
-the parametric bootstrap for them. The lower limit is 0 when the deviance at sd = 0 is within the
-bound.
+(Venzon & Moolgavkar 1988; Bates et al. 2015, J. Stat. Softw. 67(1), sec. 5.1). This is what
+lme4's ``confint(method = "profile")`` estimates; lme4 evaluates the profile on a grid and
+inverts a spline through it, here each limit is a root found by Brent's method, each evaluation a
+bounded quasi-Newton minimization warm-started from the nearest point already profiled.
+
+As in lme4, the ML deviance is profiled around the ML estimates also for a REML fit
+(``criterion="ml"``); ``criterion="fit"`` profiles the fit's own criterion. Where the profile
+stays under the cut-off up to a parameter's bound, the limit is that bound, as lme4's
+``confint.thpr`` does: 0 for an SD (e.g. a random-slope SD estimated near zero), -1 or 1 for a
+correlation; an SD or sigma whose profile never reaches the cut-off above gets ``inf``.
 """
 
 from __future__ import annotations
 
+import nlopt
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-
-def _inner(fun, x0: np.ndarray, bounds: list) -> float:
-    if len(x0) == 0:
-        return float(fun(x0))
-    if len(x0) == 1:
-        lo, hi = bounds[0]
-        r = optimize.minimize_scalar(
-            lambda v: fun(np.array([v])),
-            bounds=(lo, hi),
-            method="bounded",
-            options={"xatol": 1e-10},
-        )
-        return float(r.fun)
-    r = optimize.minimize(fun, x0, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-14})
-    return float(r.fun)
+from mlmpipe.inference.varpar import VarPar
 
 
-def _interval(prof, est: float, d0: float, crit: float, zero_ok: bool) -> tuple[float, float]:
-    """Roots of ``prof(v) - d0 - crit`` on each side of ``est`` (lower 0 when allowed and inside)."""
+class _Profiler:
+    """The profiled deviance of one variance parameter, with warm starts along the profile."""
 
-    def excess(v: float) -> float:
-        return prof(v) - d0 - crit
+    def __init__(self, model, vp: VarPar, s_hat: np.ndarray, w: int) -> None:
+        self.model, self.vp, self.w = model, vp, w
+        self.free = [k for k in range(len(s_hat)) if k != w]
+        sigma = float(s_hat[-1])
+        # scale: SDs and sigma relative to their size (SDs at 0 relative to sigma), cors as they are
+        sc = np.ones(len(s_hat))
+        for k, kind in enumerate(vp.kinds):
+            if kind != "cor":
+                sc[k] = s_hat[k] if s_hat[k] > 1e-3 * sigma else sigma
+        self.scale = sc[self.free]
+        lo, hi = vp.lower(), vp.upper()
+        lo[-1] = 1e-6 * sigma
+        self.bounds = [
+            (lo[k] / sc[k], None if np.isinf(hi[k]) else hi[k] / sc[k]) for k in self.free
+        ]
+        self.s_hat = s_hat
+        self.done: list[tuple[float, np.ndarray]] = [
+            (float(s_hat[w]), s_hat[self.free] / self.scale)
+        ]
 
-    tol = dict(xtol=1e-12 * max(est, 1.0), rtol=1e-10)
-    if zero_ok and excess(1e-8 * est) <= 0:
-        lo = 0.0
-    else:
-        b = 0.5 * est
-        while excess(b) < 0 and b > 1e-8 * est:
-            b *= 0.5
-        lo = optimize.brentq(excess, b, est, **tol)
-    hi = 2.0 * est
-    while excess(hi) < 0:
-        hi *= 2.0
-    return lo, optimize.brentq(excess, est, hi, **tol)
-
-
-def _safe(dev):
-    def f(vp: np.ndarray) -> float:
+    def deviance(self, s: np.ndarray) -> float:
+        theta = self.vp.to_theta(s)
+        if theta is None:
+            return np.inf
         try:
-            return float(dev(vp))
+            return float(self.model.deviance_varpar(np.append(theta, s[-1])))
         except np.linalg.LinAlgError:
             return np.inf
 
-    return f
+    def start(self, value: float) -> np.ndarray:
+        """Linear extrapolation of the optimum from the two profiled points nearest ``value``."""
+        near = sorted(self.done, key=lambda d: abs(d[0] - value))[:2]
+        if len(near) < 2 or near[0][0] == near[1][0]:
+            return near[0][1]
+        (va, xa), (vb, xb) = near
+        x = xa + (xb - xa) * (value - va) / (vb - va)
+        lo = np.array([-np.inf if b[0] is None else b[0] for b in self.bounds])
+        hi = np.array([np.inf if b[1] is None else b[1] for b in self.bounds])
+        return np.clip(x, lo, hi)
+
+    def __call__(self, value: float) -> float:
+        s = self.s_hat.copy()
+        s[self.w] = value
+
+        def f(x: np.ndarray) -> float:
+            s[self.free] = x * self.scale
+            return self.deviance(s)
+
+        if not self.free:
+            return f(np.empty(0))
+        x, fx = _bobyqa(f, self.start(value), self.bounds)
+        self.done.append((value, x))
+        return fx
 
 
-def profile_sd_intervals(
+def _bobyqa(f, x0: np.ndarray, bounds: list) -> tuple[np.ndarray, float]:
+    """Minimize ``f`` from ``x0`` (a close warm start) by NLopt's BOBYQA, as lme4's profile does."""
+    lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+    hi = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+    x0 = np.clip(x0, lo, hi)
+    if x0.size == 1:  # BOBYQA needs two or more dimensions
+        r = optimize.minimize_scalar(
+            lambda v: f(np.array([v])),
+            bounds=(lo[0], min(hi[0], x0[0] + 10.0)),
+            method="bounded",
+            options={"xatol": 1e-9},
+        )
+        return np.array([r.x]), float(r.fun)
+    best = [np.inf, x0]
+
+    def g(x: np.ndarray, grad) -> float:
+        v = f(x)
+        if v < best[0]:
+            best[0], best[1] = v, np.array(x, float)
+        return v if np.isfinite(v) else 1e100  # outside the PSD set: rejected, not fatal
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, x0.size)
+    opt.set_min_objective(g)
+    opt.set_lower_bounds(lo)
+    opt.set_upper_bounds(hi)
+    opt.set_initial_step(0.02)
+    opt.set_xtol_abs(1e-9)
+    opt.set_ftol_abs(1e-11)
+    opt.set_maxeval(5000)
+    try:
+        opt.optimize(x0)
+    except nlopt.RoundoffLimited:  # the best point so far is as good as the arithmetic allows
+        pass
+    return best[1], float(best[0])
+
+
+def _limit(zeta, est: float, bound: float, step: float, target: float) -> float:
+    """Where the signed-root profile ``zeta`` (0 at ``est``) reaches ``target`` between ``est`` and
+    ``bound``, by the secant method on (nearly linear) zeta, safeguarded by bisection once the
+    root is bracketed; ``bound`` when zeta stays below ``target`` up to it."""
+    direction = np.sign(bound - est)
+    if direction == 0:
+        return bound
+    tol = 1e-9 * step
+    pts = [(est, -target)]  # (v, zeta(v) - target)
+    v = est + direction * min(step, 0.5 * abs(bound - est))
+    inside = (est, None)  # last point below target, first point above it
+    for _ in range(60):
+        g = zeta(v) - target
+        pts.append((v, g))
+        if abs(g) < 1e-7:
+            return float(v)
+        if g < 0:
+            inside = (v, inside[1])
+        else:
+            inside = (inside[0], v)
+        (v0, g0), (v1, g1) = pts[-2], pts[-1]
+        nxt = v1 - g1 * (v1 - v0) / (g1 - g0) if g1 != g0 else np.nan
+        a, b = inside
+        if b is not None:
+            if not (min(a, b) < nxt < max(a, b)):
+                nxt = 0.5 * (a + b)
+            if abs(b - a) < tol:
+                return float(0.5 * (a + b))
+        else:
+            far = a + direction * 4 * abs(a - est)
+            if not np.isfinite(nxt) or direction * (nxt - a) <= 0 or direction * (nxt - far) > 0:
+                nxt = far
+            if direction * (nxt - bound) >= 0:
+                if np.isfinite(bound):
+                    if zeta(bound) - target <= 0:
+                        return bound
+                    nxt = 0.5 * (a + bound)
+                    inside = (a, bound)
+                elif abs(nxt - est) > 1e6 * step:
+                    return bound
+        v = nxt
+    raise RuntimeError(f"profile: no limit found between {est} and {bound}")
+
+
+def profile_intervals(
     fit: dict, data: pd.DataFrame, level: float = 0.95, criterion: str = "ml"
 ) -> list[dict]:
-    """Profile intervals of the SD of each scalar random-effects term and of sigma.
+    """Profile intervals of every SD, correlation and sigma of ``fit`` (a result dict).
 
-    ``criterion="ml"`` profiles the ML deviance around the ML estimates also for a REML fit, as
-    lme4's ``confint(method = "profile")`` does (it matches it to 1e-6 on HSB); ``"fit"`` profiles
-    the fit's own criterion (the REML criterion for a REML fit).
+    One row per parameter in lme4's order (``confint(m, method = "profile", oldNames = FALSE)``)
+    with the estimate on the profiled scale (the ML estimate for ``criterion="ml"``), the limits,
+    and the profiled deviance at each limit's bound when that bound was taken.
     """
     from mlmpipe.engine.fit import fit_design
     from mlmpipe.engine.lmm import LinearMixedModel
@@ -86,68 +187,58 @@ def profile_sd_intervals(
     design = build_design(fit["formula"], data)
     model = LinearMixedModel(design, reml=reml)
     theta = np.asarray(fit["theta"], float)
-    sigma = float(fit["sigma"])
-    if reml != bool(fit["reml"]):
-        ml = fit_design(design, reml=False, df_method="none", theta0=theta)
+    if reml != bool(fit["reml"]) or "sigma" not in fit:
+        ml = fit_design(design, reml=reml, df_method="none", theta0=theta)
         theta, sigma = np.asarray(ml.theta, float), float(ml.sigma)
-    dev = _safe(model.deviance_varpar)
-    d0 = dev(np.append(theta, sigma))
-    crit = stats.chi2.ppf(level, 1)
-    k = len(theta)
-    big = 1e3
+    else:
+        sigma = float(fit["sigma"])
+    vp = VarPar(model)
+    s_hat = vp.from_theta(theta, sigma)
+    d0 = float(model.objective(theta))
+    crit = float(stats.chi2.ppf(level, 1))
+    lower, upper = vp.lower(), vp.upper()
+    lower[-1] = 1e-3 * sigma  # sigma's bound 0 is never reached: bisect towards a point above it
+    method = "profile likelihood (" + ("REML" if reml else "ML") + " deviance)"
     out = []
-    scalar = [i for i, r in enumerate(model.reterms) if r.ntheta == 1]
-    for i in scalar:
-        j = model.theta_index[i].start
-        others = [m for m in range(k) if m != j]
+    for w, (name, kind) in enumerate(zip(vp.names, vp.kinds, strict=True)):
+        prof = _Profiler(model, vp, s_hat, w)
 
-        def prof_sd(s: float, j=j, others=others) -> float:
-            def f(x: np.ndarray) -> float:
-                sg = float(np.exp(x[0]))
-                th = theta.copy()
-                th[j] = s / sg
-                th[others] = x[1:]
-                return dev(np.append(th, sg))
+        def zeta(v: float, prof=prof) -> float:
+            return float(np.sqrt(max(prof(v) - d0, 0.0)))
 
-            x0 = np.concatenate([[np.log(sigma)], theta[others]])
-            bounds = [(np.log(sigma) - 3, np.log(sigma) + 3)] + [(0.0, big)] * len(others)
-            return _inner(f, x0, bounds)
-
-        est = sigma * theta[j]
-        lo, hi = _interval(prof_sd, est, d0, crit, zero_ok=True)
-        r = model.reterms[i]
+        est = float(s_hat[w])
+        step = 0.25 if kind == "cor" else 0.25 * (est if est > 1e-3 * sigma else sigma)
+        target = float(np.sqrt(crit))
+        lo = _limit(zeta, est, float(lower[w]), step, target)
+        hi = _limit(zeta, est, float(upper[w]), step, target)
         out.append(
-            {"parameter": f"sd_{r.term.names[0]}|{r.name}", "estimate": est, "low": lo, "high": hi}
+            {
+                "parameter": name,
+                "kind": kind,
+                "estimate": est,
+                "low": lo,
+                "high": hi,
+                "low_at_bound": bool(lo == lower[w]),
+                "high_at_bound": bool(hi == upper[w]),
+                "level": level,
+                "method": method,
+            }
         )
-
-    def prof_sigma(s: float) -> float:
-        return _inner(
-            lambda th: dev(np.append(th, s)), theta.copy(), [(float(lb), big) for lb in model.lower]
-        )
-
-    lo, hi = _interval(prof_sigma, sigma, d0, crit, zero_ok=False)
-    out.append({"parameter": "sigma", "estimate": sigma, "low": lo, "high": hi})
-    for row in out:
-        row["level"] = level
-        row["method"] = "profile likelihood (" + ("REML" if reml else "ML") + " deviance)"
     return out
 
 
 def profile_sequence(
     models: list[str], fits: dict[str, dict], data: pd.DataFrame, level: float = 0.95
 ) -> dict:
-    """Profile intervals for the models of a sequence whose random-effects terms are all scalar
-    (random intercepts); models with random slopes are listed under ``skipped`` with the reason."""
+    """Profile intervals for every model of a sequence; a model whose profile cannot be computed
+    (e.g. correlations of three or more random effects leaving the positive semidefinite set) is
+    listed under ``skipped`` with the reason."""
     out: dict = {"level": level, "models": {}, "skipped": {}}
     for m in models:
-        vector = sorted({r["group"] for r in fits[m]["random"] if r["term2"] is not None})
-        if vector:
-            out["skipped"][m] = (
-                f"random slopes in {', '.join(vector)}: their SDs are not single theta entries "
-                "(profile of vector-valued terms not implemented)"
-            )
-            continue
-        out["models"][m] = profile_sd_intervals(fits[m], data, level)
+        try:
+            out["models"][m] = profile_intervals(fits[m], data, level)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+            out["skipped"][m] = str(exc).splitlines()[0]
     return out
 
 
