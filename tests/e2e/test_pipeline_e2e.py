@@ -194,12 +194,17 @@ def test_effects_diagnostics_tables_and_interactions(run):
             assert (tables / f"apa_{name}.{ext}").stat().st_size > 0, (name, ext)
     html = (run / "reports/report.html").read_text()
     for heading in (
+        "Executive summary",
+        "Preregistered hypotheses: 2 of 2 supported",
         "Effect sizes",
+        "Variance partition across the model sequence",
         "Tables for the manuscript",
         "Cross-level interactions",
+        "Random slopes and trajectories",
         "Diagnostics of the final model",
     ):
-        assert heading in html
+        assert heading in html, heading
+    assert html.index("Executive summary") < html.index("Data structure")
     assert "https://cdnjs" not in html
     figs = {p.name for p in (run / "reports/figures/results").iterdir()}
     for name in (
@@ -209,10 +214,16 @@ def test_effects_diagnostics_tables_and_interactions(run):
         "interaction_cses_sectorCatholic",
     ):
         assert {f"{name}.png", f"{name}.svg"} <= figs, name
+    model_figs = {p.name for p in (run / "reports/figures/model").iterdir()}
+    assert {
+        f"{n}.{e}" for n in ("variance_partition", "spaghetti_cses") for e in ("png", "svg")
+    } <= model_figs
+    assert "trajectories.png" not in model_figs  # cross-sectional plan: no report.time_variable
     import pypandoc
 
     docx = pypandoc.convert_file(str(run / "reports/report.docx"), "plain", format="docx")
     assert "Effect sizes" in docx and "Diagnostics of the final model" in docx
+    assert "Executive summary" in docx and "Variance partition" in docx
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -250,7 +261,14 @@ def test_report_in_headless_chromium(run, tmp_path):
     html = (run / "reports/report.html").read_text()
     page.write_text(html.replace("</body>", BROKEN_PROBE + "</body>"), encoding="utf-8")
     dom = chromium("--dump-dom", page.as_uri(), cwd=tmp_path)
-    for heading in ("Data structure", "Model comparison", "Effect sizes", "Diagnostics"):
+    for heading in (
+        "Executive summary",
+        "Data structure",
+        "Model comparison",
+        "Effect sizes",
+        "Random slopes and trajectories",
+        "Diagnostics",
+    ):
         assert heading in dom
     srcs = re.findall(r"<img[^>]*\ssrc=\"([^\"]*)\"", dom)
     assert len(srcs) >= 8 and all(s.startswith("data:image/") for s in srcs)

@@ -13,6 +13,34 @@ rule provenance:
         "../scripts/provenance.py"
 
 
+rule model_figures:
+    input:
+        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}.json",
+        fits=expand(
+            "reports/fits/{model}/{estimator}/pooled.json",
+            model=PLAN.model_names,
+            estimator=EFFECTS_EST,
+        ),
+        code=mp.library_files(
+            "report.slopes",
+            "report.variance_partition",
+            "report.figure_files",
+            "report.figures",
+            "effects",
+            "formula",
+        ),
+    output:
+        directory("reports/figures/model"),
+    params:
+        spec=lambda w: PLAN.slice_report(),
+        seed=PLAN.seed,
+    log:
+        "logs/model_figures.log",
+    script:
+        "../scripts/model_figures.py"
+
+
 rule report:
     input:
         notebook="workflow/notebooks/report.ipynb",
@@ -45,6 +73,7 @@ rule report:
         bootstrap=lambda w: ["reports/bootstrap.json"] if BOOT["resamples"] else [],
         predictions=PREDICTIONS,  # [json, figures dir] for GLMM plans, else [] (predictions.smk)
         result_figures="reports/figures/results",
+        model_figures="reports/figures/model",
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],
