@@ -1,4 +1,4 @@
-"""Profile-likelihood intervals of the random-effect SDs and sigma for the model sequence."""
+"""Profile-likelihood intervals of every variance parameter (SDs, correlations, sigma) of the model sequence."""
 
 import json
 import sys
