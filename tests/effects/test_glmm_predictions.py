@@ -118,6 +118,13 @@ def test_ordinal_category_predictions():
     p = np.diff(np.concatenate([[0.0], 1 / (1 + np.exp(-(a - eta))), [1.0]]))
     cond = t[(t["kind"] == "conditional") & (t["x"] == -1.0)].sort_values("category")
     np.testing.assert_allclose(cond["fit"], p, rtol=1e-10)
+    # the pipeline's output and plot for an ordinal plan: one panel per moderator level
+    spec = {"alpha": 0.05, "family": "ordinal", "link": "logit", "nagq": 1}
+    out = glmm_predictions({"formula": "y ~ x + w + (1 | g)"}, d, spec | {"predictions": NO_PLAN})
+    curves = pd.DataFrame(out["curves"])
+    assert set(curves["category"]) == {0, 1, 2, 3}
+    fig = prediction_figures(out)["predicted_categories"]
+    assert len(fig.axes) == 2
 
 
 def test_plan_slice_and_schema():

@@ -22,7 +22,8 @@ def _panel(ax, t: pd.DataFrame, focal: str, color_by: str | None, level: str) ->
         sub = t if key is None else t[t[color_by] == key]
         for kind, ls, alpha in (("conditional", "-", 0.18), ("population-averaged", "--", 0.08)):
             s = sub[sub["kind"] == kind].sort_values(focal)
-            label = ("" if key is None else f"{key}, ") + (
+            name = f"category {key}" if color_by == "category" else key
+            label = ("" if key is None else f"{name}, ") + (
                 "typical cluster" if kind == "conditional" else "population-averaged"
             )
             ax.plot(s[focal], s["fit"], ls=ls, color=f"C{i}", lw=1.4, label=label)
