@@ -12,7 +12,7 @@ import pytest
 
 import mlmpipe
 from mlmpipe.effects.glmm_predictions import glmm_predictions
-from mlmpipe.effects.prediction_grid import predict_at
+from mlmpipe.effects.prediction_grid import predict_at, prediction_model
 from mlmpipe.errors import PlanError
 from mlmpipe.report.glmm_section import glmm_section
 from mlmpipe.report.prediction_figures import prediction_figures
@@ -118,6 +118,11 @@ def test_ordinal_category_predictions():
     p = np.diff(np.concatenate([[0.0], 1 / (1 + np.exp(-(a - eta))), [1.0]]))
     cond = t[(t["kind"] == "conditional") & (t["x"] == -1.0)].sort_values("category")
     np.testing.assert_allclose(cond["fit"], p, rtol=1e-10)
+    # the joint covariance of (beta, thresholds) agrees with the fit's SEs
+    pm = prediction_model(res)
+    se = np.sqrt(np.diag(pm.vcov_joint))
+    np.testing.assert_allclose(se[:2], np.sqrt(np.diag(res.vcov)), rtol=1e-8)
+    np.testing.assert_allclose(se[2:], [r["se"] for r in res.thresholds()], rtol=1e-8)
     # the pipeline's output and plot for an ordinal plan: one panel per moderator level
     spec = {"alpha": 0.05, "family": "ordinal", "link": "logit", "nagq": 1}
     out = glmm_predictions({"formula": "y ~ x + w + (1 | g)"}, d, spec | {"predictions": NO_PLAN})
