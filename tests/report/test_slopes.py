@@ -94,3 +94,18 @@ def test_unknown_variable_or_group_names_it(fit, sleep):
         slopes.cluster_lines(fit, sleep, "Days", "Person")
     with pytest.raises(EstimationError, match="time_variable 'Hours'"):
         slopes.trajectories(fit, sleep, "Hours")
+
+
+def test_glmm_mean_trajectory_on_the_response_scale(fit, sleep):
+    """A GLMM's mean trajectory averages the inverse-link conditional means over the rows."""
+    as_log = {**fit, "family": "poisson", "link": "log"}
+    beta = {r["term"]: r["estimate"] for r in fit["fixed"]}
+    scaled = {**as_log, "fixed": [{**r, "estimate": r["estimate"] / 100} for r in fit["fixed"]]}
+    t = slopes.trajectories(scaled, sleep, "Days", max_clusters=2, seed=3)
+    eta = beta["(Intercept)"] / 100 + beta["Days"] / 100 * np.asarray(t["mean"]["time"])
+    np.testing.assert_allclose(t["mean"]["y"], np.exp(eta), rtol=1e-10)
+    assert slopes.inverse_link({"link": "logit", "family": "binomial"}, 0.0) == 0.5
+    assert slopes.inverse_link({"link": "logit", "family": "ordinal"}, 2.0) == 2.0
+    assert slopes.scale_note("binomial", "logit") == " (linear predictor, logit scale)"
+    with pytest.raises(EstimationError, match="no inverse for link 'inverse'"):
+        slopes.inverse_link({"formula": "y ~ x", "link": "inverse", "family": "Gamma"}, 1.0)

@@ -79,6 +79,32 @@ def slope_variables(fit: dict, data: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+def inverse_link(fit: dict, eta: np.ndarray) -> np.ndarray:
+    """Linear predictor -> mean of the outcome for the fit's family and link (the model-implied
+    mean trajectory of a GLMM averages the conditional means at b = 0 over the rows); an ordinal
+    fit stays on the latent scale."""
+    from scipy import special, stats
+
+    link = fit.get("link", "identity") if fit.get("family", "gaussian") != "ordinal" else "identity"
+    inverse = {
+        "identity": lambda x: x,
+        "logit": special.expit,
+        "probit": stats.norm.cdf,
+        "cloglog": lambda x: -np.expm1(-np.exp(x)),
+        "log": np.exp,
+    }
+    if link not in inverse:
+        raise EstimationError(f"{fit.get('model', fit['formula'])}: no inverse for link {link!r}")
+    return inverse[link](np.asarray(eta, float))
+
+
+def scale_note(family: str | None, link: str | None) -> str:
+    """Axis note for the spaghetti lines, which are on the linear-predictor scale."""
+    if family in (None, "gaussian"):
+        return ""
+    return f" (linear predictor, {link or 'latent'} scale)"
+
+
 def cluster_lines(
     fit: dict,
     data: pd.DataFrame,
@@ -136,6 +162,8 @@ def cluster_lines(
         "outcome": design.response,
         "clusters_total": len(re_term.levels),
         "clusters": clusters,
+        "family": fit.get("family", "gaussian"),
+        "link": fit.get("link", "identity"),
         "average": {"x": grid.tolist(), "y": fixed.mean(axis=1).tolist()},
         "seed": seed,
     }
@@ -173,6 +201,7 @@ def trajectories(
         )
     grid = _grid(t_all, 25)
     _, fixed, _, _ = _evaluate(fit, data, time, group, grid)
+    mean = inverse_link(fit, fixed).mean(axis=1)
     return {
         "model": label,
         "group": group,
@@ -180,7 +209,7 @@ def trajectories(
         "outcome": design.response,
         "clusters_total": len(re_term.levels),
         "observed": people,
-        "mean": {"time": grid.tolist(), "y": fixed.mean(axis=1).tolist()},
+        "mean": {"time": grid.tolist(), "y": mean.tolist()},
         "seed": seed,
     }
 
@@ -206,7 +235,9 @@ def spaghetti_plot(lines: dict):
         f"({shown} of {total}{', sampled' if shown < total else ''})"
     )
     ax.set_xlabel(lines["variable"])
-    ax.set_ylabel(f"predicted {lines['outcome']}")
+    ax.set_ylabel(
+        f"predicted {lines['outcome']}{scale_note(lines.get('family'), lines.get('link'))}"
+    )
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     return fig
