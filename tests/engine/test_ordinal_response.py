@@ -4,6 +4,7 @@ categories without observations."""
 from __future__ import annotations
 
 import warnings
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -55,11 +56,17 @@ def test_unordered_numeric_categorical_in_increasing_order_is_accepted() -> None
     assert ordinal_response(build_design("y ~ x + (1 | g)", df))[1] == ("1", "2", "3", "4")
 
 
-def test_fit_with_labels_equals_fit_with_codes() -> None:
+@cache
+def fits():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         num = mlmpipe.fit("y ~ x + (1 | g)", data(), family="ordinal")
         lab = mlmpipe.fit("y ~ x + (1 | g)", as_labels(data()), family="ordinal")
+    return num, lab
+
+
+def test_fit_with_labels_equals_fit_with_codes() -> None:
+    num, lab = fits()
     assert lab.loglik == pytest.approx(num.loglik, abs=1e-9)
     assert [t["term"] for t in lab.thresholds()] == [
         "never|rarely",
@@ -109,3 +116,13 @@ def test_thresholds_only_model() -> None:
     th = res.thresholds()
     assert len(th) == 3 and all(np.isfinite(t["se"]) and t["se"] > 0 for t in th)
     assert np.all(np.diff([t["estimate"] for t in th]) > 0)
+
+
+def test_predictions_carry_the_category_labels() -> None:
+    from mlmpipe.effects.prediction_grid import predict_at
+
+    num, lab = fits()
+    grid = pd.DataFrame({"x": [0.0, 1.0]})
+    t_lab, t_num = predict_at(lab, grid), predict_at(num, grid)
+    assert list(dict.fromkeys(t_lab["category"])) == LABELS
+    np.testing.assert_allclose(t_lab["fit"], t_num["fit"], rtol=1e-8)

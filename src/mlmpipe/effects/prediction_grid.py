@@ -237,7 +237,9 @@ def predict_at(
             r = category_probabilities(pm, X, sd, shift=shift, extra_var=var, alpha=alpha)
             for k, cat in enumerate(pm.categories):
                 f = cov.copy()
-                f["category"] = int(cat) if float(cat).is_integer() else cat
+                f["category"] = (  # labels of an ordered-Categorical response stay text
+                    cat if isinstance(cat, str) else int(cat) if float(cat).is_integer() else cat
+                )
                 f["kind"], f["cluster"] = kind, cl
                 f["eta"], f["sd_random"] = r["eta"], r["sd_random"]
                 for c in ("fit", "low", "high"):
