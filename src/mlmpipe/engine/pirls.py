@@ -98,6 +98,23 @@ class Pirls:
         L = BlockDiag(Lb)
         return Factorization([[L]], L.logdet_chol(), float("nan"), float("nan")), [u]
 
+    def _solve(self, mode, theta, Ts, w, wres, eta, fixed, beta, beta_free):
+        """One PIRLS solve at working weights ``w`` and residuals ``wres``:
+        ``(factor, new modes, new beta)``; ``mode`` is ``"fast"`` (one term, per level),
+        ``"u_only"`` (beta fixed: the system without fixed-effects rows) or ``"full"``."""
+        m = self.lmm
+        if mode == "fast":
+            f, new_us = self._u_only(Ts[0], w, eta - fixed + wres)
+            return f, new_us, beta
+        if mode == "u_only":
+            self.lmm_u.reweight(w, eta - fixed + wres)
+            f = self.lmm_u.factorize(theta)
+            return f, self.lmm_u.spherical_modes(f, np.zeros(0)), beta
+        m.reweight(w, eta - self.offset + wres)
+        f = m.factorize(theta)
+        new_beta = m.beta_from(f) if beta_free else beta
+        return f, m.spherical_modes(f, new_beta), new_beta
+
     def penalized_deviance(self, eta: np.ndarray, us: list[np.ndarray]) -> tuple[float, float]:
         ss = float(sum(np.dot(u, u) for u in us))
         return self.evaluator().deviance(eta)[0] + ss, ss
@@ -133,21 +150,11 @@ class Pirls:
             eta, pdev = np.asarray(eta_start, float), np.inf
         fast = not (beta_free or full) and m.K == 1
         u_only = not (beta_free or full) and m.K > 1 and self.lmm_u is not None
+        mode = "fast" if fast else "u_only" if u_only else "full"
+        last = None  # previous change, after a full Newton step
         for it in range(1, maxit + 1):
             w, wres = ev.working(eta, cache)
-            if fast:
-                f, new_us = self._u_only(Ts[0], w, eta - fixed + wres)
-                new_beta = beta
-            elif u_only:  # the same system without the fixed-effects rows
-                self.lmm_u.reweight(w, eta - fixed + wres)
-                f = self.lmm_u.factorize(theta)
-                new_beta = beta
-                new_us = self.lmm_u.spherical_modes(f, np.zeros(0))
-            else:
-                m.reweight(w, eta - self.offset + wres)
-                f = m.factorize(theta)
-                new_beta = m.beta_from(f) if beta_free else beta
-                new_us = m.spherical_modes(f, new_beta)
+            f, new_us, new_beta = self._solve(mode, theta, Ts, w, wres, eta, fixed, beta, beta_free)
             step = 1.0
             for _ in range(30):
                 cu = [u + step * (nu - u) for u, nu in zip(us, new_us, strict=True)]
@@ -173,7 +180,21 @@ class Pirls:
             # under separation beta drifts off to infinity
             stalled = beta_free and abs(pdev - cdev) < 1e-10 * (1 + abs(cdev))
             pdev = cdev
-            if change < tol or stalled:
+            # Newton's quadratic convergence: the next change would be about
+            # change * (change / last)^2; below tol the modes are final, and the factor at their
+            # own weights (for log|L|) replaces the step that would only confirm them
+            final = (
+                not beta_free
+                and step == 1.0
+                and last is not None
+                and change < 1e-6
+                and change * (change / last) ** 2 < tol
+            )
+            if final and not (change < tol):
+                w, wres = ev.working(eta, cache)
+                f = self._solve(mode, theta, Ts, w, wres, eta, fixed, beta, beta_free)[0]
+            last = change if step == 1.0 and change > 0 else None
+            if change < tol or stalled or final:
                 mu = fam.link.linkinv(eta)
                 ss = float(sum(np.dot(u, u) for u in us))
                 return PirlsState(us, beta, eta, mu, f, ss, it, dev)

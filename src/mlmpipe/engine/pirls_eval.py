@@ -48,15 +48,20 @@ class ResponseEval:
             return float(np.sum(self.family.unit_deviance(self.y, eta, self.wt))), None
         e = np.abs(eta)
         np.negative(e, out=e)
+        clamp = bool(e.min() < -_NEG_LOG_EPS)  # some mu beyond the [eps, 1 - eps] guard
         np.exp(e, out=e)  # e = exp(-|eta|)
         ope = 1.0 + e
-        sp_neg = np.log(ope)
-        sp_neg += np.maximum(eta, 0.0)  # softplus(eta) = -log(1 - mu)
-        sp_pos = sp_neg - eta  # softplus(-eta) = -log(mu)
-        np.minimum(sp_neg, _NEG_LOG_EPS, out=sp_neg)
-        np.minimum(sp_pos, _NEG_LOG_EPS, out=sp_pos)
-        dev = 2.0 * (float(np.dot(self.wy, sp_pos)) + float(np.dot(self.w1y, sp_neg)))
-        return dev, (e, ope)
+        sp = np.log(ope)
+        sp += np.maximum(eta, 0.0)  # softplus(eta) = -log(1 - mu); softplus(-eta) = sp - eta
+        if clamp:
+            sp_pos = sp - eta
+            np.minimum(sp, _NEG_LOG_EPS, out=sp)
+            np.minimum(sp_pos, _NEG_LOG_EPS, out=sp_pos)
+            dev = 2.0 * (float(np.dot(self.wy, sp_pos)) + float(np.dot(self.w1y, sp)))
+        else:  # sum wy (sp - eta) + w1y sp = sum wt sp - sum wy eta
+            spsum = float(np.sum(sp)) if self.unit_wt else float(np.dot(self.wt, sp))
+            dev = 2.0 * (spsum - float(np.dot(self.wy, eta)))
+        return dev, (e, ope, clamp)
 
     def working(self, eta: np.ndarray, cache: object = None) -> tuple[np.ndarray, np.ndarray]:
         """Working weights and working residuals at ``eta`` (``cache`` from ``deviance(eta)``)."""
@@ -66,13 +71,16 @@ class ResponseEval:
         if cache is None:
             e = np.exp(-np.abs(eta))
             ope = 1.0 + e
+            clamp = True
         else:
-            e, ope = cache
+            e, ope, clamp = cache
         mu = np.where(eta >= 0, 1.0, e)
         mu /= ope
-        np.clip(mu, EPS, 1 - EPS, out=mu)
-        d = e / (ope * ope)
-        np.maximum(d, EPS, out=d)
+        d = e / ope
+        d /= ope  # mu_eta = e / (1 + e)^2
+        if clamp:
+            np.clip(mu, EPS, 1 - EPS, out=mu)
+            np.maximum(d, EPS, out=d)
         wres = self.y - mu
         wres /= d
         w = d if self.unit_wt else self.wt * d

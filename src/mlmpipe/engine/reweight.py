@@ -60,6 +60,7 @@ class WeightedCrossProducts:
                     )
                 )
         self.ZsT = [Z.T.tocsr() for Z in lmm._Zs]
+        self.XY: np.ndarray | None = None  # [X z], reused: only its last column changes
 
     def apply(self, lmm, w: np.ndarray) -> None:
         K = len(self.rs)
@@ -76,7 +77,10 @@ class WeightedCrossProducts:
                     A[j][i] = B.with_data(M, data.reshape(M.data.shape))
                 else:
                     A[j][i] = data.reshape(M.shape)
-        XY = np.column_stack([lmm.X, lmm.y])
+        if self.XY is None or self.XY.shape[1] != lmm.X.shape[1] + 1:
+            self.XY = np.column_stack([lmm.X, lmm.y])
+        XY = self.XY
+        XY[:, -1] = lmm.y  # X is fixed; only the working response changes
         WXY = XY * w[:, None]
         A[K] = [np.asarray(ZT @ WXY).T for ZT in self.ZsT] + [XY.T @ WXY]
         lmm.A = A
