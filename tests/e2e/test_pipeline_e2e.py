@@ -224,6 +224,11 @@ def test_effects_diagnostics_tables_and_interactions(run):
     docx = pypandoc.convert_file(str(run / "reports/report.docx"), "plain", format="docx")
     assert "Effect sizes" in docx and "Diagnostics of the final model" in docx
     assert "Executive summary" in docx and "Variance partition" in docx
+    import zipfile
+
+    with zipfile.ZipFile(run / "reports/report.docx") as z:
+        media = [n for n in z.namelist() if n.startswith("word/media/")]
+    assert len(media) == html.count("<img")  # every figure of the HTML embedded in the DOCX
 
 
 CHROMIUM = Path("/usr/bin/chromium")
