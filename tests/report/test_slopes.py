@@ -109,3 +109,13 @@ def test_glmm_mean_trajectory_on_the_response_scale(fit, sleep):
     assert slopes.scale_note("binomial", "logit") == " (linear predictor, logit scale)"
     with pytest.raises(EstimationError, match="no inverse for link 'inverse'"):
         slopes.inverse_link({"formula": "y ~ x", "link": "inverse", "family": "Gamma"}, 1.0)
+
+
+def test_transforms_use_the_fitted_data(sleep):
+    """scale(Days) keeps the mean and SD of the fitted data when Days is set to a grid value."""
+    fit = mlmpipe.fit("Reaction ~ scale(Days) + (1 | Subject)", sleep).to_dict()
+    t = slopes.trajectories(fit, sleep, "Days", max_clusters=3, seed=1)
+    b0, b1 = (r["estimate"] for r in fit["fixed"])
+    days = np.asarray(t["mean"]["time"])
+    want = b0 + b1 * (days - sleep["Days"].mean()) / sleep["Days"].std()
+    np.testing.assert_allclose(t["mean"]["y"], want, rtol=1e-10)

@@ -42,31 +42,34 @@ def _grid(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def _evaluate(fit: dict, data: pd.DataFrame, variable: str, group: str, grid: np.ndarray):
-    """Per grid value: fixed predictions (n,) and random-effect rows Z (n, q) of ``group``.
+    """Per grid value: fixed predictions (g, n) and random-effect rows Z (g, n, q) of ``group``,
+    from the model matrices of the fitted rows with ``variable`` set to that value (factor levels,
+    contrasts and data-dependent transforms as learned on the data, as in ``predict``).
 
-    Returns ``(design, fixed (g, n), Z (g, n, q), terms)`` with rows as used by the fit."""
+    Returns ``(design, fixed, Z, terms)``; rows are those the fit used (``design.rows``)."""
     from mlmpipe.formula import build_design
+    from mlmpipe.formula.design import new_data_matrices
 
+    label = fit.get("model", fit["formula"])
     names = [f["term"] for f in fit["fixed"]]
     beta = np.array([f["estimate"] for f in fit["fixed"]], float)
     base = build_design(fit["formula"], data)
+    cols = list(base.fixed_names)
+    missing = [t for t in names if t not in cols]
+    if missing:
+        raise EstimationError(
+            f"{label}: fixed terms {', '.join(missing)} are not in the design rebuilt on the data"
+        )
+    k = next((i for i, t in enumerate(base.re_terms) if t.group == group), None)
+    if k is None:
+        raise EstimationError(f"{label}: no grouping factor {group!r} in {fit['formula']!r}")
+    used = data.iloc[base.rows]
     fixed, Zs = [], []
-    terms = None
     for v in grid:
-        d = build_design(fit["formula"], data.assign(**{variable: float(v)}))
-        cols = list(d.fixed_names)
-        missing = [t for t in names if t not in cols]
-        if missing:
-            raise EstimationError(
-                f"{fit.get('model', fit['formula'])}: fixed terms {', '.join(missing)} are not in "
-                f"the design with {variable} = {v:g}"
-            )
-        X = np.asarray(d.X, float)[:, [cols.index(t) for t in names]]
-        fixed.append(X @ beta)
-        re = next(t for t in d.re_terms if t.group == group)
-        terms = list(re.names)
-        Zs.append(np.asarray(re.Z, float))
-    return base, np.array(fixed), np.array(Zs), terms
+        X, _, Z, _ = new_data_matrices(base, used.assign(**{variable: float(v)}))
+        fixed.append(np.asarray(X, float)[:, [cols.index(t) for t in names]] @ beta)
+        Zs.append(np.asarray(Z[k], float))
+    return base, np.array(fixed), np.array(Zs), list(base.re_terms[k].names)
 
 
 def slope_variables(fit: dict, data: pd.DataFrame) -> list[tuple[str, str]]:
