@@ -58,6 +58,12 @@ def test_listwise_and_imputation_specifications_both_estimate_the_focal(config, 
     # same target, different data: the pooled estimate is near the complete-case one
     assert abs(fb["estimate"] - fa["estimate"]) < 2 * fa["se"]
     assert b["nobs"] == len(holes) > a["nobs"]  # every row analysed after imputation
+    # the multiverse summary takes both (its table has one row per specification)
+    from mlmpipe.sensitivity.summary import summarize
+
+    summary, table = summarize([a, b], sens.summary_definition())
+    assert list(table["missing"]) == ["listwise", "imputation"]
+    assert table["estimate"].notna().all()
     # a plan without a delta grid cannot run the delta option: failed with its reason
     d = sens.definition(find_spec(sens, missing="delta").id)
     res = run_specification(holes, d)
