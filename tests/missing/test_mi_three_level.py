@@ -1,5 +1,6 @@
 """Three-level imputation (students in classes in schools), small seeded simulation (fast)."""
 
+import io
 import warnings
 
 import numpy as np
@@ -11,6 +12,7 @@ from mlmpipe.errors import DataValidationError
 from mlmpipe.missing.handle import imputation_spec
 from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
 from mlmpipe.missing.mi_three_level import build_hierarchy
+from mlmpipe.steps import missing_step, validate_step
 
 
 def simulate(K=30, C=4, n=10, seed=4):
@@ -121,3 +123,61 @@ def test_hierarchy_means_and_broadcasts_match_pandas():
     np.testing.assert_allclose(H.down(cm, 2, 1), df.groupby("class").y.transform("mean"))
     school_of_class = df.drop_duplicates("class").school.to_numpy() - 1
     np.testing.assert_array_equal(H.up[(2, 3)], school_of_class)
+
+
+def test_validate_and_missing_steps_impute_a_three_level_plan_with_an_ordered_categorical():
+    rng = np.random.default_rng(1)
+    K, C, n = 8, 2, 8
+    s = np.repeat(np.arange(K), C * n) + 1
+    c = np.repeat(np.arange(K * C), n) + 1
+    x = rng.normal(size=len(s)) + rng.normal(size=K)[s - 1]
+    grade = rng.choice(["A", "B", "C"], size=len(s))
+    y = x + (grade == "B") + rng.normal(size=len(s))
+    size = rng.normal(size=K * C)[c - 1]
+    df = pd.DataFrame({"school": s, "class": c, "y": y, "x": x, "grade": grade, "size": size})
+    df.loc[rng.random(len(df)) < 0.2, "grade"] = np.nan
+    df.loc[rng.random(len(df)) < 0.1, "x"] = np.nan
+    df.loc[df["class"].isin([3, 9]), "size"] = np.nan
+
+    def level(name, id_, preds):
+        return {"name": name, "id": id_, "ids_local_to_parent": False, "predictors": preds}
+
+    def pred(t="continuous", levels=None):
+        return {"type": t, "levels": levels, "range": None}
+
+    vspec = {
+        "format": "csv",
+        "outcome": {"name": "y", "range": None},
+        "levels": [
+            level("student", None, {"x": pred(), "grade": pred("categorical", ["C", "B", "A"])}),
+            level("class", "class", {"size": pred()}),
+            level("school", "school", {}),
+        ],
+        "checks": {
+            "duplicate_rows": "warn",
+            "constant_predictors": "error",
+            "ranges": "error",
+            "small_clusters": "warn",
+            "min_cluster_size": 2,
+        },
+    }
+    mspec = {
+        "missing": {
+            "method": "multiple_imputation",
+            "m": 2,
+            "iterations": 3,
+            "donors": 5,
+            "ordered": ["grade"],
+            "delta": {"grid": []},
+        },
+        "seed": 3,
+    }
+    clean, _, _ = validate_step(df, vspec)
+    sets, report = missing_step(clean, mspec, vspec)
+    methods = report["imputation"]["methods"]
+    assert methods["grade"]["model"].startswith("3l.probit.ordered")
+    assert methods["size"]["model"].startswith("2l.norm at level 2")
+    buf = io.BytesIO()
+    sets[1].to_parquet(buf)  # what the missing rule writes
+    back = pd.read_parquet(io.BytesIO(buf.getvalue()))
+    assert list(back.grade.cat.categories) == ["C", "B", "A"] and back.grade.notna().all()
