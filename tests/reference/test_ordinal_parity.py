@@ -1,12 +1,18 @@
-"""Cumulative-link mixed models vs ``ordinal::clmm`` on the wine data (``?clmm``'s model).
+"""Cumulative-link mixed models vs ``ordinal::clmm``: wine (``?clmm``'s model) and mlmRev Chem97.
 
-Fixture: ``tests/fixtures/glmm/ordinal_fits.json`` from ``make_ordinal_fixture.R``. Estimates,
-thresholds, the judge variance and logLik agree to 1e-3 relative (1e-4 on logLik). SEs are compared
-at 1e-2: clmm takes them from ``deriv12`` (plain central differences, step 1e-4) of its Laplace
-likelihood, whose inner mode search stops at its own tolerance; ours come from a deterministic
-deviance (PIRLS to |du| < 1e-11) with SE-scaled steps and agree with a Richardson-extrapolated
-Hessian to 1e-6, and differ from clmm's by up to 0.8% (fixed effects) and 1.1% (thresholds, through
-the delta method from the ordered parametrization).
+Fixture: ``tests/fixtures/glmm/ordinal_fits.json`` from ``make_ordinal_fixture.R`` (tight inner
+and outer tolerances). Estimates (thresholds, beta, SDs) and SEs agree to 1e-4 relative (bars:
+1e-3), logLik to 1e-4 absolute.
+
+SEs: both sides use one definition, the inverse Hessian of the Laplace (or AGHQ) negative
+log-likelihood in all parameters -- clmm in (thresholds, beta, log SD), we in (theta, beta,
+alpha_1, log threshold gaps) with the thresholds' SEs by the delta method; at the optimum the two
+give the same covariance of (thresholds, beta). clmm's printed SEs (``se_clmm`` in the fixture)
+take that Hessian by central differences with step 1e-4 of an objective whose inner Newton search
+leaves noise of ~1e-10 (logit: "step factor reduced below minimum" once gradTol is below ~1e-8),
+so they are off by up to 1% (wine, logit; probit 7e-6). The fixture's ``se`` is the same Hessian by
+Richardson extrapolation (numDeriv) of clmm's own objective, which ours matches to ~1e-5; the
+old 1e-2 bar of this test was clmm's differencing noise, not a different definition.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import warnings
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.reference.datasets import load_raw, to_r_factors
@@ -25,6 +33,27 @@ pytestmark = pytest.mark.reference
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "glmm" / "ordinal_fits.json"
 FIX = json.loads(FIXTURE.read_text(encoding="utf-8"))
 CASES = {c["id"]: c for c in FIX["cases"]}
+SLOW = {c for c in CASES if c.startswith("chem97")}
+REL = 1e-3  # estimates and SEs (measured: <= 2e-5 on wine)
+LOGLIK_ABS = 1e-4
+
+
+def load(case: dict) -> pd.DataFrame:
+    """The data as R's clmm saw them. Chem97's score is an ordered Categorical (R's
+    ``factor(score, ordered = TRUE)``); wine's rating stays numeric (categories: sorted values)."""
+    levels = dict(FIX["factor_levels"][case["dataset"]])
+    if case["dataset"] == "ordinal::wine":
+        levels.pop("rating")
+        return to_r_factors(load_raw(case["dataset"]), levels)
+    df = load_raw(case["dataset"])
+    df["score"] = pd.Categorical(
+        df["score"], categories=[int(v) for v in levels["score"]], ordered=True
+    )
+    return df
+
+
+def formula(case: dict) -> str:
+    return " ".join(case["formula"].split())
 
 
 @cache
@@ -32,30 +61,51 @@ def fitted(case_id: str):
     import mlmpipe
 
     case = CASES[case_id]
-    levels = dict(FIX["factor_levels"][case["dataset"]])
-    levels.pop("rating")  # the response stays numeric: categories are its sorted values
-    df = to_r_factors(load_raw(case["dataset"]), levels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return mlmpipe.fit(
-            "rating ~ temp + contact + (1 | judge)", df, family="ordinal", link=case["link"]
+            formula(case), load(case), family="ordinal", link=case["link"], nagq=case["nAGQ"]
         )
 
 
-@pytest.mark.parametrize("case_id", sorted(CASES))
+def params():
+    for cid in sorted(CASES):
+        yield pytest.param(cid, marks=[pytest.mark.slow] if cid in SLOW else [], id=cid)
+
+
+@pytest.mark.parametrize("case_id", list(params()))
 def test_clmm_parity(case_id: str) -> None:
     case = CASES[case_id]
     res = fitted(case_id)
     fx = res.fixed_table().set_index("term")
     for row in case["fixed"]:
-        assert fx.loc[row["term"], "estimate"] == pytest.approx(row["estimate"], rel=1e-3)
-        assert fx.loc[row["term"], "se"] == pytest.approx(row["se"], rel=1e-2)
+        assert fx.loc[row["term"], "estimate"] == pytest.approx(row["estimate"], rel=REL)
+        assert fx.loc[row["term"], "se"] == pytest.approx(row["se"], rel=REL)
     ours = res.thresholds()
     assert [t["term"] for t in ours] == [r["term"] for r in case["thresholds"]]
     for mine, ref in zip(ours, case["thresholds"], strict=True):
-        assert mine["estimate"] == pytest.approx(ref["estimate"], rel=1e-3)
-        assert mine["se"] == pytest.approx(ref["se"], rel=2e-2)
-    vc = res.varcorr()
-    assert float(vc["vcov"].iloc[0]) == pytest.approx(case["random"][0]["vcov"], rel=1e-3)
-    assert res.loglik == pytest.approx(case["loglik"], rel=1e-4)
+        assert mine["estimate"] == pytest.approx(ref["estimate"], rel=REL)
+        assert mine["se"] == pytest.approx(ref["se"], rel=REL)
+    vc = res.varcorr().set_index("group")
+    for row in case["random"]:
+        assert float(vc.loc[row["group"], "sdcor"]) == pytest.approx(row["sdcor"], rel=REL)
+    assert res.loglik == pytest.approx(case["loglik"], abs=LOGLIK_ABS)
     assert res.nobs == case["nobs"]
+    assert res.ngroups == case["ngroups"]
+
+
+def test_clmm_printed_ses_differ_by_differencing_noise_only() -> None:
+    """The fixture's two SEs per coefficient (Richardson vs clmm's step-1e-4 differences) agree
+    to 1.5%, so the accurate one is the same quantity, not a different definition."""
+    for case in CASES.values():
+        for row in case["fixed"] + case["thresholds"]:
+            assert row["se"] == pytest.approx(row["se_clmm"], rel=1.5e-2), (case["id"], row)
+
+
+def test_wine_within_1e4() -> None:
+    """The measured agreement on the small case, kept from drifting: 1e-4 relative."""
+    for cid in ("wine_clmm_logit", "wine_clmm_probit"):
+        case, res = CASES[cid], fitted(cid)
+        ses = np.r_[res.fixed_table()["se"], [t["se"] for t in res.thresholds()]]
+        ref = np.r_[[r["se"] for r in case["fixed"]], [r["se"] for r in case["thresholds"]]]
+        np.testing.assert_allclose(ses, ref, rtol=1e-4)

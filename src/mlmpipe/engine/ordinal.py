@@ -10,6 +10,17 @@ Christensen 2019, ordinal package). The observation log-likelihood is
 (log-concave, so positive), which makes the Laplace approximation the exact-Hessian one clmm uses.
 The thresholds are estimated with theta and beta as ``(alpha_0, log(alpha_1 - alpha_0), ...)`` so
 they stay ordered.
+
+Standard errors (the definition of ``ordinal::clmm``): the covariance of (beta, thresholds) is the
+inverse Hessian of the negative Laplace (or AGHQ) log-likelihood in all parameters at the optimum
+(``engine/glmm.py``: ``2 H^{-1}`` of the deviance in (theta, beta, threshold parameters)), the
+thresholds' block carried to ``alpha`` by the delta method (``thresholds_jacobian``). At a
+stationary point the inverse Hessian transforms as a covariance under reparametrization, so this
+equals clmm's ``solve(Hessian)`` in its (alpha, beta, log SD) parameters. clmm's printed SEs take
+that Hessian by central differences with step 1e-4 of an objective whose inner Newton search
+leaves noise of ~1e-10; they move by up to 1% (logit) with its ``gradTol``. The reference fixture
+(``tests/fixtures/glmm/make_ordinal_fixture.R``) therefore differentiates clmm's own objective by
+Richardson extrapolation; we match it to ~1e-5.
 """
 
 from __future__ import annotations
