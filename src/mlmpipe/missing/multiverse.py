@@ -21,7 +21,9 @@ ones for every specification with the same model variables: the seed is the plan
 imputations is the plan's ``missing.m`` when the plan imputes, else :data:`DEFAULT_M` (5: enough
 for Rubin's rules on a focal fixed effect at a moderate fraction of missing information, RE
 = 1 / (1 + FMI/m) >= 0.94 for FMI <= 0.3, while keeping a multiverse of many specifications
-affordable); iterations and donors are the plan's.
+affordable); iterations and donors are the plan's. Measured on HSB (7,185 students, 160 schools,
+10% of the outcome and of SES removed, m = 5, 20 iterations): about 8 CPU-seconds per
+imputation specification against under 2 for its listwise twin.
 """
 
 from __future__ import annotations
