@@ -12,6 +12,7 @@ from mlmpipe.errors import DataValidationError
 from mlmpipe.missing.handle import imputation_spec
 from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
 from mlmpipe.missing.mi_three_level import build_hierarchy
+from mlmpipe.missing.report_section import missing_section
 from mlmpipe.steps import missing_step, validate_step
 
 
@@ -181,3 +182,5 @@ def test_validate_and_missing_steps_impute_a_three_level_plan_with_an_ordered_ca
     sets[1].to_parquet(buf)  # what the missing rule writes
     back = pd.read_parquet(io.BytesIO(buf.getvalue()))
     assert list(back.grade.cat.categories) == ["C", "B", "A"] and back.grade.notna().all()
+    text = " ".join(str(c) for kind, c in missing_section(report, []) if kind == "md")
+    assert "clusters `class` (16) nested in `school` (8; three-level imputation models)" in text

@@ -414,6 +414,7 @@ def impute_multilevel(df: pd.DataFrame, spec: ImputationSpec) -> tuple[list[pd.D
         "seed": spec.seed,
         "cluster": spec.cluster,
         "clusters": H.sizes[1],
+        "cluster3": spec.cluster3,
         "levels": H.L,
         "units_per_level": list(H.sizes),
         "interactions": [list(p) for p in spec.interactions],

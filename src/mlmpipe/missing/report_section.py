@@ -110,8 +110,14 @@ def missing_section(missing: dict, extra: list[str], fits: list[dict] | None = N
             (
                 "md",
                 f"**Multiple imputation**: {info['m']} imputations, {info['iterations']} iterations "
-                f"per chain, seed {info['seed']}, clusters `{info['cluster']}` ({info['clusters']}). "
-                "Fits are pooled over imp1..imp{m} with Rubin's rules and Barnard-Rubin df; variance "
+                f"per chain, seed {info['seed']}, clusters `{info['cluster']}` ({info['clusters']})"
+                + (
+                    f" nested in `{info['cluster3']}` ({info['units_per_level'][2]}; three-level "
+                    "imputation models). "
+                    if info.get("cluster3")
+                    else ". "
+                )
+                + "Fits are pooled over imp1..imp{m} with Rubin's rules and Barnard-Rubin df; variance "
                 "components on the log-SD / Fisher-z scale, the ICC on the logit scale, "
                 "likelihood-ratio tests by D2. Centring means are recomputed on every imputed data "
                 "set. Imputed values are flagged in `imputed_<variable>` columns. " + GRUND_NOTE,
