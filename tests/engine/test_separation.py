@@ -112,3 +112,20 @@ def test_indicator_separation_is_reported_once() -> None:
     df.loc[df.d == 1, "y"] = 1.0
     msgs = [m for m in model_warnings("y ~ d + x + (1 | g)", df) if "separation" in m]
     assert len(msgs) == 1 and "d = 1" in msgs[0]
+
+
+def test_rare_indicator_outside_the_first_subset() -> None:
+    """A 0/1 column that is 1 on 5 rows out of 3 * CHUNK, none of them in the stride sample: the
+    subset misses the column (rank deficient), the rows that reach outside its span are added,
+    and the separation by the indicator is found (and not found once one of them is a failure)."""
+    rng = np.random.default_rng(9)
+    n = 3 * CHUNK
+    rare = np.zeros(n)
+    rare[[1, 2, 4, 5, 7]] = 1.0
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rare])
+    y = rng.integers(0, 2, n).astype(float)
+    y[rare == 1] = 1.0
+    d, _ = separating_direction(X, y, 1 - y)
+    assert d[2] > 0 and d[1] == 0
+    y[4] = 0.0
+    assert separating_direction(X, y, 1 - y) is None

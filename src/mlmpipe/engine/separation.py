@@ -92,9 +92,20 @@ def separating_direction(X: np.ndarray, successes: np.ndarray, failures: np.ndar
     while True:
         d = _solve(rows[active])
         if d is None:
-            if active.all() or np.linalg.matrix_rank(rows[active]) == p:
+            if active.all():
                 return None
-            extra = np.flatnonzero(~active)  # rank-deficient subset: take more rows
+            sub = rows[active]
+            ev, vec = np.linalg.eigh(sub.T @ sub)
+            null = vec[:, ev <= 1e-12 * max(ev.max(), 1.0)].T
+            if null.shape[0] == 0:  # the subset spans the columns: no direction at all
+                return None
+            # rank-deficient subset (e.g. a rare indicator not sampled): add the rows that
+            # reach outside its span, largest reach first
+            reach = np.linalg.norm(rows @ null.T, axis=1)
+            extra = np.flatnonzero((reach > 1e-10) & ~active)
+            if extra.size == 0:  # no row outside the span: the remaining columns are all zero
+                return None
+            extra = extra[np.argsort(-reach[extra])]
         else:
             margins = rows @ d
             extra = np.flatnonzero((margins < -FEAS) & ~active)
