@@ -105,3 +105,9 @@ def test_sequence_profiles_random_slope_models(pfix):
         "sd_Days|Subject",
         "sigma",
     ]
+
+
+def test_sequence_skips_glmms_with_the_reason():
+    fits = {"g": {"family": "binomial", "formula": "y ~ 1 + (1 | g)", "reml": False}}
+    out = profile_sequence(["g"], fits, None)
+    assert out["models"] == {} and "binomial GLMM" in out["skipped"]["g"]

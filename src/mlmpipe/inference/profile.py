@@ -125,7 +125,7 @@ def _bobyqa(f, x0: np.ndarray, bounds: list) -> tuple[np.ndarray, float]:
 
 
 def _limit(zeta, est: float, bound: float, step: float, target: float) -> float:
-    """Where the signed-root profile ``zeta`` (0 at ``est``) reaches ``target`` between ``est`` and
+    """Where ``zeta(v) = sqrt(d_p(v) - d_min)`` (0 at ``est``) reaches ``target`` between ``est`` and
     ``bound``, by the secant method on (nearly linear) zeta, safeguarded by bisection once the
     root is bracketed; ``bound`` when zeta stays below ``target`` up to it."""
     direction = np.sign(bound - est)
@@ -175,7 +175,7 @@ def profile_intervals(
 
     One row per parameter in lme4's order (``confint(m, method = "profile", oldNames = FALSE)``)
     with the estimate on the profiled scale (the ML estimate for ``criterion="ml"``), the limits,
-    and the profiled deviance at each limit's bound when that bound was taken.
+    and whether each limit is the parameter's bound (``low_at_bound``, ``high_at_bound``).
     """
     from mlmpipe.engine.fit import fit_design
     from mlmpipe.engine.lmm import LinearMixedModel
@@ -235,6 +235,10 @@ def profile_sequence(
     listed under ``skipped`` with the reason."""
     out: dict = {"level": level, "models": {}, "skipped": {}}
     for m in models:
+        family = fits[m].get("family", "gaussian")
+        if family != "gaussian":
+            out["skipped"][m] = f"{family} GLMM: profile intervals are for linear mixed models"
+            continue
         try:
             out["models"][m] = profile_intervals(fits[m], data, level)
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
