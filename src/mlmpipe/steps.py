@@ -240,7 +240,8 @@ def interactions_step(data: pd.DataFrame, fit: dict, cspec: str | dict) -> dict:
 
 
 def profile_step(data: pd.DataFrame, fits: list[dict], cspec: str | dict) -> dict:
-    """Profile-likelihood intervals (level 1 - alpha) of the SDs of each model of the sequence."""
+    """Profile-likelihood intervals (level 1 - alpha) of every variance parameter (SDs,
+    correlations, sigma) of each model of the sequence."""
     from mlmpipe.inference.profile import profile_sequence
 
     cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
