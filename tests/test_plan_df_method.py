@@ -74,3 +74,17 @@ def test_fit_step_uses_the_planned_df_method():
     np.testing.assert_allclose(se, case["summary"]["se"], rtol=1e-4)
     np.testing.assert_allclose([r["df"] for r in kr["fixed"]], case["summary"]["df"], rtol=1e-4)
     assert all(k > s for k, s in zip(se, [r["se"] for r in sat["fixed"]], strict=True))
+
+
+def test_model_table_note_names_the_df_method():
+    """The APA model-sequence table says which df its p-values used."""
+    import mlmpipe
+    from mlmpipe.report.apa import model_sequence_table
+
+    case = json.loads((ROOT / "tests/fixtures/kr/kr_fits.json").read_text())["cases"]
+    df = pd.DataFrame(case["sleepstudy_rs"]["data"])
+    models = [{"name": "m1", "label": "random slope"}]
+    for method, words in [("satterthwaite", "Satterthwaite df"), ("kenward_roger", "Kenward")]:
+        fit = mlmpipe.fit(case["sleepstudy_rs"]["formula"], df, df_method=method).to_dict()
+        table = model_sequence_table(models, {("m1", "reml"): fit})
+        assert words in table.note
