@@ -84,6 +84,17 @@ class Pirls:
         factor's, without its fixed-effects rows."""
         r = self.lmm.reterms[self.lmm.order[0]]
         t, q = r.term, r.q
+        if q == 1:  # scalar blocks: D_l = t^2 Z_l'W Z_l + 1, u_l = t Z_l'W res / D_l
+            tt = float(T[0, 0])
+            D = r.diag_crossprod(w).reshape(-1)
+            D *= tt * tt
+            D += 1.0
+            wr = w * res if r.ones else t.Z[:, 0] * w * res
+            u = np.bincount(t.codes, weights=wr, minlength=r.m)
+            u *= tt
+            u /= D
+            L = BlockDiag(np.sqrt(D).reshape(-1, 1, 1))
+            return Factorization([[L]], 0.5 * float(np.sum(np.log(D))), np.nan, np.nan), [u]
         D = np.swapaxes(T, 0, 1) @ r.diag_crossprod(w) @ T
         D[:, np.arange(q), np.arange(q)] += 1.0
         Lb = B.batched_cholesky(D)
