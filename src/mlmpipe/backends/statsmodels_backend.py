@@ -137,6 +137,7 @@ class StatsmodelsResult:
             "singular": singular,
             "warnings": warnings,
             "optimizer": self.optimizer,
+            "df_method": "residual",
             "ranef": {
                 term.group: {
                     "levels": [str(x) for x in term.levels],
