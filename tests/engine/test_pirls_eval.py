@@ -100,3 +100,34 @@ def test_early_stop_matches_tight_pirls(formula: str) -> None:
     for a, b in zip(st.us, tight.us, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-10)
     assert m.laplace_from(st) == pytest.approx(m.laplace_from(tight), abs=1e-9)
+
+
+@pytest.mark.parametrize("coarse", [3, 8])  # 5 levels (sparse block) or 2 levels (dense block)
+def test_nested_intercepts_reweight_by_aggregation(coarse: int) -> None:
+    """Weighted cross-products of an intercept nested in a finer one, summed from the finer
+    term's, equal a rebuild from the observations."""
+    import dataclasses
+
+    from mlmpipe.engine import blocks as B
+    from mlmpipe.engine.lmm import LinearMixedModel
+
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(15), 10)
+    df = pd.DataFrame(
+        {
+            "y": rng.normal(size=g.size),
+            "x": rng.normal(size=g.size),
+            "g": pd.Categorical(g),
+            "h": pd.Categorical(g // coarse),
+        }
+    )
+    design = build_design("y ~ x + (1 | g) + (1 | h)", df)
+    lmm = LinearMixedModel(dataclasses.replace(design, y=design.y.astype(float)), reml=False)
+    w, z = rng.uniform(0.1, 2.0, lmm.n), rng.normal(size=lmm.n)
+    lmm.reweight(w, z)
+    assert lmm._wcross.parent  # the nesting was found
+    fast = lmm.A
+    lmm._setup_crossproducts(w)
+    for j in range(lmm.K + 1):
+        for i in range(j + 1):
+            np.testing.assert_allclose(B.to_dense(fast[j][i]), B.to_dense(lmm.A[j][i]), rtol=1e-12)

@@ -61,14 +61,32 @@ class WeightedCrossProducts:
                 )
         self.ZsT = [Z.T.tocsr() for Z in lmm._Zs]
         self.XY: np.ndarray | None = None  # [X z], reused: only its last column changes
+        # a random intercept nested in a finer one (district in school): its weighted sums are
+        # sums of the finer term's, over that term's levels instead of the n observations
+        self.parent: dict[int, tuple[int, np.ndarray]] = {}
+        for j, r in enumerate(self.rs):
+            for i in range(j):
+                par = _parent_levels(self.rs[i], r) if r.ones and self.rs[i].ones else None
+                if par is not None:
+                    self.parent[j] = (i, par)
+                    break
 
     def apply(self, lmm, w: np.ndarray) -> None:
         K = len(self.rs)
         A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
         for j, r in enumerate(self.rs):
-            A[j][j] = B.BlockDiag(r.diag_crossprod(w))
+            nest = self.parent.get(j)
+            if nest is None:
+                A[j][j] = B.BlockDiag(r.diag_crossprod(w))
+            else:  # sum of w over a coarse level = sum of the finer levels' sums
+                i, par = nest
+                fine = A[i][i].data.reshape(-1)
+                A[j][j] = B.BlockDiag(np.bincount(par, fine, r.m).reshape(-1, 1, 1))
             for i in range(j):
                 M = self.templates[(j, i)]
+                if nest is not None and nest[0] == i:  # Z_j'W Z_i: one entry per level of i
+                    A[j][i] = _nested_block(M, nest[1], A[i][i].data.reshape(-1))
+                    continue
                 prods = self.prods[(j, i)]
                 vals = w if prods is None else (prods * w[:, None]).ravel()
                 size = M.data.size if B.is_bsr(M) else M.size
@@ -82,5 +100,37 @@ class WeightedCrossProducts:
         XY = self.XY
         XY[:, -1] = lmm.y  # X is fixed; only the working response changes
         WXY = XY * w[:, None]
-        A[K] = [np.asarray(ZT @ WXY).T for ZT in self.ZsT] + [XY.T @ WXY]
+        zw: list[np.ndarray] = []  # Z_j'W [X z], (m_j, p + 1)
+        for j, ZT in enumerate(self.ZsT):
+            nest = self.parent.get(j)
+            if nest is None:
+                zw.append(np.asarray(ZT @ WXY))
+            else:
+                i, par = nest
+                m = self.rs[j].m
+                src = zw[i]
+                zw.append(
+                    np.stack([np.bincount(par, src[:, c], m) for c in range(src.shape[1])], axis=1)
+                )
+        A[K] = [v.T for v in zw] + [XY.T @ WXY]
         lmm.A = A
+
+
+def _parent_levels(fine, coarse) -> np.ndarray | None:
+    """For a term ``coarse`` nested in ``fine`` (every level of ``fine`` within one level of
+    ``coarse``), the level of ``coarse`` of each level of ``fine``; None when not nested."""
+    par = np.full(fine.m, -1, dtype=np.intp)
+    par[fine.term.codes] = coarse.term.codes
+    if np.any(par < 0) or not np.array_equal(par[fine.term.codes], coarse.term.codes):
+        return None
+    return par
+
+
+def _nested_block(M, par: np.ndarray, fine: np.ndarray):
+    """``Z_j'W Z_i`` for term j nested in term i (intercepts): entry (par[l], l) is the sum of w
+    over level l of i, the diagonal ``fine`` of ``Z_i'W Z_i``; ``M`` gives the storage."""
+    if B.is_bsr(M):  # one 1x1 block per column l of M, in M's order
+        return B.with_data(M, fine[M.indices].reshape(M.data.shape))
+    out = np.zeros(M.shape)
+    out[par, np.arange(par.size)] = fine
+    return out
