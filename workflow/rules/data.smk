@@ -35,7 +35,8 @@ rule missing:
         clean="data/interim/clean.parquet",
         code=mp.library_files(  # not pool/delta/figures: those do not rerun the imputation
             *(f"missing.{m}" for m in ("handle", "diagnostics", "mcar", "indicators")),
-            *(f"missing.{m}" for m in ("mi_chained", "mi_models")),
+            *(f"missing.{m}" for m in ("mi_chained", "mi_models", "mi_methods")),
+            *(f"missing.{m}" for m in ("mi_categorical", "mi_three_level")),
             "steps",
         ),
     output:

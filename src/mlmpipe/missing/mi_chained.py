@@ -38,12 +38,14 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import DataValidationError, EstimationError
-from mlmpipe.missing.mi_categorical import draw_categorical, init_categorical
-from mlmpipe.missing.mi_models import draw_2l_norm, draw_norm, init_state, pmm
+from mlmpipe.missing.mi_categorical import draw_categorical
+from mlmpipe.missing.mi_methods import is_multicat as _multicat
+from mlmpipe.missing.mi_methods import model_name as _model_name
+from mlmpipe.missing.mi_methods import new_state as _new_state
+from mlmpipe.missing.mi_models import draw_2l_norm, draw_norm, pmm
 from mlmpipe.missing.mi_three_level import (
     build_hierarchy,
     draw_ml_norm,
-    init_ml_state,
     random_part,
 )
 
@@ -212,38 +214,6 @@ def _select_columns(target: _Var, names: list, X: np.ndarray) -> np.ndarray:
             f"observed value(s) for {len(keep)} predictors"
         )
     return keep
-
-
-def _multicat(v: _Var) -> bool:
-    return v.kind == "categorical" and len(v.categories) > 2
-
-
-def _new_state(v: _Var, H):
-    """Sampler state of ``v``'s model: latent-normal (categorical), two-level or nested."""
-    n_units = [H.sizes[h - 1] for h in range(v.level + 1, H.L + 1)]
-    if _multicat(v):
-        return init_categorical(v.values, v.obs, len(v.categories), v.ordered, n_units)
-    if len(n_units) == 1:
-        return init_state(v.values[v.obs], n_units[0])
-    return init_ml_state(v.values[v.obs], n_units)
-
-
-def _model_name(v: _Var, L: int) -> str:
-    kind = "norm"
-    if _multicat(v):
-        kind = (
-            "probit.ordered (latent normal)" if v.ordered else "probit.multinomial (latent normal)"
-        )
-    name = {
-        (2, 1): f"2l.{kind} (random intercept)",
-        (2, 2): f"2lonly.{kind} (cluster level)",
-        (3, 1): f"3l.{kind} (random intercepts at levels 2 and 3)",
-        (3, 2): f"2l.{kind} at level 2 (random intercept at level 3)",
-        (3, 3): f"3lonly.{kind} (level-3 units)",
-    }[(L, v.level)]
-    return name + (
-        " + predictive mean matching" if v.kind != "continuous" and not _multicat(v) else ""
-    )
 
 
 def _fit_draw(v, vars_, H, spec, rng, states, keep_cols, dropped, covariates_only=False):
