@@ -101,6 +101,9 @@ def test_report_section_and_figure(binary, tmp_path):
     assert {"typical cluster: fit", "population-averaged: fit"} <= set(pred_table.columns)
     gauss = {"model": "m", "estimator": "reml", "family": "gaussian"}
     assert glmm_section([gauss], []) == []
+    from mlmpipe.report.tables import fixed_table
+
+    assert "z" in fixed_table(f).columns and "df" not in fixed_table(f).columns
 
 
 def test_ordinal_category_predictions():

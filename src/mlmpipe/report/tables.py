@@ -52,7 +52,10 @@ def icc_table(comparison: dict) -> pd.DataFrame:
 
 
 def fixed_table(fit: dict) -> pd.DataFrame:
+    """Fixed effects; GLMM fits (non-gaussian ``family``) have Wald z tests and no df."""
     cols = ["term", "estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
+    if fit.get("family", "gaussian") not in (None, "gaussian"):
+        cols = ["term", "estimate", "se", "z", "p", "ci_low", "ci_high"]
     return pd.DataFrame(fit["fixed"])[cols]
 
 
