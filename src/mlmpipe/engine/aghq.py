@@ -52,11 +52,10 @@ def aghq_deviance(
     z, logw = gauss_hermite(nagq)
     m = u.size
     s = 1.0 / Ldiag
-    terms = np.empty((z.size, m))
-    for k, zk in enumerate(z):
-        uk = u + s * zk
-        dev = np.bincount(
-            codes, weights=cond_m2ll(eta_fixed + zcol * scale * uk[codes]), minlength=m
-        )
-        terms[k] = logw[k] - 0.5 * (dev + uk * uk - zk * zk)
+    # all nodes at once: row k holds node k (cond_m2ll broadcasts over the rows)
+    uk = u[None, :] + s[None, :] * z[:, None]  # (nodes, m)
+    eta = eta_fixed[None, :] + (zcol * scale)[None, :] * uk[:, codes]
+    slot = (np.arange(z.size)[:, None] * m + codes[None, :]).ravel()
+    dev = np.bincount(slot, weights=cond_m2ll(eta).ravel(), minlength=z.size * m)
+    terms = logw[:, None] - 0.5 * (dev.reshape(z.size, m) + uk * uk - (z * z)[:, None])
     return float(np.sum(2 * np.log(Ldiag) - 2 * logsumexp(terms, axis=0)))
