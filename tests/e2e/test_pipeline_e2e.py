@@ -329,6 +329,7 @@ def test_second_run_does_nothing_and_centering_change_reruns_only_downstream(run
         "bootstrap",
         "apa_tables",
         "result_figures",
+        "model_figures",  # variance partition and spaghetti of the refitted models
         "report_docx",
         "all",
     }
