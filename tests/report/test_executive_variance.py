@@ -64,6 +64,12 @@ def test_executive_summary_sentences(fits):
     assert "Robustness" not in s.text  # no multiverse
 
 
+def test_executive_summary_says_when_the_icc_interval_is_pooled(fits):
+    pooled = {**ES, "pooling": {"method": "per imputation, then averaged", "m": 20}}
+    s = executive_summary(SPEC, fits, DESC, pooled, None)
+    assert "ICC is 0.395 (95% CI pooled over imputations 0.200 to 0.600)" in s.text
+
+
 def test_executive_summary_sensitivity_and_no_hypotheses(fits):
     sens = {
         "summary": {

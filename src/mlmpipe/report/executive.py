@@ -76,7 +76,8 @@ def _icc_sentence(es: dict, outcome: str) -> str:
         return ""
     level = int(round(100 * es.get("level", 0.95)))
     interval = (
-        f" ({level}% profile CI {ci['low']:.3f} to {ci['high']:.3f})"
+        f" ({level}% {'CI pooled over imputations' if 'pooling' in es else 'profile CI'} "
+        f"{ci['low']:.3f} to {ci['high']:.3f})"
         if "low" in ci and "high" in ci
         else ""
     )
