@@ -63,7 +63,7 @@ def test_random_structure_choice_sets_the_random_part(example_plan):
 @pytest.mark.parametrize(
     ("choices", "reason"),
     [
-        ({"missing": "hot_deck"}, "missing-data method 'hot_deck' is not available yet"),
+        ({"missing": "hot_deck"}, "missing-data method 'hot_deck' is not available"),
         (
             {"random": "slopes", "_no_slopes": True},
             "random=slopes: the base model 'm4_cross' has no random slopes",

@@ -63,7 +63,7 @@ def test_shares_and_the_dimension_that_moves_the_focal_most():
     assert effects == pytest.approx({"method": 1.05, "random": 0.2})
     assert r["moves_most"] == "method"
     assert summary["failures"] == [
-        {"id": "s5", "reason": "df method 'kenward_roger' is not available"}
+        {"id": "s5", "status": "failed", "reason": "df method 'kenward_roger' is not available"}
     ]
     assert list(table["id"]) == ["s1", "s2", "s3", "s4", "s5"]
     assert table.loc[4, "status"] == "failed" and pd.isna(table.loc[4, "estimate"])

@@ -29,8 +29,10 @@ def specification_curve(
     focal: str,
     alpha: float = 0.05,
     primary: str | None = None,
+    scale: str | None = None,
 ):
-    """Specification curve of one focal parameter from :func:`summary.specification_table`."""
+    """Specification curve of one focal parameter from :func:`summary.specification_table`;
+    ``scale`` names the scale of the estimates (a GLMM's link scale) on the axis."""
     from matplotlib.figure import Figure
 
     sub = table[table["focal"] == focal] if "focal" in table.columns else table
@@ -53,7 +55,8 @@ def specification_curve(
             [x[i]], [est[i]], marker="D", s=40, facecolors="none", edgecolors="C3", zorder=4
         )
     top.axhline(0, color="k", lw=0.7)
-    top.set_ylabel(f"{focal}\n(estimate, {100 * (1 - alpha):.0f}% CI)")
+    what = f"estimate on the {scale}" if scale else "estimate"
+    top.set_ylabel(f"{focal}\n({what}, {100 * (1 - alpha):.0f}% CI)")
     top.set_title(
         f"Specification curve: {n} estimated specifications "
         f"(blue: p < {alpha}; red diamond: primary)"

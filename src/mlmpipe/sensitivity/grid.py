@@ -107,12 +107,16 @@ class SensitivityPlan:
         return {"cutoff": self.influence_cutoff, **self.base}
 
     def summary_definition(self) -> dict:
-        return {
+        from mlmpipe.sensitivity.families import scale_label
+
+        out = {
             "focal": list(self.focal),
             "alpha": self.alpha,
             "dimensions": {k: list(v) for k, v in self.dimensions.items()},
             "primary": self.primary.id,
         }
+        scale = scale_label(self.base.get("glmm"))
+        return out | ({"scale": scale} if scale else {})  # non-gaussian plans only
 
     @property
     def primary(self) -> Specification:
@@ -198,6 +202,8 @@ def _base(plan: Plan, model_name: str) -> dict:
         "center": json.loads(plan.slice_center()),
         "columns": columns,
         "convergence": plan.config["convergence"],  # the registered ladder (mlmpipe.ladder)
+        # non-gaussian plans only (gaussian definitions, hence their job params, are unchanged)
+        **({"glmm": plan.glmm_options()} if plan.glmm_options() else {}),
     }
 
 
@@ -208,6 +214,19 @@ def _missing(dims: dict, plan: Plan) -> dict:
     from mlmpipe.missing.multiverse import missing_definition
 
     return missing_definition(plan)
+
+
+def _check_primary(primary: Specification, plan: Plan) -> None:
+    """The primary specification (first option of every dimension) must mean something for the
+    plan's family; other inapplicable options are kept and recorded as not applicable."""
+    from mlmpipe.sensitivity.families import not_applicable
+
+    reason = not_applicable(primary.choices, plan.glmm_options())
+    if reason is not None:
+        raise PlanError(
+            f"sensitivity.dimensions: the primary specification ({primary.label}) is {reason}; "
+            "put an applicable option first (for a non-gaussian family e.g. estimator: [ml])"
+        )
 
 
 def build_sensitivity(section: dict, plan: Plan) -> SensitivityPlan:
@@ -232,6 +251,7 @@ def build_sensitivity(section: dict, plan: Plan) -> SensitivityPlan:
         if sid not in seen:
             seen.add(sid)
             specs.append(Specification(sid, choices))
+    _check_primary(specs[0], plan)
     return SensitivityPlan(
         enabled=enabled,
         model=model,
@@ -277,5 +297,9 @@ def spec_code(plan: Plan, sid: str) -> list[str]:
 
 def spec_inputs(plan: Plan, sid: str) -> list[str]:
     """The influence artifact, only for specifications that drop influential clusters."""
+    from mlmpipe.sensitivity.families import not_applicable
+
     choices = plan.sensitivity.spec(sid).choices
+    if not_applicable(choices, plan.glmm_options()) is not None:
+        return []  # recorded as not applicable without reading anything
     return [INFLUENCE] if choices.get("outliers") == "drop_influential" else []

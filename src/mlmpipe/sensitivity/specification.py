@@ -17,15 +17,16 @@ between effect (Kreft, de Leeuw & Aiken 1995, Multivariate Behav. Res. 30(1)).
 The ``missing`` options ``imputation`` and ``delta`` (multiple imputation, pooled by Rubin's
 rules, and its delta-adjusted MNAR variant) are registered by :mod:`mlmpipe.missing.multiverse`.
 A specification that cannot be estimated, or asks for a method mlmpipe does not have, is
-recorded with ``status: failed`` and the reason; the other specifications go on. A focal
-parameter that is not a term of a specification's model is a plan error naming the parameter and
+recorded with ``status: failed`` and the reason; the other specifications go on. In a
+non-gaussian plan a choice without meaning for the family (REML, Kenward-Roger, the linear panel
+estimators, ...) is recorded with ``status: not_applicable`` and the reason, and nothing is fitted
+(:mod:`mlmpipe.sensitivity.families`). A focal parameter that is not a term of a specification's model is a plan error naming the parameter and
 the specification.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import warnings
 from collections.abc import Callable
 
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import MlmpipeError, PlanError
+from mlmpipe.sensitivity.families import not_applicable
 
 
 class SpecificationUnavailable(MlmpipeError):
@@ -117,8 +119,8 @@ def prepare(df: pd.DataFrame, d: dict, influence: dict | None, seed: int = 0) ->
     method = d["choices"]["missing"]
     if method not in MISSING_METHODS:
         raise SpecificationUnavailable(
-            f"missing-data method {method!r} is not available yet (available: "
-            f"{', '.join(MISSING_METHODS)}); it needs the multiple-imputation step"
+            f"missing-data method {method!r} is not available (available: "
+            f"{', '.join(MISSING_METHODS)})"
         )
     sets = MISSING_METHODS[method](df, _raw_variables(d), seed, d.get("missing"))
     if d["choices"]["outliers"] == "drop_influential":
@@ -149,32 +151,23 @@ def formula(d: dict) -> str:
 # --------------------------------------------------------------------------- estimation
 
 
-def df_available(name: str) -> bool:
-    """Satterthwaite and Kenward-Roger (``mlmpipe.inference.kenward_roger``, REML fits only: an ML
-    specification with kenward_roger is failed with that reason) are in the engine."""
-    if name == "satterthwaite":
-        return True
-    return importlib.util.find_spec(f"mlmpipe.inference.{name}") is not None
-
-
 def fit_mlm(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
-    """Our engine: REML or ML, Satterthwaite (or Kenward-Roger) df; non-convergence and singular
-    fits follow the plan's registered ladder (:func:`mlmpipe.ladder.fit_with_ladder`)."""
+    """Our engine: REML or ML, Satterthwaite or Kenward-Roger df (the schema's options); a
+    non-gaussian plan's specification is a GLMM with the plan's family, link and nagq, by ML
+    (:mod:`mlmpipe.sensitivity.families`). Non-convergence and singular fits follow the plan's
+    registered ladder (:func:`mlmpipe.ladder.fit_with_ladder`)."""
     from mlmpipe.ladder import fit_with_ladder
 
-    df_method = d["choices"]["df"]
-    if not df_available(df_method):
-        raise SpecificationUnavailable(
-            f"df method {df_method!r} is not available in the mlmpipe engine yet (available: satterthwaite)"
-        )
+    glmm = d.get("glmm")
+    if glmm:
+        reml, kwargs = False, {**glmm, "alpha": d["alpha"]}
+    else:
+        reml = d["choices"]["estimator"] == "reml"
+        kwargs = {"df_method": d["choices"]["df"], "alpha": d["alpha"]}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         lad = fit_with_ladder(  # the plan's registered convergence ladder, as for the main fits
-            f,
-            data,
-            reml=d["choices"]["estimator"] == "reml",
-            convergence=d.get("convergence"),
-            fit_kwargs={"df_method": df_method, "alpha": d["alpha"]},
+            f, data, reml=reml, convergence=d.get("convergence"), fit_kwargs=kwargs
         )
     res = lad.result
     msgs = list(
@@ -198,6 +191,10 @@ def _estimate(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
     method = d["choices"]["method"]
     if method == "mlm":
         return fit_mlm(data, f, d)
+    if d.get("glmm"):
+        from mlmpipe.sensitivity.families import ESTIMATORS as GLM_ESTIMATORS
+
+        return GLM_ESTIMATORS[method](data, f, d)
     from mlmpipe.sensitivity.alternatives import ESTIMATORS
 
     return ESTIMATORS[method](data, f, d)
@@ -235,6 +232,9 @@ def run_specification(data: pd.DataFrame, d: dict, influence: dict | None = None
     only when a focal parameter is not a term of the specification's model.
     """
     out = {"id": d["id"], "choices": d["choices"], "focal": list(d["focal"]), "status": "ok"}
+    reason = not_applicable(d["choices"], d.get("glmm"))
+    if reason is not None:  # a choice without meaning for the plan's family
+        return {**out, "status": "not_applicable", "reason": reason}
     try:
         f = formula(d)
         out["formula"] = f

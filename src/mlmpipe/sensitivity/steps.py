@@ -39,5 +39,7 @@ def summary_step(results: list[dict], spec: str | dict) -> tuple[dict, pd.DataFr
     spec = _decode(spec)
     summary, table = summarize(results, spec)
     focal = spec["focal"][0]
-    fig = specification_curve(table, spec["dimensions"], focal, spec["alpha"], spec["primary"])
+    fig = specification_curve(
+        table, spec["dimensions"], focal, spec["alpha"], spec["primary"], spec.get("scale")
+    )
     return summary, table, to_png(fig)

@@ -9,8 +9,9 @@ For each focal parameter (Simonsohn, Simmons & Nelson 2020, Nat. Hum. Behav. 4):
   the primary one failed);
 * which dimension moves the estimate most: for each dimension, the range (max - min) of the mean
   estimate over its options, each mean taken over the specifications that use that option (options
-  "-", not applicable, are left out). Specifications that failed are listed with their reason and
-  left out of every number.
+  "-", not applicable, are left out). Specifications that failed, or whose choices do not apply to
+  the plan's family (``status: not_applicable``), are listed with their reason and left out of
+  every number.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def robustness(table: pd.DataFrame, primary: str, alpha: float, dimensions: list
     return {
         "specifications": int(len(table)),
         "estimated": int(len(ok)),
-        "failed": int((table["status"] != "ok").sum()),
+        "failed": int((table["status"] == "failed").sum()),
+        "not_applicable": int((table["status"] == "not_applicable").sum()),
         "primary": primary,
         "primary_estimate": float(prim["estimate"].iloc[0]) if len(prim) else None,
         "reference_sign": ref,
@@ -117,8 +119,12 @@ def summarize(results: list[dict], spec: dict) -> tuple[dict, pd.DataFrame]:
         t.insert(1, "focal", focal)
         tables.append(t)
     out["failures"] = [
-        {"id": r["id"], "reason": r.get("reason")} for r in results if r["status"] != "ok"
+        {"id": r["id"], "status": r["status"], "reason": r.get("reason")}
+        for r in results
+        if r["status"] != "ok"
     ]
+    if spec.get("scale"):  # non-gaussian plans: the scale of every estimate
+        out["scale"] = spec["scale"]
     hausman = [r for r in results if r.get("hausman")]
     out["hausman"] = [{"id": r["id"], **r["hausman"]} for r in hausman]
     return out, pd.concat(tables, ignore_index=True)
