@@ -23,6 +23,7 @@ from mlmpipe.effects.predictions import (
     category_probabilities,
     mean_response,
     random_sd,
+    random_sd_jacobian,
 )
 from mlmpipe.errors import PlanError
 
@@ -30,23 +31,59 @@ MAX_DEFAULT_ROWS = 256
 
 
 # --------------------------------------------------------------------------- the fitted model
+def _theta_parts(res):
+    """Relative factors ``T_g`` and the cells of each theta entry, in ``res.model.reterms`` order."""
+    m = res.model
+    factors = tuple(r.T(res.theta[sl]) for r, sl in zip(m.reterms, m.theta_index, strict=True))
+    cells = tuple((np.asarray(r.tri_rows), np.asarray(r.tri_cols)) for r in m.reterms)
+    return factors, cells
+
+
+def _usable(V: np.ndarray, theta: np.ndarray, lower: np.ndarray) -> bool:
+    """A covariance of (theta, ...) for the delta method: finite, positive definite, and no
+    variance component on its boundary (there the Hessian is one-sided and the normal
+    approximation for theta does not hold)."""
+    if np.any((np.isfinite(lower)) & (theta <= lower + 1e-8)):
+        return False
+    return bool(np.all(np.isfinite(V)) and np.all(np.linalg.eigvalsh(V) > 0))
+
+
 def prediction_model(res) -> PredictionModel:
     """Fixed effects, their covariance and the random-effects covariances of a ``GlmmResult``
-    (ordinal: thresholds and the joint covariance of fixed effects and thresholds)."""
+    (ordinal: thresholds and the joint covariance of fixed effects and thresholds), with the
+    covariance of ``(theta, beta[, thresholds])`` from ``2 H^{-1}`` of the fit when usable."""
     fam = res.glmm.family
+    g = res.glmm
+    nt, p = g.ntheta, g.p
     sig = res.covariance_matrices()
     sigmas = tuple(np.atleast_2d(sig[r.name]) for r in res.model.reterms)
+    factors, cells = _theta_parts(res)
+    hinv = getattr(g, "hinv", None)
+    theta, lower = np.asarray(res.theta, float), np.asarray(res.model.lower, float)
     if fam.name != "ordinal":
-        return PredictionModel(fam.name, fam.link.name, res.beta, res.vcov, sigmas)
-    g = res.glmm
-    joint = None
-    if getattr(g, "hinv", None) is not None:
-        extra = np.asarray(res.optsum.theta_end[g.ntheta + g.p :], float)
-        J = np.eye(g.p + len(extra))
-        J[g.p :, g.p :] = fam.thresholds_jacobian(extra)
-        H = g.hinv[g.ntheta :, g.ntheta :]
-        joint = J @ H @ J.T
-        joint = (joint + joint.T) / 2
+        full = None
+        if hinv is not None:
+            V = (hinv[: nt + p, : nt + p] + hinv[: nt + p, : nt + p].T) / 2
+            full = V if _usable(V, theta, lower) else None
+        return PredictionModel(
+            fam.name,
+            fam.link.name,
+            res.beta,
+            res.vcov,
+            sigmas,
+            factors=factors,
+            theta_cells=cells,
+            vcov_full=full,
+        )
+    joint = full = None
+    if hinv is not None:
+        extra = np.asarray(res.optsum.theta_end[nt + p :], float)
+        J = np.eye(nt + p + len(extra))
+        J[nt + p :, nt + p :] = fam.thresholds_jacobian(extra)
+        V = J @ hinv @ J.T
+        V = (V + V.T) / 2
+        joint = V[nt:, nt:]
+        full = V if _usable(V, theta, lower) else None
     return PredictionModel(
         "ordinal",
         fam.link.name,
@@ -56,6 +93,9 @@ def prediction_model(res) -> PredictionModel:
         np.asarray(fam.alpha, float),
         joint,
         tuple(fam.categories),
+        factors,
+        cells,
+        full,
     )
 
 
@@ -225,6 +265,7 @@ def predict_at(
     pm = prediction_model(res)
     X, Z, off = _design_rows(res, newdata, data)
     s = random_sd(Z, pm.sigmas)
+    ds = random_sd_jacobian(Z, pm)
     cases = [("conditional", None, 0.0, None, None), ("population-averaged", None, s, None, None)]
     for group, labels in (clusters or {}).items():
         for lab in labels:
@@ -234,7 +275,9 @@ def predict_at(
     cov = newdata.reset_index(drop=True)
     for kind, cl, sd, shift, var in cases:
         if pm.family == "ordinal":
-            r = category_probabilities(pm, X, sd, shift=shift, extra_var=var, alpha=alpha)
+            r = category_probabilities(
+                pm, X, sd, shift=shift, extra_var=var, alpha=alpha, ds_dtheta=ds
+            )
             for k, cat in enumerate(pm.categories):
                 f = cov.copy()
                 f["category"] = (  # labels of an ordered-Categorical response stay text
@@ -242,14 +285,16 @@ def predict_at(
                 )
                 f["kind"], f["cluster"] = kind, cl
                 f["eta"], f["sd_random"] = r["eta"], r["sd_random"]
-                for c in ("fit", "low", "high"):
+                for c in ("fit", "low", "high", "link_fit", "link_se"):
                     f[c] = r[c][:, k]
                 frames.append(f)
             continue
-        r = mean_response(pm, X, sd, offset=off, shift=shift, extra_var=var, alpha=alpha)
+        r = mean_response(
+            pm, X, sd, offset=off, shift=shift, extra_var=var, alpha=alpha, ds_dtheta=ds
+        )
         f = cov.copy()
         f["kind"], f["cluster"] = kind, cl
-        for c in ("eta", "se_eta", "sd_random", "fit", "low", "high"):
+        for c in ("eta", "se_eta", "sd_random", "fit", "low", "high", "link_fit", "link_se"):
             f[c] = r[c]
         frames.append(f)
     return pd.concat(frames, ignore_index=True)

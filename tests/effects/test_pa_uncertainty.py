@@ -1,0 +1,132 @@
+"""Population-averaged prediction intervals with the uncertainty of the variance components
+(``effects/predictions.py``: delta method over (theta, beta) jointly).
+
+R fixture: ``tests/fixtures/glmm/pa_uncertainty.json`` by ``make_pa_uncertainty_fixtures.R``:
+glmmTMB fits (Laplace) of mlmRev Contraception ``use ~ urban + age + (1 | district)`` and
+``(urban | district)``, and Mmmec (Poisson with offset); the population-averaged mean by
+``integrate()`` and the SE of its link by ``numDeriv::grad`` over (beta, log SD [, correlation
+parameter]) with ``vcov(m, full = TRUE)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmpipe.effects.prediction_grid import predict_at, prediction_model
+from mlmpipe.effects.predictions import PredictionModel, mean_response, random_sd_jacobian
+from mlmpipe.inference.numderiv import jacobian
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "glmm" / "pa_uncertainty.json"
+FIX = json.loads(FIXTURE.read_text())
+CASES = {c["id"]: c for c in FIX["cases"]}
+
+
+def _sigma_tmb(th: np.ndarray) -> np.ndarray:
+    """glmmTMB's unstructured covariance from (log SD..., correlation parameter)."""
+    if len(th) == 1:
+        return np.array([[np.exp(2 * th[0])]])
+    sd = np.exp(th[:2])
+    r = th[2] / np.sqrt(1 + th[2] ** 2)
+    return np.diag(sd) @ np.array([[1, r], [r, 1]]) @ np.diag(sd)
+
+
+def _our_theta(th: np.ndarray) -> np.ndarray:
+    """Our theta (lower Cholesky factor of Sigma, column by column) from glmmTMB's parameters."""
+    L = np.linalg.cholesky(_sigma_tmb(th))
+    rows, cols = np.tril_indices(L.shape[0])
+    order = np.lexsort((rows, cols))
+    return L[rows[order], cols[order]]
+
+
+def _design(case: dict):
+    g = pd.DataFrame(case["grid"])
+    if case["family"] == "poisson":
+        X = np.column_stack([np.ones(len(g)), g["uvb"]])
+        return X, np.ones((len(g), 1)), np.log(g["expected"].to_numpy(float))
+    urban = (g["urban"] == "Y").to_numpy(float)
+    X = np.column_stack([np.ones(len(g)), urban, g["age"].astype(float)])
+    q = np.size(case["theta_logsd"])
+    Z = np.ones((len(g), 1)) if q == 1 else np.column_stack([np.ones(len(g)), urban])
+    return X, Z, np.zeros(len(g))
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_delta_method_matches_numderiv_at_r_estimates(case_id):
+    """R's estimates and full vcov plugged in (its variance parameters mapped to our theta by the
+    Jacobian): our analytic gradient gives R's numerical-gradient SE of g(mu_PA)."""
+    case = CASES[case_id]
+    X, Z, off = _design(case)
+    th_r = np.atleast_1d(np.asarray(case["theta_logsd"], float))
+    p, nt = len(case["beta"]), len(th_r)
+    S = _sigma_tmb(th_r)
+    theta = _our_theta(th_r)
+    rows, cols = np.tril_indices(S.shape[0])
+    order = np.lexsort((rows, cols))
+    cells = (rows[order], cols[order])
+    T = np.zeros_like(S)
+    T[cells] = theta
+    J = np.eye(p + nt)
+    J[p:, p:] = jacobian(_our_theta, th_r)
+    V = J @ np.atleast_2d(case["vcov_full"]) @ J.T  # order (beta, theta) -> ours (theta, beta)
+    perm = np.r_[np.arange(p, p + nt), np.arange(p)]
+    V = V[np.ix_(perm, perm)]
+    link = "log" if case["family"] == "poisson" else "logit"
+    beta = np.asarray(case["beta"])
+    pm = PredictionModel(
+        case["family"],
+        link,
+        beta,
+        V[nt:, nt:],
+        (S,),
+        factors=(T,),
+        theta_cells=(cells,),
+        vcov_full=V,
+    )
+    s = np.sqrt(np.einsum("ia,ab,ib->i", Z, S, Z))
+    r = mean_response(pm, X, s, offset=off, ds_dtheta=random_sd_jacobian([Z], pm))
+    np.testing.assert_allclose(r["fit"], case["pa"], rtol=1e-9)
+    np.testing.assert_allclose(r["link_se"], case["se_zeta"], rtol=1e-6)
+    known = mean_response(pm, X, s, offset=off)  # theta treated as known: beta only
+    np.testing.assert_allclose(known["link_se"], case["se_zeta_beta_only"], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def our_fits():
+    import mlmpipe
+    from tests.reference.datasets import load_raw, to_r_factors
+
+    levels = json.loads((FIXTURE.parent / "glmm_fits.json").read_text())["factor_levels"]
+    out = {}
+    for cid, case in CASES.items():
+        name = "mlmRev::Mmmec" if case["family"] == "poisson" else "mlmRev::Contraception"
+        data = to_r_factors(load_raw(name), levels[name])
+        out[cid] = (mlmpipe.fit(case["call"], data, family=case["family"]), data)
+    return out
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_population_averaged_se_from_our_fit_matches_glmmtmb(our_fits, case_id):
+    """From our own fit and Hessian: the SE of g(mu_PA) with theta's uncertainty within 1e-3 of
+    glmmTMB + numDeriv, and it differs from the beta-only SE (so theta is really propagated)."""
+    res, data = our_fits[case_id]
+    case = CASES[case_id]
+    grid = pd.DataFrame(case["grid"])
+    if "urban" in grid:
+        grid["urban"] = pd.Categorical(grid["urban"], categories=data["urban"].cat.categories)
+        grid["age"] = grid["age"].astype(float)
+    assert prediction_model(res).vcov_full is not None
+    t = predict_at(res, grid, data=data)
+    pa = t[t["kind"] == "population-averaged"]
+    np.testing.assert_allclose(pa["fit"], case["pa"], rtol=1e-4)
+    np.testing.assert_allclose(pa["link_fit"], case["zeta"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pa["link_se"], case["se_zeta"], rtol=1e-3)
+    diff = np.abs(np.asarray(case["se_zeta"]) / np.asarray(case["se_zeta_beta_only"]) - 1)
+    assert diff.max() > 5e-3  # the fixture can tell the two apart
+    lo, hi = pa["low"].to_numpy(), pa["high"].to_numpy()
+    assert np.all((lo < pa["fit"]) & (pa["fit"] < hi))
