@@ -110,9 +110,11 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
     d["planned_formula"] = formula
     d["ladder"] = lad.to_dict()
     rows = np.asarray(res.rows)
+    from mlmpipe.diagnostics.response import response_columns
+
     resid = pd.DataFrame(
         {"row": rows, "fitted": np.asarray(res.fitted()), "residual": np.asarray(res.residuals())}
-    )
+    ).assign(**response_columns(res))  # GLMMs: eta, y, weight for the quantile residuals
     return d, resid
 
 
@@ -197,15 +199,19 @@ def effects_step(
 
 
 def diagnose_step(
-    data: pd.DataFrame, fit: dict, resid: pd.DataFrame, cspec: str | dict
+    data: pd.DataFrame, fit: dict, resid: pd.DataFrame, cspec: str | dict, seed: int = 0
 ) -> tuple[dict, dict]:
     """Residual diagnostics and leave-one-cluster-out influence of one model on the level-2 units
-    (the first grouping level above the observations)."""
+    (the first grouping level above the observations); ``seed`` (the plan's) draws the randomized
+    residuals of GLMM and ordinal fits."""
     from mlmpipe.diagnostics import leave_one_cluster_out, residual_diagnostics
 
     cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
     group = next(lv[1] for lv in cspec["levels"] if lv[1] is not None)
-    return residual_diagnostics(fit, resid, data, group), leave_one_cluster_out(fit, data, group)
+    return (
+        residual_diagnostics(fit, resid, data, group, seed),
+        leave_one_cluster_out(fit, data, group),
+    )
 
 
 def apa_tables_step(desc, data, fits, comparison, effects, cspec, outdir) -> list:

@@ -34,6 +34,7 @@ rule diagnose:
         influence="reports/diagnostics/influence.json",
     params:
         spec=lambda w: PLAN.slice_compare(),
+        seed=PLAN.seed,  # randomized quantile / surrogate residuals of GLMM and ordinal fits
     log:
         "logs/diagnose.log",
     script:

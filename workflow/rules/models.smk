@@ -4,6 +4,7 @@ rule fit:
         code=mp.library_files(
             "api", "formula", "engine", "backends", "ladder", "steps",
             "inference.satterthwaite", "inference.numderiv", "inference.kenward_roger",
+            "diagnostics.response",
         ),
     output:
         fit="reports/fits/{model}/{estimator}/imp{imp}.json",

@@ -11,7 +11,11 @@ sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")
 fit = json.load(open(sm.input.fit))
 res, infl = diagnose_step(
-    pd.read_parquet(sm.input.data), fit, pd.read_parquet(sm.input.resid), sm.params.spec
+    pd.read_parquet(sm.input.data),
+    fit,
+    pd.read_parquet(sm.input.resid),
+    sm.params.spec,
+    sm.params.seed,
 )
 json.dump(res, open(sm.output.residuals, "w"), indent=1)
 json.dump(infl, open(sm.output.influence, "w"), indent=1)

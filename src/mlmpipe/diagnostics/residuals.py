@@ -1,4 +1,4 @@
-"""Residual diagnostics at each level of a fitted LMM.
+"""Residual diagnostics at each level of a fitted LMM (GLMMs: :mod:`.glmm_residuals`).
 
 * Level 1: conditional residuals ``y - X beta - Z b`` scaled by sigma; outliers ``|r / sigma| > 3``.
 * Higher levels: conditional modes standardized by their sampling SD,
@@ -72,8 +72,16 @@ def heteroscedasticity(resid: pd.DataFrame, clusters: np.ndarray) -> dict:
     }
 
 
-def residual_diagnostics(fit: dict, resid: pd.DataFrame, data: pd.DataFrame, group: str) -> dict:
-    """Level-1 and level-2 outliers and the heteroscedasticity test (JSON-able)."""
+def residual_diagnostics(
+    fit: dict, resid: pd.DataFrame, data: pd.DataFrame, group: str, seed: int = 0
+) -> dict:
+    """Level-1 and level-2 outliers and the heteroscedasticity test (JSON-able). A GLMM or ordinal
+    fit gets randomized quantile or surrogate residuals instead of ``y - fitted`` (drawn with
+    ``seed``; :mod:`mlmpipe.diagnostics.glmm_residuals`)."""
+    if fit.get("family", "gaussian") != "gaussian":
+        from mlmpipe.diagnostics.glmm_residuals import glmm_residual_diagnostics
+
+        return glmm_residual_diagnostics(fit, resid, data, group, seed)
     sigma = float(fit["sigma"])
     clusters = data[group].to_numpy()[resid["row"].to_numpy()]
     l1 = level1_outliers(resid, sigma)
