@@ -222,6 +222,9 @@ class Plan:
             report=cfg["report"],
         )
         family = cfg["estimation"].get("family", "gaussian")
+        from mlmpipe.plan_family import check_family
+
+        check_family(cfg["estimation"])
         if cfg["estimation"].get("df_method") == "kenward_roger" and plan.backend != "mlmpipe":
             raise PlanError("estimation.df_method: kenward_roger needs backend 'mlmpipe'")
         if family != "gaussian" and "reml" in plan.estimators:
@@ -352,6 +355,8 @@ class Plan:
                 ],
                 "checks": self.checks,
             }
+            # an ordinal outcome is checked for being one (few categories); others keep their hash
+            | ({"family": "ordinal"} if self.glmm_options().get("family") == "ordinal" else {})
         )
 
     def slice_missing(self) -> str:

@@ -158,6 +158,14 @@ def check_outcome(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.DataFrame:
             f"e.g. {_few(col[bad].astype(str).unique(), 3)}; {_rows(bad)})",
         )
     rec.ok("outcome_numeric", f"outcome {name!r} is numeric")
+    if spec.get("family") == "ordinal":
+        from mlmpipe.data.ordinal import ordinal_outcome_problem
+
+        problem = ordinal_outcome_problem(col, name)
+        if problem:
+            rec.fail("outcome_ordinal", problem)
+        cats = sorted(pd.unique(col.dropna()).tolist())
+        rec.ok("outcome_ordinal", f"ordinal outcome {name!r}: categories in order {cats}")
     return df
 
 
