@@ -44,6 +44,7 @@ imputation pools (``effects/mi_predictions.py``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,10 +83,14 @@ class PredictionModel:
     vcov_full: np.ndarray | None = None
 
 
+@functools.lru_cache(maxsize=8)
 def gh_rule(n: int = GH_NODES) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes ``t`` and weights ``w`` with ``sum w f(t) ~= integral f(t) phi(t) dt``."""
+    """Nodes ``t`` and weights ``w`` with ``sum w f(t) ~= integral f(t) phi(t) dt`` (cached,
+    read-only: the 200-node rule costs an eigen-decomposition)."""
     t, w = hermegauss(n)
-    return t, w / np.sqrt(2 * np.pi)
+    w = w / np.sqrt(2 * np.pi)
+    t.flags.writeable = w.flags.writeable = False
+    return t, w
 
 
 def random_sd(Zs: list[np.ndarray], sigmas: tuple[np.ndarray, ...]) -> np.ndarray:
