@@ -226,14 +226,19 @@ def apa_tables_step(desc, data, fits, comparison, effects, cspec, outdir) -> lis
     return [p for name, t in tables.items() for p in write_table(t, Path(outdir) / f"apa_{name}")]
 
 
-def predictions_step(data: pd.DataFrame, fit: dict, pspec: str | dict) -> tuple[dict, dict]:
+def predictions_step(
+    data: pd.DataFrame | list[pd.DataFrame], fit: dict, pspec: str | dict
+) -> tuple[dict, dict]:
     """GLMM predictions of the final model at the planned covariate values and the prediction
-    plot (``mlmpipe.effects.glmm_predictions``). Returns (result dict, name -> Figure)."""
-    from mlmpipe.effects.glmm_predictions import glmm_predictions
+    plot (``mlmpipe.effects.glmm_predictions``); several data sets (multiple imputation): refitted
+    on each and pooled by Rubin's rules (``mlmpipe.effects.mi_predictions``). Returns (result
+    dict, name -> Figure)."""
+    from mlmpipe.effects.mi_predictions import predictions_any
     from mlmpipe.report.prediction_figures import prediction_figures
 
     pspec = json.loads(pspec) if isinstance(pspec, str) else pspec
-    result = glmm_predictions(fit, data, pspec)
+    datas = [data] if isinstance(data, pd.DataFrame) else list(data)
+    result = predictions_any(fit, datas, pspec)
     return result, prediction_figures(result)
 
 

@@ -1,13 +1,16 @@
-# GLMM predictions of the final model (issue 4): only plans with a non-gaussian family have it.
+# GLMM predictions of the final model (issue 4): only plans with a non-gaussian family have it;
+# under multiple imputation the model is refitted on every completed data set and pooled.
 GLMM_PLAN = bool(PLAN.glmm_options())
 PREDICTIONS = ["reports/predictions.json", "reports/figures/predictions"] if GLMM_PLAN else []
 
 
 rule predictions:
     input:
-        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
+        data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
         fit=f"reports/fits/{PLAN.model_names[-1]}/ml/pooled.json",
-        code=mp.library_files("effects", "engine", "formula", "report.prediction_figures", "steps"),
+        code=mp.library_files(
+            "effects", "engine", "formula", "missing.rubin", "report.prediction_figures", "steps"
+        ),
     output:
         json="reports/predictions.json",
         figures=directory("reports/figures/predictions"),

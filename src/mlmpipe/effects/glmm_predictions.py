@@ -3,13 +3,17 @@ of the prediction plot, cluster-specific and population-averaged (formulas in
 ``effects/predictions.py``, grid rules in ``effects/prediction_grid.py``).
 
 The model is refitted on the analysis data (the fit JSON does not carry the covariance of the fixed
-effects); with multiple imputation that is the first completed data set, as for the interaction
-analysis. Plot: the mean response against a focal continuous variable (2nd to 98th percentile,
-``CURVE_POINTS`` points), one line per moderator value, every other variable at its mean or first
-level.
+effects and variance parameters). With multiple imputation (several data sets) it is refitted on
+every completed data set and the predictions are pooled by Rubin's rules on the scale of their
+intervals (``effects/mi_predictions.py``); the grid, the named clusters and the curves' x values
+come from the first completed data set so that every imputation predicts the same rows. Plot: the
+mean response against a focal continuous variable (2nd to 98th percentile, ``CURVE_POINTS``
+points), one line per moderator value, every other variable at its mean or first level.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,6 +22,7 @@ from mlmpipe.effects.prediction_grid import (
     build_grid,
     model_variables,
     predict_at,
+    prediction_model,
     variable_values,
 )
 from mlmpipe.effects.predictions import GH_NODES
@@ -30,9 +35,36 @@ METHOD = (
     "conditional modes; population-averaged ones integrate the inverse link over the normal "
     "distribution of the random part of the linear predictor (variance z'Σz summed over grouping "
     "factors) by {nodes}-node Gauss-Hermite quadrature. {level}% intervals: delta method on the "
-    "link scale, back-transformed (population-averaged: link of the averaged mean, treating the "
-    "variance components as known; named clusters add the conditional variance of their modes)."
+    "link scale, back-transformed. Typical cluster: uncertainty of the fixed effects only. Named "
+    "clusters: fixed effects plus the conditional variance of the cluster's modes (variance "
+    "components and the modes' covariance with the fixed effects not included). "
+    "Population-averaged: {pa}."
 )
+PA_JOINT = (
+    "fixed effects and variance components jointly (covariance from the Hessian of the "
+    "{approx} deviance), interval on the link of the averaged mean"
+)
+PA_KNOWN = (
+    "fixed effects only; the variance components are treated as known ({why}), interval on the "
+    "link of the averaged mean"
+)
+
+
+def method_text(res_list: list, alpha: float) -> str:
+    """The report's statement of what the intervals include, for the fits the predictions use."""
+    joint = all(prediction_model(r).vcov_full is not None for r in res_list)
+    if joint:
+        approx = "Laplace" if res_list[0].glmm.nagq <= 1 else "adaptive Gauss-Hermite"
+        pa = PA_JOINT.format(approx=approx)
+    else:
+        why = (
+            "nAGQ = 0 has no Hessian"
+            if res_list[0].glmm.nagq == 0
+            else "their Hessian block is not positive definite or a variance is on its boundary"
+        )
+        pa = PA_KNOWN.format(why=why)
+    level = round(100 * (1 - alpha), 6)
+    return METHOD.format(nodes=GH_NODES, level=f"{level:g}", pa=pa)
 
 
 def _first_group_codes(res) -> np.ndarray:
@@ -75,45 +107,33 @@ def default_clusters(res) -> dict[str, list[str]]:
     return {group: [str(v) for v in dict.fromkeys(picks)]}
 
 
-def _curves(res, data, info, focal, moderator, alpha) -> pd.DataFrame:
-    xs = np.linspace(*np.quantile(data[focal].to_numpy(float), [0.02, 0.98]), CURVE_POINTS)
-    mods = info[moderator]["values"] if moderator else [None]
-    frames = []
-    for w in mods:
-        at = {v: [info[v]["typical"]] for v in info}
-        at[focal] = list(xs)
-        if moderator:
-            at[moderator] = [w]
-        grid, _ = build_grid(data, list(info), at=at)
-        t = predict_at(res, grid, alpha=alpha, data=data)
-        t["moderator_value"] = None if moderator is None else f"{moderator} = {_label(w)}"
-        frames.append(t[t["kind"] != "cluster"])
-    return pd.concat(frames, ignore_index=True)
+@dataclass(frozen=True)
+class Layout:
+    """What every imputation predicts: the grid, the named clusters and the curves' grids."""
+
+    variables: list[str]
+    info: dict
+    within: dict[str, bool]
+    grid: pd.DataFrame
+    note: str | None
+    clusters: dict[str, list[str]]
+    focal: str | None
+    moderator: str | None
+    curve_grids: tuple[tuple[str | None, pd.DataFrame], ...]
 
 
-def _label(v) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    out = df.astype(object).where(pd.notna(df), None)
-    return [
-        {k: (v if not isinstance(v, np.generic) else v.item()) for k, v in r.items()}
-        for r in out.to_dict(orient="records")
-    ]
-
-
-def glmm_predictions(fit: dict, data: pd.DataFrame, spec: dict) -> dict:
-    """Refit ``fit`` (formula, family, link, nAGQ of the plan) on ``data`` and predict at the planned
-    covariate values and along the plot's curves; ``spec``: ``alpha``, ``predictions`` (the plan's
-    ``report.predictions``), ``family``, ``link``, ``nagq``."""
+def refit(fit: dict, data: pd.DataFrame, spec: dict):
+    """The GLMM of ``fit`` (formula; family, link, nAGQ of ``spec``) on ``data``, and the rows used."""
     import mlmpipe
 
-    pspec = spec["predictions"]
     res = mlmpipe.fit(
         fit["formula"], data, family=spec["family"], link=spec.get("link"), nagq=spec["nagq"]
     )
-    used = data.iloc[res.rows].reset_index(drop=True)
+    return res, data.iloc[res.rows].reset_index(drop=True)
+
+
+def make_layout(res, used: pd.DataFrame, pspec: dict) -> Layout:
+    """Grid, clusters and curves of the plan's ``report.predictions`` on the data of ``res``."""
     codes = _first_group_codes(res)
     variables = model_variables(res)
     info = variable_values(used, variables, codes)
@@ -127,10 +147,47 @@ def glmm_predictions(fit: dict, data: pd.DataFrame, spec: dict) -> dict:
         clusters = {res.model.reterms[0].term.group: [str(c) for c in pspec["clusters"]]}
     else:
         clusters = default_clusters(res)
-    table = predict_at(res, grid, clusters=clusters, alpha=spec["alpha"], data=used)
     focal, moderator = choose_focal_moderator(info, within, pspec["focal"], pspec["moderator"])
-    curves = _curves(res, used, info, focal, moderator, spec["alpha"]) if focal else None
-    level = round(100 * (1 - spec["alpha"]), 6)
+    curves: list = []
+    if focal:
+        xs = np.linspace(*np.quantile(used[focal].to_numpy(float), [0.02, 0.98]), CURVE_POINTS)
+        for w in info[moderator]["values"] if moderator else [None]:
+            at = {v: [info[v]["typical"]] for v in info}
+            at[focal] = list(xs)
+            if moderator:
+                at[moderator] = [w]
+            label = None if moderator is None else f"{moderator} = {_label(w)}"
+            curves.append((label, build_grid(used, list(info), at=at)[0]))
+    return Layout(variables, info, within, grid, note, clusters, focal, moderator, tuple(curves))
+
+
+def predict_layout(res, used: pd.DataFrame, lay: Layout, alpha: float):
+    """The long prediction table at ``lay.grid`` (with the named clusters) and the curves (typical
+    cluster and population-averaged; None without a focal variable)."""
+    table = predict_at(res, lay.grid, clusters=lay.clusters, alpha=alpha, data=used)
+    frames = []
+    for label, grid in lay.curve_grids:
+        t = predict_at(res, grid, alpha=alpha, data=used)
+        t["moderator_value"] = label
+        frames.append(t[t["kind"] != "cluster"])
+    return table, (pd.concat(frames, ignore_index=True) if frames else None)
+
+
+def _label(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows (NaN -> None, NumPy scalars -> Python)."""
+    out = df.astype(object).where(pd.notna(df), None)
+    return [
+        {k: (v if not isinstance(v, np.generic) else v.item()) for k, v in r.items()}
+        for r in out.to_dict(orient="records")
+    ]
+
+
+def result_dict(fit: dict, res, lay: Layout, spec: dict, table, curves, method: str) -> dict:
+    """The ``reports/predictions.json`` layout."""
     return {
         "model": fit.get("model"),
         "formula": fit["formula"],
@@ -138,13 +195,24 @@ def glmm_predictions(fit: dict, data: pd.DataFrame, spec: dict) -> dict:
         "link": res.link,
         "alpha": spec["alpha"],
         "nodes": GH_NODES,
-        "method": METHOD.format(nodes=GH_NODES, level=f"{level:g}"),
-        "variables": {v: {**info[v], "within_cluster": within[v]} for v in variables},
-        "grid_note": note,
-        "planned": bool(pspec["at"]),
-        "clusters": clusters,
-        "focal": focal,
-        "moderator": moderator,
-        "table": _records(table),
-        "curves": None if curves is None else _records(curves),
+        "method": method,
+        "variables": {v: {**lay.info[v], "within_cluster": lay.within[v]} for v in lay.variables},
+        "grid_note": lay.note,
+        "planned": bool(spec["predictions"]["at"]),
+        "clusters": lay.clusters,
+        "focal": lay.focal,
+        "moderator": lay.moderator,
+        "imputations": 0,
+        "table": records(table),
+        "curves": None if curves is None else records(curves),
     }
+
+
+def glmm_predictions(fit: dict, data: pd.DataFrame, spec: dict) -> dict:
+    """Refit ``fit`` (formula, family, link, nAGQ of the plan) on ``data`` and predict at the planned
+    covariate values and along the plot's curves; ``spec``: ``alpha``, ``predictions`` (the plan's
+    ``report.predictions``), ``family``, ``link``, ``nagq``."""
+    res, used = refit(fit, data, spec)
+    lay = make_layout(res, used, spec["predictions"])
+    table, curves = predict_layout(res, used, lay, spec["alpha"])
+    return result_dict(fit, res, lay, spec, table, curves, method_text([res], spec["alpha"]))
