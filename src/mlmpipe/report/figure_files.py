@@ -16,11 +16,12 @@ def result_figures(
 ) -> dict:
     """Name -> matplotlib Figure for the effect-size, diagnostic and interaction figures."""
     from mlmpipe.diagnostics import influence_table, standardized_modes
+    from mlmpipe.report.glmm_residual_figures import level1_residual_figure
 
     figs = {
         "rights_sterba": dfig.rights_sterba_bars(effects),
         "caterpillar": figures.caterpillar(fit),
-        "level1_residuals": dfig.residual_panels(resid, fit["sigma"]),
+        "level1_residuals": level1_residual_figure(fit, resid, diag),  # GLMM: quantile residuals
         "standardized_modes_qq": dfig.standardized_modes_qq(standardized_modes(fit)),
         "residual_sd_by_cluster": dfig.cluster_sd_plot(diag["heteroscedasticity"]),
         "influence_cooks_d": dfig.influence_plot(
