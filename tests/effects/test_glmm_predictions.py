@@ -61,6 +61,11 @@ def test_default_predictions(binary):
     assert np.all((t["low"] < t["fit"]) & (t["fit"] < t["high"]))
     curves = pd.DataFrame(out["curves"])
     assert set(curves["moderator_value"]) == {"w = A", "w = B"}
+    # the report states what each interval includes; this fit's Hessian is usable, so the
+    # population averages carry the variance components
+    assert "Typical cluster: uncertainty of the fixed effects only" in out["method"]
+    assert "fixed effects and variance components jointly" in out["method"]
+    assert out["imputations"] == 0
     assert set(curves["kind"]) == {"conditional", "population-averaged"}
     json.dumps(out)  # the artifact is JSON
 

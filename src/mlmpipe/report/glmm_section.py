@@ -92,15 +92,23 @@ def _prediction_items(paths: list[str]) -> list:
                 f"Against `{pred['focal']}`"
                 + (f", lines for `{pred['moderator']}`" if pred["moderator"] else "")
                 + "; other variables at their mean or first level. Solid: typical cluster; "
-                "dashed: population-averaged.",
+                "dashed: population-averaged; bands: the intervals described above.",
             )
         )
     how = "planned (`report.predictions.at`)" if pred["planned"] else "default"
     note = f" ({pred['grid_note']})" if pred.get("grid_note") else ""
-    out.append(("md", f"Predictions at the {how} covariate values{note}:"))
+    m = pred.get("imputations") or 0
+    pooled = f", pooled over {m} imputations" if m > 1 else ""
+    out.append(("md", f"Predictions at the {how} covariate values{note}{pooled}:"))
     out.append(("table", predictions_table(pred)))
     clusters = "; ".join(f"{g}: {', '.join(v)}" for g, v in pred["clusters"].items())
-    out.append(("md", f"Cluster-specific predictions (conditional modes) for {clusters}:"))
+    out.append(
+        (
+            "md",
+            f"Cluster-specific predictions (conditional modes) for {clusters} (intervals in "
+            "`reports/predictions.json`: fixed effects and the modes' conditional variance):",
+        )
+    )
     out.append(("table", cluster_table(pred)))
     return out
 
