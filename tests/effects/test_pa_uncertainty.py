@@ -197,3 +197,25 @@ def test_analytic_gradient_matches_numerical_for_a_vector_term(family):
     else:
         got = mean_response(pm, X, s, ds_dtheta=ds)["link_se"]
     np.testing.assert_allclose(got, _numeric_se(pm, X, Z, V, ordinal), rtol=1e-6)
+
+
+def test_variance_components_treated_as_known_without_a_usable_hessian():
+    """nAGQ = 0 has no Hessian in (theta, beta); a variance on its boundary or a covariance that is
+    not positive definite is not used either: the intervals fall back to beta only, and the
+    report's method text says so."""
+    import mlmpipe
+    from mlmpipe.effects.glmm_predictions import method_text
+    from mlmpipe.effects.prediction_grid import _usable
+    from tests.effects.test_glmm_predictions import _data
+
+    d = _data()
+    res = mlmpipe.fit("y ~ x + w + (1 | g)", d, family="binomial", nagq=0)
+    assert prediction_model(res).vcov_full is None
+    assert "treated as known (nAGQ = 0 has no Hessian)" in method_text([res], 0.05)
+    grid = pd.DataFrame({"x": [0.0], "w": pd.Categorical(["A"], categories=["A", "B"])})
+    pa = predict_at(res, grid, data=d).query("kind == 'population-averaged'")
+    assert np.isfinite(pa["link_se"]).all() and (pa["link_se"] > 0).all()
+    V = np.eye(2)
+    assert _usable(V, np.array([0.5]), np.array([0.0]))
+    assert not _usable(V, np.array([0.0]), np.array([0.0]))  # singular fit
+    assert not _usable(np.diag([1.0, -1e-3]), np.array([0.5]), np.array([0.0]))
