@@ -14,7 +14,10 @@ These are influence.ME's definitions; they match leave-one-subject-out lmer refi
 SE_(j)``, the opposite sign.
 
 Flags (the usual rules of thumb, named in the output): ``D_j > 4 / J`` and ``|DFBETAS| > 2 / sqrt(J)``
-with J clusters. Each refit starts from the full-data theta, so it takes a few optimizer steps.
+with J clusters. Each LMM refit starts from the full-data theta, so it takes a few optimizer steps.
+A GLMM or ordinal fit is refitted as what it is (same family, link and nAGQ, by
+:func:`mlmpipe.engine.glmm.fit_glmm_design`, as influence.ME refits a ``glmer`` model), from the
+default start: about one full GLMM fit per cluster.
 """
 
 from __future__ import annotations
@@ -25,16 +28,33 @@ import pandas as pd
 from mlmpipe.errors import EstimationError
 
 
+def _refitter(fit: dict):
+    """``(design, theta0) -> result``: an LMM refit (REML flag, warm start) or a GLMM refit."""
+    family = fit.get("family", "gaussian")
+    if family == "gaussian":
+        from mlmpipe.engine.fit import fit_design
+
+        return lambda design, theta0: fit_design(
+            design, reml=fit["reml"], df_method="none", theta0=theta0
+        )
+    from mlmpipe.engine.glmm import fit_glmm_design
+
+    return lambda design, theta0: fit_glmm_design(
+        design, family, fit.get("link"), int(fit.get("nagq") or 1)
+    )
+
+
 def leave_one_cluster_out(fit: dict, data: pd.DataFrame, group: str) -> dict:
-    """Refit ``fit`` (its formula, REML flag and theta) without each level of column ``group``."""
-    from mlmpipe.engine.fit import fit_design
+    """Refit ``fit`` (its formula, REML flag and theta; a GLMM with its family, link and nAGQ)
+    without each level of column ``group``."""
     from mlmpipe.formula import build_design
 
     if group not in data.columns:
         raise EstimationError(f"influence: grouping column {group!r} is not in the data")
     names = [f["term"] for f in fit["fixed"]]
     beta = np.array([f["estimate"] for f in fit["fixed"]], float)
-    full = fit_design(build_design(fit["formula"], data), reml=fit["reml"], df_method="none")
+    refit = _refitter(fit)
+    full = refit(build_design(fit["formula"], data), None)
     V = full.vcov
     if list(full.model.fixed_names) != names:
         raise EstimationError(
@@ -48,9 +68,7 @@ def leave_one_cluster_out(fit: dict, data: pd.DataFrame, group: str) -> dict:
     for cid in ids:
         sub = data[data[group] != cid]
         try:
-            r = fit_design(
-                build_design(fit["formula"], sub), reml=fit["reml"], df_method="none", theta0=theta0
-            )
+            r = refit(build_design(fit["formula"], sub), theta0)
         except Exception as exc:  # a refit that cannot be estimated is reported, not fatal
             warnings_.append(f"{group} {cid}: refit failed ({str(exc).splitlines()[0]})")
             continue
