@@ -77,7 +77,9 @@ rule report:
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],
-        code=mp.library_files("report", "prereg", "missing.report_section"),
+        code=mp.library_files(
+            "report", "prereg", "missing.report_section", "diagnostics.glmm_residuals"
+        ),
     output:
         html="reports/report.html",
         notebook="reports/report.ipynb",
