@@ -364,6 +364,8 @@ class Plan:
         # only under imputation do model edits (their interactions) rerun the missing step
         if self.missing["method"] == "multiple_imputation":
             out["interactions"] = self.interaction_pairs()
+            # a binary or count outcome is imputed by PMM (mlmpipe.missing.outcome_kind)
+            out |= {"family": self.glmm_options()["family"]} if self.glmm_options() else {}
         return canonical_json(out)
 
     def slice_center(self) -> str:
@@ -430,6 +432,8 @@ class Plan:
                 "alpha": self.alpha,
                 "backend": self.backend,
             }
+            # non-gaussian plans: link-scale shift, seeded coupled draws (gaussian hash unchanged)
+            | ({"glmm": self.glmm_options(), "seed": self.seed} if self.glmm_options() else {})
         )
 
     def slice_compare(self) -> str:

@@ -47,6 +47,7 @@ def missing_step(clean: pd.DataFrame, mspec: str | dict, vspec: str | dict):
         types=types,
         seed=mspec["seed"],
         interactions=mspec.get("interactions", ()),
+        family=mspec.get("family"),
     )
 
 
@@ -147,6 +148,8 @@ def delta_step(datasets: list[pd.DataFrame], dspec: str | dict):
         reml=d["estimator"] == "reml",
         alpha=d["alpha"],
         backend=d["backend"],
+        glmm=d.get("glmm"),
+        seed=d.get("seed", 0),
     )
     res["model"] = d["model"]
     return res, tipping_figure(res)

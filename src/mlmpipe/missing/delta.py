@@ -12,6 +12,12 @@ pooled p value crosses ``alpha``.
 The shifted data sets are derived from the MAR imputations (the outcome is shifted after
 imputation, as in mice's ``post`` processing when the outcome is imputed last); predictors imputed
 from the unshifted outcome are left unchanged.
+
+A non-gaussian plan (``glmm``: family, link, nagq) shifts a binary outcome on the logit scale, a
+count on the log scale and an ordinal outcome on its latent scale, by redrawing each imputed value
+from the shifted imputation-model distribution with a coupled draw
+(:mod:`mlmpipe.missing.delta_discrete`); the grid is then in those units (not in SDs), delta = 0
+leaves the MAR imputations unchanged, and the analysis model is the plan's GLMM (ML).
 """
 
 from __future__ import annotations
@@ -66,9 +72,13 @@ def delta_analysis(
     reml: bool = True,
     alpha: float = 0.05,
     backend: str = "mlmpipe",
+    glmm: dict | None = None,
+    seed: int = 0,
 ) -> dict:
     """Pooled estimate of ``term`` (default: the last fixed effect) for every delta in ``grid``
-    (0 is always added)."""
+    (0 is always added). ``glmm`` (family, link, nagq of a non-gaussian plan) switches to the
+    link-scale shift of :mod:`mlmpipe.missing.delta_discrete` (coupling uniforms seeded by
+    ``seed``); without it the gaussian path is unchanged."""
     import mlmpipe
 
     if len(datasets) < 2:
@@ -78,15 +88,30 @@ def delta_analysis(
         if FLAG.format(name=outcome) in datasets[0]
         else np.ones(len(datasets[0]), bool)
     )
-    sd = float(datasets[0].loc[observed, outcome].std())
+    if glmm:
+        from mlmpipe.missing.delta_discrete import prepare_shift
+
+        rngs = np.random.default_rng(seed).spawn(len(datasets))
+        shifts = [
+            prepare_shift(df, outcome, formula, glmm, r)
+            for df, r in zip(datasets, rngs, strict=True)
+        ]
+        sd = float("nan")  # the grid is on the link / latent scale, not in SDs
+    else:
+        sd = float(datasets[0].loc[observed, outcome].std())
     rows = []
     for delta in sorted(set(map(float, grid)) | {0.0}):
-        fits = [
-            mlmpipe.fit(
-                formula, delta_adjust(df, outcome, delta, sd), reml=reml, backend=backend
-            ).to_dict()
-            for df in datasets
-        ]
+        if glmm:
+            fits = [
+                mlmpipe.fit(formula, s.shifted(delta), reml=False, **glmm).to_dict() for s in shifts
+            ]
+        else:
+            fits = [
+                mlmpipe.fit(
+                    formula, delta_adjust(df, outcome, delta, sd), reml=reml, backend=backend
+                ).to_dict()
+                for df in datasets
+            ]
         pooled = pool_fits(fits, alpha)
         terms = [f["term"] for f in pooled["fixed"]]
         term = term or terms[-1]
@@ -99,13 +124,13 @@ def delta_analysis(
         rows.append(
             {
                 "delta": delta,
-                "shift": delta * sd,
+                "shift": delta if glmm else delta * sd,
                 **{k: f[k] for k in ("estimate", "se", "df", "p", "ci_low", "ci_high", "fmi")},
             }
         )
-    return {
+    out = {
         "outcome": outcome,
-        "sd_observed": sd,
+        "sd_observed": None if glmm else sd,
         "formula": formula,
         "term": term,
         "alpha": alpha,
@@ -113,3 +138,27 @@ def delta_analysis(
         "rows": rows,
         "tipping_point": tipping_point(rows, alpha),
     }
+    if glmm:
+        from mlmpipe.missing.delta_discrete import UNITS
+
+        out |= {"family": glmm["family"], "units": UNITS[glmm["family"]], "seed": seed}
+        out["imputed_changed"] = _changed(shifts, rows)
+    return out
+
+
+def _changed(shifts, rows: list[dict]) -> list[dict]:
+    """Per delta: share of the imputed outcome values the shift changed (mean over imputations)."""
+    out = []
+    for r in rows:
+        moved = [
+            float(
+                np.mean(
+                    s.shifted(r["delta"])[s.outcome].to_numpy()[s.rows]
+                    != s.data[s.outcome].to_numpy()[s.rows]
+                )
+            )
+            for s in shifts
+            if len(s.rows)
+        ]
+        out.append({"delta": r["delta"], "share": float(np.mean(moved)) if moved else 0.0})
+    return out

@@ -80,8 +80,13 @@ def tipping_figure(result: dict):
                 ha="center",
                 va="bottom",
             )
-    ax.set_xlabel(f"delta (SD of observed {result['outcome']} = {result['sd_observed']:.3g})")
+    if result.get("units"):  # non-gaussian plans: delta on the link / latent scale
+        ax.set_xlabel(f"delta: {result['units']}", fontsize=8)
+        title = f"MNAR sensitivity: imputed {result['family']} outcomes, model shifted by delta"
+    else:
+        ax.set_xlabel(f"delta (SD of observed {result['outcome']} = {result['sd_observed']:.3g})")
+        title = "MNAR sensitivity: imputed outcomes shifted by delta x SD"
     ax.set_ylabel(f"pooled estimate of {result['term']}")
-    ax.set_title("MNAR sensitivity: imputed outcomes shifted by delta x SD", fontsize=10)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -14,6 +14,7 @@ import pandas as pd
 from mlmpipe.errors import DataValidationError, PlanError
 from mlmpipe.missing.diagnostics import missing_report
 from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
+from mlmpipe.missing.outcome_kind import outcome_type, restore_outcome
 
 
 def listwise(df: pd.DataFrame, variables: list[str]) -> list[pd.DataFrame]:
@@ -26,11 +27,19 @@ def listwise(df: pd.DataFrame, variables: list[str]) -> list[pd.DataFrame]:
 
 
 def imputation_spec(
-    df: pd.DataFrame, spec: dict, levels, outcome: str, types: dict, seed: int, interactions=()
+    df: pd.DataFrame,
+    spec: dict,
+    levels,
+    outcome: str,
+    types: dict,
+    seed: int,
+    interactions=(),
+    family: str | None = None,
 ) -> ImputationSpec:
     """The sampler's spec from the plan's levels: two-level data (the cluster is level 2's ID) or
     three-level data (level 3's ID and variables as ``cluster3`` / ``level3``). ``missing.ordered``
-    names categorical predictors whose planned levels are ordered."""
+    names categorical predictors whose planned levels are ordered. ``family``: a binary or count
+    outcome is imputed by predictive mean matching (:mod:`mlmpipe.missing.outcome_kind`)."""
     if len(levels) not in (2, 3):
         raise PlanError(
             f"missing.method: multiple_imputation supports two- and three-level plans; this plan "
@@ -46,7 +55,7 @@ def imputation_spec(
     def block(names):
         return {n: (types[n][0], types[n][1]) for n in names}
 
-    level1 = {outcome: ("continuous", None)} | block(levels[0][2])
+    level1 = {outcome: outcome_type(family)} | block(levels[0][2])
     three = len(levels) == 3
     return ImputationSpec(
         outcome=outcome,
@@ -76,6 +85,7 @@ def handle_missing(
     types: dict | None = None,
     seed: int = 20240101,
     interactions=(),
+    family: str | None = None,
 ) -> tuple[list[pd.DataFrame], dict]:
     """Apply the planned method; return the data sets (``imp0`` = listwise, then imputations) and
     the missing-data report.
@@ -83,7 +93,8 @@ def handle_missing(
     ``spec`` is the plan's ``missing`` section (``method``, ``m``, ``iterations``, ``donors``);
     ``levels`` as in :func:`mlmpipe.missing.missing_report`; ``types``: ``{predictor: (type,
     levels)}`` (needed by multiple imputation); ``interactions``: raw variable pairs whose products
-    enter the analysis models.
+    enter the analysis models; ``family``: the plan's (a binary or count outcome is imputed by
+    predictive mean matching, :mod:`mlmpipe.missing.outcome_kind`).
     """
     method = spec["method"]
     if method not in METHODS:
@@ -101,9 +112,9 @@ def handle_missing(
     if method == "multiple_imputation":
         if types is None:
             raise PlanError("missing.method: multiple_imputation needs the predictor types")
-        mi_spec = imputation_spec(df, spec, levels, outcome, types, seed, interactions)
+        mi_spec = imputation_spec(df, spec, levels, outcome, types, seed, interactions, family)
         imputed, info = impute_multilevel(df, mi_spec)
-        datasets += imputed
+        datasets += restore_outcome(imputed, outcome, family)
         report["m"] = len(imputed)
         report["imputation"] = info
     report["rows_analysed"] = [int(len(d)) for d in datasets]

@@ -14,7 +14,10 @@ pools the estimates by Rubin's rules with Barnard-Rubin degrees of freedom
 :func:`mlmpipe.missing.delta.delta_adjust`). The shift is the plan's ``missing.delta.grid`` value
 of largest magnitude, so the multiverse shows the estimate under the most extreme departure from
 MAR the plan considers; a plan without a delta grid cannot run this option (the specification is
-recorded as failed with that reason).
+recorded as failed with that reason). In a non-gaussian plan a binary or count outcome is imputed by
+predictive mean matching (:mod:`mlmpipe.missing.outcome_kind`) and the delta shift is on the logit
+(binary), log (counts) or latent (ordinal) scale of the imputation model's distribution, by coupled
+redraws (:mod:`mlmpipe.missing.delta_discrete`); the grid is then in those units.
 
 Cost: each such specification is its own Snakemake job, so it imputes its own data sets (the same
 ones for every specification with the same model variables: the seed is the plan's). The number of
@@ -30,11 +33,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from mlmpipe.missing.delta import delta_adjust
 from mlmpipe.missing.handle import imputation_spec
 from mlmpipe.missing.mi_chained import FLAG, impute_multilevel
+from mlmpipe.missing.outcome_kind import restore_outcome
 
 if TYPE_CHECKING:
     from mlmpipe.plan import Plan
@@ -56,6 +61,8 @@ def missing_definition(plan: Plan) -> dict:
         "types": {p.name: [p.type, p.levels] for lv in plan.levels for p in lv.predictors},
         "interactions": plan.interaction_pairs(),
         "delta": delta,
+        # non-gaussian plans only (gaussian definitions and their job params are unchanged)
+        **({"glmm": plan.glmm_options()} if plan.glmm_options() else {}),
     }
 
 
@@ -75,9 +82,10 @@ def impute_for_model(df: pd.DataFrame, variables: list[str], spec: dict) -> list
     types = {k: tuple(v) for k, v in spec["types"].items()}
     pairs = [tuple(p) for p in spec["interactions"] if set(p) <= used]
     opts = {"m": spec["m"], "iterations": spec["iterations"], "donors": spec["donors"]}
-    mi = imputation_spec(df, opts, levels, outcome, types, spec["seed"], pairs)
+    family = (spec.get("glmm") or {}).get("family")
+    mi = imputation_spec(df, opts, levels, outcome, types, spec["seed"], pairs, family)
     sets, _ = impute_multilevel(df, mi)  # other columns are carried along unchanged
-    return sets
+    return restore_outcome(sets, outcome, family)
 
 
 def imputation(
@@ -104,7 +112,26 @@ def delta(
         raise SpecificationUnavailable(
             f"missing=delta: the outcome {outcome!r} has no missing values to shift"
         )
+    if spec.get("glmm"):  # link-scale shift of the imputation model's distribution
+        return _shift_discrete(sets, variables, spec)
     return [delta_adjust(s, outcome, spec["delta"], sd) for s in sets]
+
+
+def _shift_discrete(
+    sets: list[pd.DataFrame], variables: list[str], spec: dict
+) -> list[pd.DataFrame]:
+    """A non-gaussian outcome's imputations redrawn under the shift ``spec["delta"]`` on the link
+    (binary: logit; counts: log) or latent (ordinal) scale, from a random-intercept GLMM of the
+    outcome on the model's raw predictors (:mod:`mlmpipe.missing.delta_discrete`)."""
+    from mlmpipe.missing.delta_discrete import prepare_shift
+
+    outcome, cluster, preds = variables[0], variables[1], variables[2:]
+    f = f"{outcome} ~ {' + '.join(['1', *preds])} + (1 | {cluster})"
+    rngs = np.random.default_rng(spec["seed"]).spawn(len(sets))
+    return [
+        prepare_shift(s, outcome, f, spec["glmm"], r).shifted(spec["delta"])
+        for s, r in zip(sets, rngs, strict=True)
+    ]
 
 
 def register() -> None:

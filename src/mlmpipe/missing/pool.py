@@ -138,7 +138,9 @@ def pool_fits(fits: list[dict], alpha: float = 0.05) -> dict:
     out["random"] = _pool_random(fits)
     for key in ("loglik", "aic", "bic", "deviance"):
         out[key] = float(np.mean([f[key] for f in fits]))
-    out["sigma"] = next(r["sdcor"] for r in out["random"] if r["group"] == "Residual")
+    # a GLMM has no residual variance component (its sigma is the fixed 1 of the link scale)
+    residual = [r["sdcor"] for r in out["random"] if r["group"] == "Residual"]
+    out["sigma"] = residual[0] if residual else fits[0].get("sigma")
     out["converged"] = all(f.get("converged", True) for f in fits)
     out["singular"] = any(f.get("singular", False) for f in fits)
     out["warnings"] = sorted({w for f in fits for w in f.get("warnings", [])})

@@ -143,9 +143,14 @@ def missing_section(missing: dict, extra: list[str], fits: list[dict] | None = N
         out.append(
             (
                 "md",
-                f"**MNAR sensitivity (delta adjustment)**: imputed `{d['outcome']}` shifted by "
-                f"δ × {d['sd_observed']:.3g} (its observed SD) in model `{d.get('model')}`; key "
-                f"effect `{d['term']}`. Tipping point (p crosses {d['alpha']}): {text}.",
+                f"**MNAR sensitivity (delta adjustment)**: imputed `{d['outcome']}` "
+                + (
+                    f"redrawn with the imputation model shifted by δ, a {d['units']}, "
+                    if d.get("units")  # non-gaussian plans (mlmpipe.missing.delta_discrete)
+                    else f"shifted by δ × {d['sd_observed']:.3g} (its observed SD) "
+                )
+                + f"in model `{d.get('model')}`; key effect `{d['term']}`. Tipping point "
+                f"(p crosses {d['alpha']}): {text}.",
             )
         )
         out.append(("table", pd.DataFrame(d["rows"])))
