@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import special
 
 from mlmpipe.effects.glmm_predictions import (
+    glmm_predictions,
     make_layout,
     method_text,
     predict_layout,
@@ -108,8 +109,6 @@ def glmm_predictions_mi(fit: dict, datas: list[pd.DataFrame], spec: dict) -> dic
 
 def predictions_any(fit: dict, datas: list[pd.DataFrame], spec: dict) -> dict:
     """One data set: ``glmm_predictions``; several (multiple imputation): pooled predictions."""
-    from mlmpipe.effects.glmm_predictions import glmm_predictions
-
     if len(datas) == 1:
         return glmm_predictions(fit, datas[0], spec)
     return glmm_predictions_mi(fit, datas, spec)
