@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from mlmpipe.effects import variance_components
+from mlmpipe.effects.latent import SKIPPED, is_latent
 
 
 def lrt_pvalue(lr: float, df: int) -> float:
@@ -98,6 +99,8 @@ def compare_sequence(models: list[dict], fits: dict) -> dict:
             }
         row["prv"] = prv(null, fits[(m["name"], prv_est)])
         row["prv_estimator"] = prv_est
+        if is_latent(null):  # GLMM / ordinal: the level-1 variance is fixed (effects/latent.py)
+            row["prv"], row["prv_note"] = {}, SKIPPED["prv"]
         if i > 0:
             prev = models[i - 1]["name"]
             any_est = estimators[0]

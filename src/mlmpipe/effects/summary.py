@@ -9,6 +9,7 @@ import pandas as pd
 
 from mlmpipe.effects import icc as icc_by_level
 from mlmpipe.effects.icc_ci import icc_profile_ci
+from mlmpipe.effects.latent import ICC_CI_NOTE, SKIPPED, is_latent, latent_standardized
 from mlmpipe.effects.parts import fit_parts
 from mlmpipe.effects.r2 import nakagawa_r2, snijders_bosker_r2
 from mlmpipe.effects.rights_sterba import rights_sterba
@@ -30,7 +31,9 @@ def effect_sizes(
     ``fits``: model name -> result dict (REML fits when planned) fitted to ``data``. Per model:
     ICC per level, Nakagawa R^2, Snijders & Bosker R^2, proportional reduction in variance
     (Raudenbush & Bryk 2002, sec. 4.4), Rights & Sterba decomposition and standardized coefficients;
-    for the null model also the profile interval of the ICC and the design effect.
+    for the null model also the profile interval of the ICC and the design effect. Binary, count
+    and ordinal fits: latent-scale ICC, Nakagawa R^2 and standardized coefficients only, with the
+    reasons for the rest under ``skipped`` (:mod:`mlmpipe.effects.latent`).
     """
     null_name = models[0]
     null_fit = fits[null_name]
@@ -39,14 +42,27 @@ def effect_sizes(
     tau0 = float(null.terms[group][2][0, 0])
     out: dict = {"null_model": null_name, "group": group, "level": level, "models": {}}
     icc0 = icc_by_level(null_fit)
-    try:
-        out["icc_ci"] = icc_profile_ci(null_fit, data, level)
-    except EstimationError as exc:
-        out["icc_ci"] = {"note": str(exc)}
+    latent = is_latent(null_fit)  # GLMM / ordinal: latent scale (effects/latent.py)
+    if latent:
+        out["scale"] = {"name": null_fit.get("icc_scale"), "level1": null_fit["level1_variance"]}
+        out["icc_ci"] = {"note": ICC_CI_NOTE}
+    else:
+        try:
+            out["icc_ci"] = icc_profile_ci(null_fit, data, level)
+        except EstimationError as exc:
+            out["icc_ci"] = {"note": str(exc)}
     out["design_effect"] = design_effect(icc0[group], null.terms[group][0])
     for name in models:
         fit = fits[name]
         parts = null if name == null_name else fit_parts(fit, data)
+        if latent:
+            out["models"][name] = {
+                "icc": icc_by_level(fit),
+                "nakagawa": nakagawa_r2(parts),
+                "standardized": latent_standardized(parts, group),
+                "skipped": SKIPPED,
+            }
+            continue
         entry = {
             "icc": icc_by_level(fit),
             "nakagawa": nakagawa_r2(parts),
@@ -64,16 +80,16 @@ def r2_table(es: dict) -> pd.DataFrame:
     """One row per model: ICCs, Nakagawa, Snijders & Bosker, PRV and Rights & Sterba totals."""
     rows = []
     for name, e in es["models"].items():
-        nk, sb = e["nakagawa"], e["snijders_bosker"]
+        nk, sb = e["nakagawa"], e.get("snijders_bosker")
         row = {
             "model": name,
             "ICC (adjusted)": nk["icc_adjusted"],
             "R2 marginal": nk["r2_marginal"],
             "R2 conditional": nk["r2_conditional"],
-            "S&B R2 level 1": sb["r2_level1"],
-            "S&B R2 level 2": sb["r2_level2"],
         }
-        for g, v in e["prv"].items():
+        if sb:  # linear models only (effects/latent.py: SKIPPED)
+            row["S&B R2 level 1"], row["S&B R2 level 2"] = sb["r2_level1"], sb["r2_level2"]
+        for g, v in e.get("prv", {}).items():
             row[f"PRV {g}"] = v
         rs = e.get("rights_sterba")
         if rs:

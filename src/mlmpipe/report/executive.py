@@ -81,9 +81,14 @@ def _icc_sentence(es: dict, outcome: str) -> str:
         if "low" in ci and "high" in ci
         else ""
     )
+    where = f"the variance of {outcome}"
+    if es.get("scale"):  # GLMM / ordinal: latent scale (effects/latent.py)
+        where = (
+            f"the latent-scale variance of {outcome} (level-1 variance {es['scale']['level1']:.3g})"
+        )
     return (
         f"In the null model ({es['null_model']}), the ICC is {de['icc']:.3f}{interval}: "
-        f"{de['icc']:.0%} of the variance of {outcome} lies between {es['group']} units; the design "
+        f"{de['icc']:.0%} of {where} lies between {es['group']} units; the design "
         f"effect is {de['design_effect']:.2f} (effective sample size {de['n_effective']:,.0f} "
         f"of {int(de['n']):,})."
     )
@@ -107,10 +112,29 @@ def _final_sentences(spec: dict, fit: dict | None, es: dict, alpha: float) -> li
     ]
     if shown:
         out.append(f"Fixed effects with {level}% CIs: " + "; ".join(shown) + more + ".")
+    ratios = [r for r in terms[:8] if r.get("exp_estimate") is not None]
+    if ratios:
+        name = {"logit": "odds ratios", "log": "rate ratios"}.get(fit.get("link"), "exp(estimate)")
+        name = "cumulative odds ratios" if fit.get("family") == "ordinal" else name
+        out.append(
+            f"As {name}: "
+            + "; ".join(
+                f"{r['term']} {_num(r['exp_estimate'])} [{_num(r['exp_ci_low'])}, "
+                f"{_num(r['exp_ci_high'])}]"
+                for r in ratios
+            )
+            + "."
+        )
+    if fit.get("thresholds"):
+        out.append(
+            f"{len(fit['thresholds'])} thresholds separate the {len(fit['thresholds']) + 1} "
+            "ordered categories (Models section)."
+        )
     nk = (es.get("models", {}).get(fit["model"]) or {}).get("nakagawa")
     if nk:
         out.append(
-            f"Variance explained (Nakagawa): marginal R² = {nk['r2_marginal']:.3f} (fixed "
+            f"Variance explained (Nakagawa{', latent scale' if es.get('scale') else ''}): "
+            f"marginal R² = {nk['r2_marginal']:.3f} (fixed "
             f"effects), conditional R² = {nk['r2_conditional']:.3f} (fixed and random effects)."
         )
     return out

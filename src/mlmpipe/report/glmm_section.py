@@ -127,10 +127,17 @@ def glmm_section(fits: list[dict], predictions: list[str]) -> list:
             "on the latent scale (VPC for counts).",
         )
     ]
+    if f0["family"] == "ordinal":
+        from mlmpipe.report.ordinal_section import how_to_read, ordinal_items
+
+        out.append(("md", how_to_read(f0)))
     for f in glmms:
-        t = ratio_table(f)
+        if f["family"] == "ordinal":
+            out += ordinal_items(f)
+        t = ratio_table(f) if f["fixed"] else None
         if t is None:
-            out.append(("md", f"**{f['model']}**: {f['link']} coefficients are not exponentiated."))
+            why = "no predictors" if not f["fixed"] else "coefficients are not exponentiated"
+            out.append(("md", f"**{f['model']}**: {f['link']} link, {why}."))
             continue
         out.append(("md", f"**{f['model']}** ({f['estimator'].upper()})"))
         out.append(("table", t))
