@@ -123,3 +123,29 @@ def test_multiverse_delta_option_for_a_binary_outcome():
         assert (s["y"].to_numpy() >= b["y"].to_numpy()).all()  # only upwards for delta > 0
         np.testing.assert_array_equal(s["y"].to_numpy()[~imp], b["y"].to_numpy()[~imp])
     assert sum((s["y"] != b["y"]).sum() for s, b in zip(shifted, base, strict=True)) > 0
+
+
+def test_ordinal_shift_moves_imputed_categories_up_the_latent_scale():
+    from mlmpipe.missing.delta_discrete import prepare_shift
+
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(30), 15)
+    x = rng.normal(size=g.size)
+    latent = 0.8 * x + rng.normal(0, 0.5, 30)[g] + rng.logistic(size=g.size)
+    labels = np.array(["low", "mid", "high", "top"])
+    y = pd.Categorical(labels[np.digitize(latent, [-1, 0.5, 1.8])], labels, ordered=True)
+    df = pd.DataFrame({"y": y, "x": x, "g": g, "imputed_y": rng.random(g.size) < 0.3})
+    glmm = {"family": "ordinal", "link": None, "nagq": 1}
+    f = "y ~ x + (1 | g)"
+    full = mlmpipe.fit(f, df, reml=False, **glmm)  # new-data prediction keeps the slope
+    np.testing.assert_allclose(
+        full.predict(df, re=True, type="link"), full.linear_predictor(), atol=1e-10
+    )
+    sh = prepare_shift(df, "y", f, glmm, np.random.default_rng(1))
+    assert sh.shifted(0.0)["y"].equals(df["y"])
+    codes = {d: sh.shifted(d)["y"].cat.codes.to_numpy() for d in (-1.0, 0.0, 1.0)}
+    imp = df["imputed_y"].to_numpy()
+    assert (codes[-1.0] <= codes[0.0]).all() and (codes[0.0] <= codes[1.0]).all()
+    assert codes[1.0][imp].mean() > codes[0.0][imp].mean() > codes[-1.0][imp].mean()
+    np.testing.assert_array_equal(codes[1.0][~imp], codes[0.0][~imp])
+    assert list(sh.shifted(1.0)["y"].cat.categories) == list(labels)

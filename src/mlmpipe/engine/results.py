@@ -207,6 +207,8 @@ class LmmResult:
 
         m = self.model
         X_new, codes_new, Z_new, off_new = new_data_matrices(m.design, newdata)
+        if X_new.shape[1] == len(m.design.fixed_names) + 1:  # ordinal: thresholds replaced the
+            X_new = X_new[:, 1:]  # intercept column the formula still builds (engine/glmm.py)
         keep = [list(m.design.fixed_names).index(nm) for nm in m.fixed_names]
         eta = np.asarray(X_new, float)[:, keep] @ self.beta
         if off_new is not None:
