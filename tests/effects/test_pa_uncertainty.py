@@ -219,3 +219,26 @@ def test_variance_components_treated_as_known_without_a_usable_hessian():
     assert _usable(V, np.array([0.5]), np.array([0.0]))
     assert not _usable(V, np.array([0.0]), np.array([0.0]))  # singular fit
     assert not _usable(np.diag([1.0, -1e-3]), np.array([0.5]), np.array([0.0]))
+
+
+def test_random_sd_jacobian_two_grouping_factors():
+    """Two terms (a 2 x 2 term and a scalar one): ds/dtheta in theta's order, term by term, agrees
+    with a Richardson Jacobian of s(theta)."""
+    from mlmpipe.effects.predictions import random_sd
+
+    rng = np.random.default_rng(9)
+    Z1, Z2 = np.column_stack([np.ones(4), rng.normal(size=4)]), np.ones((4, 1))
+    cells = ((np.array([0, 1, 1]), np.array([0, 0, 1])), (np.array([0]), np.array([0])))
+
+    def parts(theta):
+        T1, T2 = np.zeros((2, 2)), np.zeros((1, 1))
+        T1[cells[0]], T2[cells[1]] = theta[:3], theta[3:]
+        return (T1, T2), (T1 @ T1.T, T2 @ T2.T)
+
+    theta = np.array([0.9, 0.4, 0.3, 0.6])
+    (T1, T2), sig = parts(theta)
+    pm = PredictionModel(
+        "binomial", "logit", np.zeros(1), np.eye(1), sig, None, None, (), (T1, T2), cells
+    )
+    num = jacobian(lambda th: random_sd([Z1, Z2], parts(th)[1]), theta)
+    np.testing.assert_allclose(random_sd_jacobian([Z1, Z2], pm), num, rtol=1e-8)
