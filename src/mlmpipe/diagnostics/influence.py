@@ -15,9 +15,9 @@ SE_(j)``, the opposite sign.
 
 Flags (the usual rules of thumb, named in the output): ``D_j > 4 / J`` and ``|DFBETAS| > 2 / sqrt(J)``
 with J clusters. Each LMM refit starts from the full-data theta, so it takes a few optimizer steps.
-A GLMM or ordinal fit is refitted as what it is (same family, link and nAGQ, by
-:func:`mlmpipe.engine.glmm.fit_glmm_design`, as influence.ME refits a ``glmer`` model), from the
-default start: about one full GLMM fit per cluster.
+A GLMM or ordinal fit is refitted as the same GLMM (family, link, nAGQ) with its variance
+parameters held at the full-data estimates (:mod:`mlmpipe.diagnostics.glmm_influence`; the output's
+``method`` says so), not as a linear model of the 0/1, count or ordinal outcome.
 """
 
 from __future__ import annotations
@@ -27,36 +27,38 @@ import pandas as pd
 
 from mlmpipe.errors import EstimationError
 
+LMM_METHOD = "full refits (REML flag of the fit), each started from the full-data theta"
 
-def _refitter(fit: dict):
-    """``(design, theta0) -> result``: an LMM refit (REML flag, warm start) or a GLMM refit."""
-    family = fit.get("family", "gaussian")
-    if family == "gaussian":
-        from mlmpipe.engine.fit import fit_design
 
-        return lambda design, theta0: fit_design(
-            design, reml=fit["reml"], df_method="none", theta0=theta0
-        )
-    from mlmpipe.engine.glmm import fit_glmm_design
+def _setup(fit: dict, design):
+    """``(V, beta, names, refit, method)``: the full-data covariance, fixed effects and their names
+    the leave-one-out estimates are compared with, and ``refit(design, theta0)``."""
+    if fit.get("family", "gaussian") != "gaussian":
+        from mlmpipe.diagnostics.glmm_influence import METHOD, fixed_variance_refitter
 
-    return lambda design, theta0: fit_glmm_design(
-        design, family, fit.get("link"), int(fit.get("nagq") or 1)
-    )
+        V, ref, refit = fixed_variance_refitter(fit, design)
+        return V, ref.beta, list(ref.model.fixed_names), refit, METHOD
+    from mlmpipe.engine.fit import fit_design
+
+    def refit(d, theta0):
+        return fit_design(d, reml=fit["reml"], df_method="none", theta0=theta0)
+
+    full = refit(design, None)
+    beta = np.array([f["estimate"] for f in fit["fixed"]], float)
+    return full.vcov, beta, list(full.model.fixed_names), refit, LMM_METHOD
 
 
 def leave_one_cluster_out(fit: dict, data: pd.DataFrame, group: str) -> dict:
-    """Refit ``fit`` (its formula, REML flag and theta; a GLMM with its family, link and nAGQ)
-    without each level of column ``group``."""
+    """Refit ``fit`` (its formula, REML flag and theta; a GLMM with its family, link and nAGQ at
+    fixed variance parameters) without each level of column ``group``."""
     from mlmpipe.formula import build_design
 
     if group not in data.columns:
         raise EstimationError(f"influence: grouping column {group!r} is not in the data")
     names = [f["term"] for f in fit["fixed"]]
-    beta = np.array([f["estimate"] for f in fit["fixed"]], float)
-    refit = _refitter(fit)
-    full = refit(build_design(fit["formula"], data), None)
-    V = full.vcov
-    if list(full.model.fixed_names) != names:
+    design = build_design(fit["formula"], data)
+    V, beta, full_names, refit, method = _setup(fit, design)
+    if full_names != names:
         raise EstimationError(
             f"influence: {fit['formula']} refit does not reproduce the fixed terms"
         )
@@ -95,6 +97,7 @@ def leave_one_cluster_out(fit: dict, data: pd.DataFrame, group: str) -> dict:
         "group": group,
         "clusters": J,
         "cutoffs": {"cooks_d": cut_d, "dfbetas": cut_b},
+        "method": method,
         "table": table.to_dict(orient="records"),
         "warnings": warnings_,
     }
