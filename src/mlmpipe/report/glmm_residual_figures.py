@@ -25,7 +25,7 @@ _TABLE_META = ("row", "eta", "residual", "z")
 
 def _running_median(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(x, kind="stable")
-    k = max(len(x) // 30, 5)
+    k = max(len(x) // 20, 25)
     med = pd.Series(r[order]).rolling(k, center=True, min_periods=1).median().to_numpy()
     return x[order], med
 
