@@ -50,8 +50,8 @@ SKIPPED = {
     ),
 }
 ICC_CI_NOTE = (
-    "no profile interval: the profile ICC interval is implemented for linear random-intercept "
-    "models (the ICC of this fit is on the latent scale; see the profile intervals of the SDs)"
+    "no interval: the profile ICC interval is implemented for linear random-intercept models "
+    "(this ICC is on the latent scale)"
 )
 
 
