@@ -184,3 +184,25 @@ def test_gaussian_spec_ids_are_unchanged(example_plan):
     # IDs of the example's first specifications before non-gaussian plans were handled (cached
     # artifacts of gaussian multiverses stay valid)
     assert example_plan.sensitivity.ids[:3] == ("s364a9e549d", "s5da16f7567", "s503993da91")
+
+
+def test_ordinal_specification_is_a_cumulative_link_glmm(binary_plan, hsb_small):
+    sens = binary_plan.sensitivity
+    glmm = {"family": "ordinal", "link": None, "nagq": 1}
+    d = {**sens.definition(sens.primary.id), "outcome": "grade", "glmm": glmm}
+    cats = ["low", "middle", "high"]
+    small = hsb_small.groupby("sector", observed=True).head(300).reset_index(drop=True)
+    grade = pd.qcut(small["mAch"], 3, labels=cats).astype(pd.CategoricalDtype(cats, True))
+    data = small.assign(grade=grade)
+    res = run_specification(data, d)
+    assert res["status"] == "ok", res.get("reason")
+    direct = mlmpipe.fit(res["formula"], prepare(data, d, None)[0], reml=False, **glmm)
+    want = direct.fixed_table().set_index("term")
+    assert "(Intercept)" not in want.index  # thresholds take its place
+    for row in res["fixed"]:
+        assert row["estimate"] == pytest.approx(want.loc[row["term"], "estimate"], rel=1e-8)
+    gee = {**d, "choices": {**d["choices"], "method": "gee"}}
+    assert run_specification(data, gee)["reason"] == (
+        "not applicable: method gee has no cumulative-link version in mlmpipe"
+    )
+    assert scale_label(glmm) == "latent log-odds (logit scale)"
