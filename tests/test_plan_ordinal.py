@@ -117,3 +117,12 @@ def test_text_labels_are_refused_naming_the_column(cfg):
         DataValidationError, match=r"^outcome\.name: outcome 'score' is not numeric"
     ):
         validate_data(_data(score), _vspec(cfg))
+
+
+def test_chem97_example_is_the_clmm_fixture_subset():
+    from mlmpipe.data.example import load_example
+
+    df = load_example("chem97")
+    assert len(df) == 2100 and df["school"].nunique() == 208 and df["lea"].max() == 20
+    assert sorted(df["score"].unique()) == [0, 2, 4, 6, 8, 10]
+    assert list(df["gender"].cat.categories) == ["M", "F"]  # R's level order: genderF
