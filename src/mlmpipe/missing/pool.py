@@ -44,7 +44,9 @@ def _pool_fixed(fits: list[dict], alpha: float) -> list[dict]:
         [[np.nan if f.get("df") is None else f["df"] for f in fit["fixed"]] for fit in fits],
         dtype=float,
     )
-    dfcom = np.where(np.isfinite(dfs).all(axis=0), np.nanmean(dfs, axis=0), np.inf)
+    finite = np.isfinite(dfs).all(axis=0)  # a GLMM's Wald z has no df: infinite dfcom
+    dfcom = np.full(len(names), np.inf)
+    dfcom[finite] = np.nanmean(dfs[:, finite], axis=0)
     res = pool_scalar(q, u, dfcom, alpha)
     out = []
     for i, term in enumerate(names):
