@@ -149,3 +149,27 @@ def test_ordinal_shift_moves_imputed_categories_up_the_latent_scale():
     assert codes[1.0][imp].mean() > codes[0.0][imp].mean() > codes[-1.0][imp].mean()
     np.testing.assert_array_equal(codes[1.0][~imp], codes[0.0][~imp])
     assert list(sh.shifted(1.0)["y"].cat.categories) == list(labels)
+
+
+def test_plan_slices_carry_the_family_only_for_non_gaussian_plans():
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from mlmpipe.plan import Plan
+
+    root = Path(__file__).resolve().parents[2]
+    mi = {"method": "multiple_imputation", "m": 2, "delta": {"grid": [-1.0, 1.0]}}
+    slices = {}
+    for name in ("analysis.yaml", "examples/hsb_binary.yaml"):
+        cfg = yaml.safe_load((root / "config" / name).read_text())
+        cfg["missing"] = mi
+        plan = Plan.from_config(cfg)
+        slices[name] = (json.loads(plan.slice_delta()), json.loads(plan.slice_missing()))
+    gauss_delta, gauss_missing = slices["analysis.yaml"]
+    assert "glmm" not in gauss_delta and "seed" not in gauss_delta
+    assert "family" not in gauss_missing
+    bin_delta, bin_missing = slices["examples/hsb_binary.yaml"]
+    assert bin_delta["glmm"] == GLMM and bin_delta["estimator"] == "ml"
+    assert bin_missing["family"] == "binomial"
