@@ -131,7 +131,6 @@ def test_count_alternatives_match_statsmodels(family):
         ({"estimator": "reml"}, "not applicable: a binomial GLMM has no REML criterion"),
         ({"df": "kenward_roger"}, "not applicable: Kenward-Roger df are defined for REML"),
         ({"method": "within"}, "not applicable: the within estimator (linearmodels) is a linear"),
-        ({"outliers": "drop_influential"}, "not applicable: influential clusters are flagged"),
     ],
 )
 def test_options_without_meaning_are_not_applicable_with_reason(binary_plan, choices, reason):
@@ -156,8 +155,8 @@ def test_not_applicable_specs_are_counted_apart_and_axis_names_the_scale(binary_
     assert spec["scale"] == "log-odds (logit scale)"
     summary, table = summarize(results, spec)
     rob = summary["focal"]["cses"]
-    assert rob["estimated"] == 3 and rob["failed"] == 0
-    assert rob["not_applicable"] == len(results) - 3
+    assert rob["estimated"] == 6 and rob["failed"] == 0
+    assert rob["not_applicable"] == len(results) - 6
     fig = specification_curve(
         table, spec["dimensions"], "cses", primary=spec["primary"], scale=spec["scale"]
     )
@@ -206,3 +205,27 @@ def test_ordinal_specification_is_a_cumulative_link_glmm(binary_plan, hsb_small)
         "not applicable: method gee has no cumulative-link version in mlmpipe"
     )
     assert scale_label(glmm) == "latent log-odds (logit scale)"
+
+
+def test_influential_clusters_of_a_binomial_plan_come_from_the_glmm(binary_plan, binary_small):
+    from mlmpipe.diagnostics.influence import leave_one_cluster_out
+    from mlmpipe.sensitivity.influence import cluster_influence
+
+    sens = binary_plan.sensitivity
+    infl = cluster_influence(binary_small, sens.influence_definition())
+    assert infl["method"].startswith("GLMM refits with the variance parameters")
+    d = sens.definition(sens.primary.id)
+    data = prepare(binary_small, d, None)[0]
+    fit = mlmpipe.fit(infl["formula"], data, reml=False, family="binomial").to_dict()
+    loo = leave_one_cluster_out({**fit, "formula": infl["formula"]}, data, "school")
+    np.testing.assert_allclose(infl["cooks_distance"], [r["cooks_d"] for r in loo["table"]])
+    assert infl["cutoff"] == pytest.approx(4 / 24)
+    assert infl["flagged"] == [
+        c for c, v in zip(infl["clusters"], infl["cooks_distance"], strict=True) if v > 4 / 24
+    ]
+    spec = find_spec(sens, outliers="drop_influential")
+    assert spec_inputs(binary_plan, spec.id) == ["reports/sensitivity/influence.json"]
+    res = run_specification(binary_small, sens.definition(spec.id), infl)
+    assert res["status"] == "ok"
+    kept = binary_small[~binary_small["school"].astype(str).isin(infl["flagged"])]
+    assert res["nclusters"] == kept["school"].nunique() and res["nobs"] == len(kept)

@@ -14,6 +14,8 @@ SENS_CODE = mp.library_files(
     "engine",
     "inference",
     "ladder",
+) + (  # GLMM specs and the family's GLM/GEE (for gaussian plans it only says every choice applies)
+    mp.library_files("sensitivity.families") if PLAN.glmm_options() else []
 )
 
 
@@ -25,6 +27,10 @@ rule sensitivity_influence:
     input:
         data="data/interim/clean.parquet",
         code=SENS_CODE + mp.library_files("sensitivity.influence"),
+        # a GLMM plan's cluster influence comes from the GLMM refits of mlmpipe.diagnostics
+        glmm_code=mp.library_files("diagnostics.influence", "diagnostics.glmm_influence")
+        if PLAN.glmm_options()
+        else [],
     output:
         "reports/sensitivity/influence.json",
     params:

@@ -23,9 +23,9 @@ Choices that have no meaning for these families are recorded as ``status: not_ap
 the reason (:func:`not_applicable`): REML (no REML criterion for GLMMs), Kenward-Roger df (defined
 for REML linear mixed models), linearmodels' within / between / random-effects estimators (linear
 panel estimators; a within estimator for a logit model would be conditional logistic regression,
-which mlmpipe does not have), dropping influential clusters (the influence measure is the LMM's
-Cook's distance at fixed variance parameters), and for ordinal outcomes the GLM and GEE
-alternatives.
+which mlmpipe does not have), and for ordinal outcomes the GLM and GEE alternatives. Dropping
+influential clusters applies: their Cook's distances come from the base GLMM
+(:mod:`mlmpipe.sensitivity.influence`).
 """
 
 from __future__ import annotations
@@ -82,11 +82,6 @@ def not_applicable(choices: dict, glmm: dict | None) -> str | None:
         )
     if fam == "ordinal" and method in ("ols_cluster", "gee"):
         return f"not applicable: method {method} has no cumulative-link version in mlmpipe"
-    if choices.get("outliers") == "drop_influential":
-        return (
-            "not applicable: influential clusters are flagged by the linear mixed model's Cook's "
-            f"distance, which is not defined for a {fam} GLMM"
-        )
     return None
 
 
