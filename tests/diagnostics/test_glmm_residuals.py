@@ -231,3 +231,27 @@ def test_dispatch_and_missing_columns(sim):
     assert set(d["residual_table"]) >= {"row", "eta", "residual", "z", "x"}
     with pytest.raises(EstimationError, match=r"lacks columns \['eta', 'y', 'weight'\]"):
         glmm_residuals(fit, table[["row", "fitted", "residual"]], seed=1)
+
+
+def test_trials_and_negbin_fits_pass_their_weights_and_dispersion():
+    rng = np.random.default_rng(41)
+    J, m = 40, 10
+    g = np.repeat(np.arange(J), m)
+    x = rng.normal(size=J * m)
+    eta = -0.2 + 0.6 * x + rng.normal(0, 0.5, J)[g]
+    n = rng.integers(1, 9, J * m)
+    s = rng.binomial(n, special.expit(eta))
+    k = 2.0
+    data = pd.DataFrame(
+        {"g": g, "x": x, "s": s, "f": n - s, "c": rng.negative_binomial(k, k / (k + np.exp(eta)))}
+    )
+    fit, table = _fit("cbind(s, f) ~ x + (1 | g)", data, "binomial")
+    assert np.array_equal(table["weight"], n) and np.allclose(table["y"], s / n)
+    want = randomized_quantile_residuals("binomial", s / n, table["fitted"], n, seed=6)
+    assert np.array_equal(glmm_residuals(fit, table, seed=6)["residual"], want)
+    fit, table = _fit("c ~ x + (1 | g)", data, "negbin")
+    want = randomized_quantile_residuals(
+        "negbin", data["c"], table["fitted"], k=fit["dispersion"], seed=6
+    )
+    assert fit["dispersion"] > 0
+    assert np.array_equal(glmm_residuals(fit, table, seed=6)["residual"], want)
