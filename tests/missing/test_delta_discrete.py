@@ -173,3 +173,36 @@ def test_plan_slices_carry_the_family_only_for_non_gaussian_plans():
     bin_delta, bin_missing = slices["examples/hsb_binary.yaml"]
     assert bin_delta["glmm"] == GLMM and bin_delta["estimator"] == "ml"
     assert bin_missing["family"] == "binomial"
+
+
+@pytest.mark.parametrize("stored", ["categorical", "scores"])
+def test_ordinal_outcome_is_imputed_as_ordered_categories(stored):
+    from mlmpipe.missing.handle import handle_missing
+
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(20), 15)
+    x = rng.normal(size=g.size)
+    latent = 0.8 * x + rng.normal(0, 0.5, 20)[g] + rng.logistic(size=g.size)
+    pos = np.digitize(latent, [-1, 0.5, 1.8])
+    labels = np.array(["low", "mid", "high", "top"])
+    if stored == "categorical":
+        y = pd.Series(pd.Categorical(labels[pos], labels, ordered=True))
+    else:
+        y = pd.Series(2.0 * pos + 2)  # scores 2, 4, 6, 8
+    y[rng.random(g.size) < 0.25] = np.nan
+    df = pd.DataFrame({"y": y, "x": x, "cl": g})
+    opts = {"method": "multiple_imputation", "m": 2, "iterations": 3}
+    levels = [("student", None, ["x"]), ("school", "cl", [])]
+    sets, _ = handle_missing(df, opts, levels, "y", TYPES, 4, family="ordinal")
+    for s in sets[1:]:
+        assert s["y"].notna().all() and s["imputed_y"].sum() == df["y"].isna().sum()
+        if stored == "categorical":
+            assert s["y"].dtype == df["y"].dtype  # same categories, still ordered
+        else:
+            assert s["y"].dtype == float and set(s["y"]) <= {2.0, 4.0, 6.0, 8.0}
+    if stored == "scores":
+        return
+    glmm = {"family": "ordinal", "link": None, "nagq": 1}
+    res = delta_analysis(sets[1:], "y", "y ~ x + (1 | cl)", "x", [1.0], glmm=glmm, seed=2)
+    share = {c["delta"]: c["share"] for c in res["imputed_changed"]}
+    assert share[0.0] == 0.0 and share[1.0] > 0.1

@@ -14,7 +14,7 @@ import pandas as pd
 from mlmpipe.errors import DataValidationError, PlanError
 from mlmpipe.missing.diagnostics import missing_report
 from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
-from mlmpipe.missing.outcome_kind import outcome_type, restore_outcome
+from mlmpipe.missing.outcome_kind import ordered_outcome, outcome_type, restore_outcome
 
 
 def listwise(df: pd.DataFrame, variables: list[str]) -> list[pd.DataFrame]:
@@ -62,7 +62,7 @@ def imputation_spec(
         cluster=levels[1][1],
         cluster3=levels[2][1] if three else None,
         level3=block(levels[2][2]) if three else {},
-        ordered=ordered,
+        ordered=ordered + ordered_outcome(family, outcome),
         level1=level1,
         level2=block(levels[1][2]),
         ids=tuple(lv[1] for lv in levels if lv[1]),
@@ -114,7 +114,7 @@ def handle_missing(
             raise PlanError("missing.method: multiple_imputation needs the predictor types")
         mi_spec = imputation_spec(df, spec, levels, outcome, types, seed, interactions, family)
         imputed, info = impute_multilevel(df, mi_spec)
-        datasets += restore_outcome(imputed, outcome, family)
+        datasets += restore_outcome(imputed, outcome, family, df[outcome].dtype)
         report["m"] = len(imputed)
         report["imputation"] = info
     report["rows_analysed"] = [int(len(d)) for d in datasets]

@@ -85,7 +85,7 @@ def impute_for_model(df: pd.DataFrame, variables: list[str], spec: dict) -> list
     family = (spec.get("glmm") or {}).get("family")
     mi = imputation_spec(df, opts, levels, outcome, types, spec["seed"], pairs, family)
     sets, _ = impute_multilevel(df, mi)  # other columns are carried along unchanged
-    return restore_outcome(sets, outcome, family)
+    return restore_outcome(sets, outcome, family, df[outcome].dtype)
 
 
 def imputation(
