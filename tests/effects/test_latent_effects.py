@@ -191,3 +191,19 @@ def test_executive_summary_speaks_of_the_latent_scale_and_cumulative_odds():
     assert "As cumulative odds ratios: gcsecnt" in text
     assert "5 thresholds separate the 6 ordered categories" in text
     assert "Nakagawa, latent scale" in text
+
+
+def test_fixed_table_of_a_thresholds_only_model_is_empty_with_its_columns():
+    from mlmpipe.report.tables import fixed_table
+
+    t = fixed_table(fit_from_r("m0_null"))
+    assert len(t) == 0 and list(t.columns) == [
+        "term",
+        "estimate",
+        "se",
+        "z",
+        "p",
+        "ci_low",
+        "ci_high",
+    ]
+    assert list(fixed_table(fit_from_r("m1_gcse"))["term"]) == ["gcsecnt"]

@@ -56,7 +56,8 @@ def fixed_table(fit: dict) -> pd.DataFrame:
     cols = ["term", "estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
     if fit.get("family", "gaussian") not in (None, "gaussian"):
         cols = ["term", "estimate", "se", "z", "p", "ci_low", "ci_high"]
-    return pd.DataFrame(fit["fixed"])[cols]
+    # an ordinal null model has no fixed effects (thresholds only): an empty table with the columns
+    return pd.DataFrame(fit["fixed"], columns=cols)[cols]
 
 
 def random_table(fit: dict) -> pd.DataFrame:
