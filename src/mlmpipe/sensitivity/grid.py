@@ -10,6 +10,11 @@ The choices that only concern the mixed model (``random``, ``estimator``, ``df``
 the alternative estimators (``method`` other than ``mlm``); those specifications leave them out
 (shown as "-"), so the grid holds no duplicates.
 
+In a non-gaussian plan the definitions carry the plan's ``glmm`` options (family, link, nagq) and
+choices without meaning for the family are recorded as not applicable when run
+(:mod:`mlmpipe.sensitivity.families`); the primary specification must apply. Gaussian definitions,
+IDs and summary parameters are unchanged by this.
+
 This module reads the keys of the plan's ``sensitivity`` section (it is the plan's sub-parser for
 that section; :mod:`mlmpipe.plan` hands it the validated section).
 """
