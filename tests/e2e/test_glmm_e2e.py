@@ -35,3 +35,11 @@ def test_binary_example_plan_runs_end_to_end(tmp_path):
     for text in ("odds ratio", "latent scale", "Predicted probabilities of m2_level2"):
         assert text in html, text
     assert "typical cluster: fit" in html and "population-averaged: fit" in html
+    # level-1 diagnostics of a binary outcome: seeded randomized quantile residuals; influence by
+    # GLMM refits
+    diag = json.loads((tmp_path / "reports/diagnostics/residuals.json").read_text())
+    assert diag["reference"] == "normal" and diag["seed"] == 20240101
+    assert diag["residual_test"]["n"] == last["nobs"] and diag["modes_normality"]
+    infl = json.loads((tmp_path / "reports/diagnostics/influence.json").read_text())
+    assert "variance parameters" in infl["method"] and len(infl["table"]) == 160
+    assert "randomized quantile" in html and "Kolmogorov-Smirnov" in html
