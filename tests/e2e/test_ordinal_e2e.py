@@ -65,7 +65,7 @@ def test_ordinal_example_plan_runs_end_to_end(tmp_path):
         "cumulative odds ratio",
         "P(Y &lt;= j) = F(alpha_j - x'beta - b)",
         "latent scale",
-        "not computed: snijders bosker",
+        "not computed: Snijders",
         "Predicted category probabilities of m2_context",
         "As cumulative odds ratios",
     ):

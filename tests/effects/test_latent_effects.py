@@ -148,7 +148,8 @@ def test_linear_model_measures_are_skipped_with_reasons():
     assert list(table.columns) == ["model", "ICC (adjusted)", "R2 marginal", "R2 conditional"]
     items = effects_items(e, "m2_context")
     text = "\n".join(o for k, o in items if k == "md")
-    assert "latent scale" in text and "not computed: snijders bosker" in text
+    assert "latent scale" in text and "- not computed: Snijders & Bosker R² (" in text
+    assert "- not computed: proportional reduction in variance (PRV) (" in text
     assert "### Rights & Sterba" not in text and all(k != "png" for k, _ in items)
 
 

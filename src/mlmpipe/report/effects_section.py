@@ -12,12 +12,19 @@ from __future__ import annotations
 
 from mlmpipe.effects import summary as effect_tables
 
+LABELS = {
+    "snijders_bosker": "Snijders & Bosker R²",
+    "prv": "proportional reduction in variance (PRV)",
+    "rights_sterba": "Rights & Sterba decomposition",
+    "pseudo_standardized": "pseudo-standardized coefficients",
+}
+
 
 def _skipped_lines(es: dict) -> str:
     skipped: dict = {}
     for e in es["models"].values():
         skipped |= e.get("skipped") or {}
-    return "\n".join(f"- not computed: {k.replace('_', ' ')} ({why})" for k, why in skipped.items())
+    return "\n".join(f"- not computed: {LABELS.get(k, k)} ({why})" for k, why in skipped.items())
 
 
 def effects_items(es: dict, final_model: str) -> list:

@@ -50,7 +50,7 @@ def threshold_table(fit: dict) -> pd.DataFrame:
 
 
 def how_to_read(fit: dict) -> str:
-    """Markdown paragraph on the model and its parameters (outcome named)."""
+    """Markdown paragraph on the models and their parameters (outcome named)."""
     ratio = (
         "`exp(beta)` is the **cumulative odds ratio**: per unit of the predictor the odds of a "
         "response above any category j (against at or below j) multiply by `exp(beta)`, the same "
@@ -60,8 +60,8 @@ def how_to_read(fit: dict) -> str:
         "exponentiated"
     )
     return (
-        f"Cumulative {fit['link']} mixed model of `{fit.get('planned_formula', fit['formula'])}`"
-        f": `P(Y <= j) = F(alpha_j - x'beta - b)`. The outcome's categories are its sorted "
+        f"Cumulative {fit['link']} mixed models of `{fit['formula'].split('~')[0].strip()}`: "
+        "`P(Y <= j) = F(alpha_j - x'beta - b)`. The outcome's categories are its sorted "
         "values; the thresholds `alpha_j` (one per pair of adjacent categories, in place of an "
         "intercept) are cut points on the latent scale, and `F(alpha_j)` is the probability of a "
         "response at or below j for a unit with all predictors 0 in a typical cluster (b = 0). A "
