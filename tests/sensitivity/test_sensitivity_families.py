@@ -10,7 +10,6 @@ import statsmodels.api as sm
 import yaml
 
 import mlmpipe
-from mlmpipe.errors import PlanError
 from mlmpipe.plan import Plan
 from mlmpipe.sensitivity import run_specification
 from mlmpipe.sensitivity.families import gee_family, glm_cluster, scale_label
@@ -163,11 +162,12 @@ def test_not_applicable_specs_are_counted_apart_and_axis_names_the_scale(binary_
     assert "estimate on the log-odds (logit scale)" in fig.axes[0].get_ylabel()
 
 
-def test_an_inapplicable_primary_is_a_plan_error():
-    with pytest.raises(
-        PlanError, match=r"sensitivity.dimensions: the primary specification .* no REML"
-    ):
-        Plan.from_config(binary_config(estimator=["reml", "ml"]))
+def test_the_primary_of_a_glmm_plan_is_its_first_applicable_specification(binary_plan):
+    plan = Plan.from_config(binary_config(estimator=["reml", "ml"]))
+    primary = plan.sensitivity.primary
+    assert primary.choices["estimator"] == "ml" and primary.choices["df"] == "satterthwaite"
+    assert set(plan.sensitivity.ids) == set(binary_plan.sensitivity.ids)  # same IDs, reordered
+    assert plan.sensitivity.summary_definition()["primary"] == primary.id
 
 
 def test_gaussian_definitions_carry_no_family(example_plan):

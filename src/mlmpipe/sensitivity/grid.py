@@ -12,7 +12,8 @@ the alternative estimators (``method`` other than ``mlm``); those specifications
 
 In a non-gaussian plan the definitions carry the plan's ``glmm`` options (family, link, nagq) and
 choices without meaning for the family are recorded as not applicable when run
-(:mod:`mlmpipe.sensitivity.families`); the primary specification must apply. Gaussian definitions,
+(:mod:`mlmpipe.sensitivity.families`); the primary specification is the first one that applies
+(:func:`_applicable_first`). Gaussian definitions,
 IDs and summary parameters are unchanged by this.
 
 This module reads the keys of the plan's ``sensitivity`` section (it is the plan's sub-parser for
@@ -221,17 +222,17 @@ def _missing(dims: dict, plan: Plan) -> dict:
     return missing_definition(plan)
 
 
-def _check_primary(primary: Specification, plan: Plan) -> None:
-    """The primary specification (first option of every dimension) must mean something for the
-    plan's family; other inapplicable options are kept and recorded as not applicable."""
+def _applicable_first(specs: list[Specification], plan: Plan) -> list[Specification]:
+    """The primary specification is the first whose choices mean something for the plan's family:
+    for a gaussian plan (and whenever the first options apply) the first option of every dimension;
+    for a GLMM plan whose first options include REML or Kenward-Roger, the first specification of
+    the grid without them (e.g. ``estimator: ml``). IDs do not change; if nothing applies the
+    order is kept (every specification is then recorded as not applicable)."""
     from mlmpipe.sensitivity.families import not_applicable
 
-    reason = not_applicable(primary.choices, plan.glmm_options())
-    if reason is not None:
-        raise PlanError(
-            f"sensitivity.dimensions: the primary specification ({primary.label}) is {reason}; "
-            "put an applicable option first (for a non-gaussian family e.g. estimator: [ml])"
-        )
+    glmm = plan.glmm_options()
+    first = next((i for i, s in enumerate(specs) if not_applicable(s.choices, glmm) is None), 0)
+    return [specs[first], *specs[:first], *specs[first + 1 :]]
 
 
 def build_sensitivity(section: dict, plan: Plan) -> SensitivityPlan:
@@ -256,7 +257,7 @@ def build_sensitivity(section: dict, plan: Plan) -> SensitivityPlan:
         if sid not in seen:
             seen.add(sid)
             specs.append(Specification(sid, choices))
-    _check_primary(specs[0], plan)
+    specs = _applicable_first(specs, plan)
     return SensitivityPlan(
         enabled=enabled,
         model=model,
