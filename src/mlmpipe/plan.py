@@ -158,7 +158,8 @@ class Plan:
     missing: dict = field(hash=False)
     centering_names: dict = field(hash=False)
     report: dict = field(hash=False)
-    sensitivity: Any = field(default=None, hash=False, repr=False)  # sensitivity.grid.SensitivityPlan
+    # sensitivity.grid.SensitivityPlan
+    sensitivity: Any = field(default=None, hash=False, repr=False)
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -555,19 +556,23 @@ def targets(plan: Plan) -> list[str]:
     pooled = [
         f"reports/fits/{m}/{e}/pooled.json" for m in plan.model_names for e in plan.estimators
     ]
+    from mlmpipe.missing.targets import missing_targets
     from mlmpipe.sensitivity.grid import sensitivity_targets
 
-    from mlmpipe.missing.targets import missing_targets
-
-    return pooled + sensitivity_targets(plan) + missing_targets(plan) + [
-        "reports/checks.json",
-        "reports/missing.json",
-        "reports/centering.json",
-        "reports/comparison.json",
-        "reports/provenance.json",
-        "reports/report.html",
-        "reports/report.docx",
-    ]
+    return (
+        pooled
+        + sensitivity_targets(plan)
+        + missing_targets(plan)
+        + [
+            "reports/checks.json",
+            "reports/missing.json",
+            "reports/centering.json",
+            "reports/comparison.json",
+            "reports/provenance.json",
+            "reports/report.html",
+            "reports/report.docx",
+        ]
+    )
 
 
 def library_files(*modules: str) -> list[str]:

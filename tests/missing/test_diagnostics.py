@@ -58,7 +58,9 @@ def test_by_cluster_and_indicator_model():
     models = indicator_models(df, "cl", ["y", "x"])
     assert [m["variable"] for m in models] == ["y"]  # x complete
     slope = next(p for p in models[0]["predictors"] if p["term"] == "x")
-    assert slope["estimate"] > 1 and slope["p"] < 1e-6 and "multilevel logistic" in models[0]["model"]
+    assert (
+        slope["estimate"] > 1 and slope["p"] < 1e-6 and "multilevel logistic" in models[0]["model"]
+    )
 
 
 def test_report_has_the_diagnostics_only_when_something_is_missing():
