@@ -45,16 +45,19 @@ def cluster_influence(data: pd.DataFrame, d: dict) -> dict:
         model = LinearMixedModel(build_design(f, df.loc[keys != c]), reml=True)
         delta = b - model.beta_from(model.factorize(res.theta))
         cooks.append(float(delta @ Vinv @ delta) / p)
-    cutoff = d["cutoff"] if d["cutoff"] is not None else 4.0 / len(clusters)
-    cooks_arr = np.asarray(cooks)
-    flagged = [c for c, v in zip(clusters, cooks_arr, strict=True) if v > cutoff]
+    return _flag(f, d, clusters, np.asarray(cooks), len(clusters))
+
+
+def _flag(f: str, d: dict, clusters: list[str], cooks: np.ndarray, n_clusters: int) -> dict:
+    """Clusters whose Cook's distance exceeds the plan's cutoff (default 4 / number of clusters)."""
+    cutoff = d["cutoff"] if d["cutoff"] is not None else 4.0 / n_clusters
     return {
         "formula": f,
         "cutoff": cutoff,
         "cutoff_rule": "given in the plan" if d["cutoff"] is not None else "4 / number of clusters",
         "clusters": clusters,
-        "cooks_distance": [float(v) for v in cooks_arr],
-        "flagged": flagged,
+        "cooks_distance": [float(v) for v in cooks],
+        "flagged": [c for c, v in zip(clusters, cooks, strict=True) if v > cutoff],
     }
 
 
@@ -69,14 +72,8 @@ def _glmm_influence(df: pd.DataFrame, f: str, d: dict) -> dict:
     clusters = [str(r["cluster"]) for r in loo["table"]]
     cooks = np.array([r["cooks_d"] for r in loo["table"]], float)
     n = len(pd.unique(df[d["cluster"]]))
-    cutoff = d["cutoff"] if d["cutoff"] is not None else 4.0 / n
     return {
-        "formula": f,
-        "cutoff": cutoff,
-        "cutoff_rule": "given in the plan" if d["cutoff"] is not None else "4 / number of clusters",
-        "clusters": clusters,
-        "cooks_distance": [float(v) for v in cooks],
-        "flagged": [c for c, v in zip(clusters, cooks, strict=True) if v > cutoff],
+        **_flag(f, d, clusters, cooks, n),
         "method": loo["method"],
         "warnings": loo["warnings"],
     }
