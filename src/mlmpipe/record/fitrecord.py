@@ -137,6 +137,29 @@ class FitRecord:
         """Variance rows (not covariances), residual included."""
         return tuple(r for r in self.random if r.is_variance)
 
+    def variance_components(self) -> dict[str, float]:
+        """``{group: random-intercept variance, ..., "Residual": sigma^2}``; for a non-gaussian fit
+        the residual is the latent-scale level-1 variance (pi^2/3 for logit; Snijders & Bosker
+        2012, sec. 17.3)."""
+        out = {
+            r.group: float(r.vcov)
+            for r in self.random
+            if r.is_variance and (r.group == "Residual" or r.term1 == "(Intercept)")
+        }
+        if self.level1_variance is not None:
+            out["Residual"] = float(self.level1_variance)
+        return out
+
+    def intraclass_correlations(self) -> dict[str, float]:
+        """ICC per grouping factor g: ``tau_g / (sum of intercept variances + sigma^2)``, the share
+        of the outcome variance between g-clusters (meaningful for the null model; with nested
+        levels the correlation within a class is the sum of the class and school shares)."""
+        vc = self.variance_components()
+        total = sum(vc.values())
+        if total <= 0:
+            raise ValueError(f"{self.label}: ICC: the total variance is zero")
+        return {g: v / total for g, v in vc.items() if g != "Residual"}
+
     def design(self, data: pd.DataFrame) -> Design:
         """The fit's model matrices evaluated on ``data`` (from the parsed formula)."""
         return build_design(self.formula, data)
