@@ -3,7 +3,11 @@ import pytest
 from scipy import stats
 
 from mlmpipe.compare import classify, compare_sequence, lrt, mixture_pvalue, prv
-from mlmpipe.effects import icc
+from tests.records import record
+
+
+def icc(f):
+    return f.intraclass_correlations()
 
 
 def fit(fixed, random, loglik, npar, tau=8.0, sigma2=40.0):
@@ -18,17 +22,19 @@ def fit(fixed, random, loglik, npar, tau=8.0, sigma2=40.0):
         for t in random
     ]
     rows.append({"group": "Residual", "term1": None, "term2": None, "vcov": sigma2, "sdcor": 0})
-    return {
-        "fixed": [{"term": t} for t in fixed],
-        "random": rows,
-        "loglik": loglik,
-        "npar": npar,
-        "aic": 0,
-        "bic": 0,
-        "deviance": -2 * loglik,
-        "converged": True,
-        "singular": False,
-    }
+    return record(
+        {
+            "fixed": [{"term": t} for t in fixed],
+            "random": rows,
+            "loglik": loglik,
+            "npar": npar,
+            "aic": 0,
+            "bic": 0,
+            "deviance": -2 * loglik,
+            "converged": True,
+            "singular": False,
+        }
+    )
 
 
 def test_icc_hsb_null_values():

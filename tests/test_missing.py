@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.missing import handle_missing, pool_fits
+from tests.records import document, record
 
 LEVELS = [("student", None, ["x"]), ("school", "school", ["w"])]
 
@@ -22,4 +23,5 @@ def test_listwise_report_and_identity_pooling():
     assert per["w"]["units"] == 3 and per["w"]["missing"] == 1  # counted per school
     assert rep["per_level"] == [{"level": "school", "clusters": 3, "clusters_after_listwise": 2}]
     assert sum(p["rows"] for p in rep["patterns"]) == 6
-    assert pool_fits([{"a": 1}]) == {"a": 1, "pooling": {"method": "identity", "m": 1}}
+    one = record({"model": "a"})
+    assert document(pool_fits([one])) == document(one) | {"pooling": {"method": "identity", "m": 1}}

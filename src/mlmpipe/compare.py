@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from mlmpipe.effects import variance_components
-from mlmpipe.effects.latent import SKIPPED, is_latent
+from mlmpipe.effects.latent import SKIPPED
+from mlmpipe.missing.pool import pooled_lrt
+from mlmpipe.record import FitRecord
 
 
 def lrt_pvalue(lr: float, df: int) -> float:
@@ -32,15 +33,15 @@ def mixture_pvalue(lr: float, df: int) -> float:
     return float(0.5 * lower + 0.5 * upper)
 
 
-def _fixed_terms(fit: dict) -> set:
-    return {f["term"] for f in fit["fixed"]}
+def _fixed_terms(fit: FitRecord) -> set:
+    return set(fit.fixed_terms)
 
 
-def _random_params(fit: dict) -> set:
-    return {(r["group"], r["term1"], r["term2"]) for r in fit["random"] if r["group"] != "Residual"}
+def _random_params(fit: FitRecord) -> set:
+    return {(r.group, r.term1, r.term2) for r in fit.random if r.group != "Residual"}
 
 
-def classify(a: dict, b: dict) -> str:
+def classify(a: FitRecord, b: FitRecord) -> str:
     """How model ``b`` extends model ``a``: fixed | random | both | same | not_nested."""
     fa, fb = _fixed_terms(a), _fixed_terms(b)
     ra, rb = _random_params(a), _random_params(b)
@@ -55,14 +56,12 @@ def classify(a: dict, b: dict) -> str:
     return "both"
 
 
-def lrt(a: dict, b: dict, kind: str) -> dict:
+def lrt(a: FitRecord, b: FitRecord, kind: str) -> dict:
     """Likelihood-ratio test of ``a`` (smaller) against ``b`` (larger) fits of the same kind."""
-    if "loglik_imputations" in a and "loglik_imputations" in b:  # pooled over imputations
-        from mlmpipe.missing.pool import pooled_lrt
-
+    if a.is_pooled and b.is_pooled:  # pooled over imputations
         return pooled_lrt(a, b, kind)
-    lr = 2.0 * (b["loglik"] - a["loglik"])
-    df = int(b["npar"] - a["npar"])
+    lr = 2.0 * (b.loglik - a.loglik)
+    df = int(b.npar - a.npar)
     if kind == "random":
         return {
             "chisq": lr,
@@ -73,17 +72,17 @@ def lrt(a: dict, b: dict, kind: str) -> dict:
     return {"chisq": lr, "df": df, "p": lrt_pvalue(lr, df), "reference": f"chi2({df})"}
 
 
-def prv(null: dict, fit: dict) -> dict:
+def prv(null: FitRecord, fit: FitRecord) -> dict:
     """Proportional reduction in each variance component relative to the null model."""
-    v0, v1 = variance_components(null), variance_components(fit)
+    v0, v1 = null.variance_components(), fit.variance_components()
     return {g: (v0[g] - v1[g]) / v0[g] if v0.get(g) else None for g in v0 if g in v1}
 
 
-def compare_sequence(models: list[dict], fits: dict) -> dict:
+def compare_sequence(models: list[dict], fits: dict[tuple[str, str], FitRecord]) -> dict:
     """Compare consecutive models.
 
     ``models``: ``[{"name", "label", "formula"}]`` in sequence order; ``fits``:
-    ``{(model, estimator): result dict}`` with estimator ``reml`` / ``ml``.
+    ``{(model, estimator): FitRecord}`` with estimator ``reml`` / ``ml``.
     """
     estimators = sorted({e for _, e in fits}, key=["reml", "ml"].index)
     prv_est = "reml" if "reml" in estimators else "ml"
@@ -94,12 +93,12 @@ def compare_sequence(models: list[dict], fits: dict) -> dict:
         for e in estimators:
             f = fits[(m["name"], e)]
             row[e] = {
-                k: f[k]
+                k: getattr(f, k)
                 for k in ("npar", "loglik", "aic", "bic", "deviance", "converged", "singular")
             }
         row["prv"] = prv(null, fits[(m["name"], prv_est)])
         row["prv_estimator"] = prv_est
-        if is_latent(null):  # GLMM / ordinal: the level-1 variance is fixed (effects/latent.py)
+        if null.family.latent:  # GLMM / ordinal: the level-1 variance is fixed (effects/latent.py)
             row["prv"], row["prv_note"] = {}, SKIPPED["prv"]
         if i > 0:
             prev = models[i - 1]["name"]
@@ -112,10 +111,7 @@ def compare_sequence(models: list[dict], fits: dict) -> dict:
                 est = "ml" if "ml" in estimators else None
             else:
                 est = None
-            n_prev, n_this = (
-                fits[(prev, any_est)].get("nobs"),
-                fits[(m["name"], any_est)].get("nobs"),
-            )
+            n_prev, n_this = fits[(prev, any_est)].nobs, fits[(m["name"], any_est)].nobs
             if est is not None and n_prev != n_this:  # missing.method: available
                 test["note"] = (
                     f"fitted to different rows (n = {n_prev} vs {n_this}: missing predictor "

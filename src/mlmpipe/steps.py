@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import EstimationError, FormulaError, MlmpipeError
+from mlmpipe.record import FitRecord
 
 
 def _levels(vspec: dict) -> list[tuple[str, str | None, list[str]]]:
@@ -67,11 +68,11 @@ def center_step(df: pd.DataFrame, state: dict) -> pd.DataFrame:
     return apply_centering(df, CenteringState.from_dict(state["state"]))
 
 
-def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
-    """Fit one model under one estimator. Returns (result dict, residuals/fitted table).
+def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[FitRecord, pd.DataFrame]:
+    """Fit one model under one estimator. Returns (fit record, residuals/fitted table).
 
     On non-convergence or a singular fit the plan's preregistered decision ladder
-    (:mod:`mlmpipe.ladder`) is climbed; its decisions go into the result under ``ladder``.
+    (:mod:`mlmpipe.ladder`) is climbed; its decisions go into the record's ``ladder``.
     """
     from mlmpipe.ladder import fit_with_ladder
 
@@ -99,27 +100,28 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[dict, pd.DataFrame]:
         except Exception as exc:  # any failure of the numerical code: the model cannot be estimated
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise EstimationError(f"{where}: {formula} cannot be estimated ({first})") from exc
-    d = dict(res.to_dict())
     extra = lad.caught + [
         f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught
     ]
-    d["warnings"] = list(d.get("warnings", [])) + [
-        w for w in extra if w not in d.get("warnings", [])
-    ]
-    d["model"] = fspec["model"]
-    d["estimator"] = est
-    d["planned_formula"] = formula
-    d["ladder"] = lad.to_dict()
+    own = list(getattr(res, "warnings", []))
+    record = FitRecord.from_result(
+        res,
+        model=fspec["model"],
+        estimator=est,
+        planned_formula=formula,
+        ladder=lad.to_dict(),
+        warnings=tuple(own + [w for w in extra if w not in own]),
+    )
     rows = np.asarray(res.rows)
     from mlmpipe.diagnostics.response import response_columns
 
     resid = pd.DataFrame(
         {"row": rows, "fitted": np.asarray(res.fitted()), "residual": np.asarray(res.residuals())}
     ).assign(**response_columns(res))  # GLMMs: eta, y, weight for the quantile residuals
-    return d, resid
+    return record, resid
 
 
-def pool_step(fits: list[dict]) -> dict:
+def pool_step(fits: list[FitRecord]) -> FitRecord:
     from mlmpipe.missing import pool_fits
 
     return pool_fits(fits)
@@ -155,30 +157,36 @@ def delta_step(datasets: list[pd.DataFrame], dspec: str | dict):
     return res, tipping_figure(res)
 
 
-def compare_step(fits: dict[tuple[str, str], dict], cspec: str | dict) -> tuple[dict, pd.DataFrame]:
+def compare_step(
+    fits: dict[tuple[str, str], FitRecord], cspec: str | dict
+) -> tuple[dict, pd.DataFrame]:
     from mlmpipe.compare import compare_sequence, comparison_table
-    from mlmpipe.effects import icc
 
     cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
     comp = compare_sequence(cspec["models"], fits)
     first = cspec["models"][0]["name"]
     est = "reml" if (first, "reml") in fits else "ml"
     f0 = fits[(first, est)]
-    values = {g: d["estimate"] for g, d in f0["icc_pooled"].items()} if "icc_pooled" in f0 else None
-    comp["icc"] = {"model": first, "estimator": est, "values": values or icc(f0)}
+    pooled_icc = f0.pooling.icc if f0.is_pooled else None
+    values = {g: d["estimate"] for g, d in pooled_icc.items()} if pooled_icc else None
+    comp["icc"] = {
+        "model": first,
+        "estimator": est,
+        "values": values or f0.intraclass_correlations(),
+    }
     return comp, comparison_table(comp)
 
 
-def _sequence_fits(fits: list[dict], cspec: dict) -> tuple[list[str], dict[str, dict]]:
+def _sequence_fits(fits: list[FitRecord], cspec: dict) -> tuple[list[str], dict[str, FitRecord]]:
     """Model names in sequence order and one fit per model (REML when planned, else ML)."""
     est = "reml" if "reml" in cspec["estimators"] else "ml"
-    by = {(f["model"], f["estimator"]): f for f in fits}
+    by = {(f.model, f.estimator): f for f in fits}
     names = [m["name"] for m in cspec["models"]]
     return names, {n: by[(n, est)] for n in names}
 
 
 def effects_step(
-    data: pd.DataFrame | list[pd.DataFrame], fits: list[dict], cspec: str | dict
+    data: pd.DataFrame | list[pd.DataFrame], fits: list[FitRecord], cspec: str | dict
 ) -> dict:
     """Effect sizes of the sequence (``mlmpipe.effects.summary.effect_sizes``) at level 1 - alpha.
 
@@ -197,12 +205,12 @@ def effects_step(
 
     est = "reml" if "reml" in cspec["estimators"] else "ml"
     names = [m["name"] for m in cspec["models"]]
-    by = {n: [f for f in fits if f["model"] == n and f["estimator"] == est] for n in names}
+    by = {n: [f for f in fits if f.model == n and f.estimator == est] for n in names}
     return pooled_effect_sizes(names, by, datasets, level=level)
 
 
 def diagnose_step(
-    data: pd.DataFrame, fit: dict, resid: pd.DataFrame, cspec: str | dict, seed: int = 0
+    data: pd.DataFrame, fit: FitRecord, resid: pd.DataFrame, cspec: str | dict, seed: int = 0
 ) -> tuple[dict, dict]:
     """Residual diagnostics and leave-one-cluster-out influence of one model on the level-2 units
     (the first grouping level above the observations); ``seed`` (the plan's) draws the randomized
@@ -230,7 +238,7 @@ def apa_tables_step(desc, data, fits, comparison, effects, cspec, outdir) -> lis
 
 
 def predictions_step(
-    data: pd.DataFrame | list[pd.DataFrame], fit: dict, pspec: str | dict
+    data: pd.DataFrame | list[pd.DataFrame], fit: FitRecord, pspec: str | dict
 ) -> tuple[dict, dict]:
     """GLMM predictions of the final model at the planned covariate values and the prediction
     plot (``mlmpipe.effects.glmm_predictions``); several data sets (multiple imputation): refitted
@@ -245,7 +253,7 @@ def predictions_step(
     return result, prediction_figures(result)
 
 
-def interactions_step(data: pd.DataFrame, fit: dict, cspec: str | dict) -> dict:
+def interactions_step(data: pd.DataFrame, fit: FitRecord, cspec: str | dict) -> dict:
     """Simple slopes and Johnson-Neyman intervals of the cross-level terms of ``fit``."""
     from mlmpipe.effects.interactions import interaction_analysis
 
@@ -253,7 +261,7 @@ def interactions_step(data: pd.DataFrame, fit: dict, cspec: str | dict) -> dict:
     return interaction_analysis(fit, data, alpha=cspec["alpha"])
 
 
-def profile_step(data: pd.DataFrame, fits: list[dict], cspec: str | dict) -> dict:
+def profile_step(data: pd.DataFrame, fits: list[FitRecord], cspec: str | dict) -> dict:
     """Profile-likelihood intervals (level 1 - alpha) of every variance parameter (SDs,
     correlations, sigma) of each model of the sequence."""
     from mlmpipe.inference.profile import profile_sequence
@@ -269,7 +277,7 @@ def batch_sizes(resamples: int, batches: int) -> list[int]:
     return [base + (k < rest) for k in range(int(batches))]
 
 
-def bootstrap_batch_step(data: pd.DataFrame, fit: dict, bspec: str | dict) -> dict:
+def bootstrap_batch_step(data: pd.DataFrame, fit: FitRecord, bspec: str | dict) -> dict:
     """One batch of the parametric bootstrap (``bspec``: seed, batch, resamples, batches)."""
     from mlmpipe.inference.bootstrap import bootstrap_batch
 
@@ -278,7 +286,7 @@ def bootstrap_batch_step(data: pd.DataFrame, fit: dict, bspec: str | dict) -> di
     return bootstrap_batch(fit, data, n, bspec["seed"], bspec["batch"])
 
 
-def bootstrap_step(batches: list[dict], fit: dict, cspec: str | dict) -> dict:
+def bootstrap_step(batches: list[dict], fit: FitRecord, cspec: str | dict) -> dict:
     """Percentile intervals (level 1 - alpha) from the pooled bootstrap batches."""
     from mlmpipe.inference.bootstrap import percentile_intervals
 

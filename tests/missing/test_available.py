@@ -14,6 +14,7 @@ from mlmpipe.compare import compare_sequence
 from mlmpipe.missing import handle_missing
 from mlmpipe.missing.report_section import missing_section
 from mlmpipe.plan import Plan
+from mlmpipe.record import FitRecord
 
 LEVELS = [("student", None, ["x", "z"]), ("school", "school", ["w"])]
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,14 +50,17 @@ def test_available_keeps_every_row_with_an_observed_outcome():
         assert a["estimate"] == pytest.approx(b["estimate"], rel=1e-10)
     assert fa["loglik"] == pytest.approx(fl["loglik"], rel=1e-12)
     # the models rest on different rows: no LRT, a note instead
-    fits = {("m0", "ml"): f0 | {"model": "m0"}, ("m1", "ml"): fa | {"model": "m1"}}
+    fits = {
+        ("m0", "ml"): FitRecord.from_dict(f0 | {"model": "m0"}),
+        ("m1", "ml"): FitRecord.from_dict(fa | {"model": "m1"}),
+    }
     models = [
         {"name": "m0", "label": "z", "formula": f0["formula"]},
         {"name": "m1", "label": "+ x", "formula": fa["formula"]},
     ]
     test = compare_sequence(models, fits)["models"][1]["test"]
     assert "p" not in test and "fitted to different rows" in test["note"]
-    items = missing_section(rep, [], [fits[k] | {"estimator": "ml"} for k in fits])
+    items = missing_section(rep, [], [fits[k].replace(estimator="ml") for k in fits])
     text = " ".join(o for k, o in items if k == "md")
     assert "Available-data analysis" in text and "only from the models" in text
     table = next(o for k, o in items if k == "table" and "rows fitted" in o)

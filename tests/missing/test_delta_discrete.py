@@ -13,6 +13,8 @@ from mlmpipe.missing.mi_chained import impute_multilevel
 from mlmpipe.missing.multiverse import delta as multiverse_delta
 from mlmpipe.missing.outcome_kind import restore_outcome
 from mlmpipe.missing.pool import pool_fits
+from mlmpipe.record import FitRecord
+from tests.records import document
 
 GLMM = {"family": "binomial", "link": None, "nagq": 1}
 LEVELS = [("student", None, ["x"]), ("school", "cl", [])]
@@ -56,7 +58,9 @@ def test_binary_delta_moves_the_pooled_estimate_monotonically(binary_imputed):
     assert est[0] < est[1] < est[2]
     assert res["sd_observed"] is None and res["units"].startswith("log odds ratio")
     # delta = 0 is the MI estimate of the same GLMM
-    mi = pool_fits([mlmpipe.fit(f, s, reml=False, **GLMM).to_dict() for s in sets], 0.05)
+    mi = document(
+        pool_fits([FitRecord.from_result(mlmpipe.fit(f, s, reml=False, **GLMM)) for s in sets])
+    )
     want = next(r for r in mi["fixed"] if r["term"] == "(Intercept)")
     at0 = next(r for r in res["rows"] if r["delta"] == 0.0)
     assert at0["estimate"] == pytest.approx(want["estimate"], rel=1e-12)

@@ -11,6 +11,8 @@ import pytest
 
 import mlmpipe
 from mlmpipe.missing import handle_missing, pool_fits
+from mlmpipe.record import FitRecord
+from tests.records import document
 
 REF = json.loads((Path(__file__).parents[1] / "fixtures/mi/gcsemv_mice.json").read_text())
 
@@ -27,10 +29,10 @@ def test_gcsemv_pooled_fixed_effects_agree_with_mice():
     types = {"gender": ("binary", ["F", "M"]), "written": ("continuous", None)}
     sets, _ = handle_missing(d, spec, levels, "course", types=types, seed=20240101)
     fits = [
-        mlmpipe.fit("course ~ gender + written + (1 | school)", s, reml=True).to_dict()
+        FitRecord.from_result(mlmpipe.fit("course ~ gender + written + (1 | school)", s))
         for s in sets[1:]
     ]
-    pooled = pool_fits(fits)
+    pooled = document(pool_fits(fits))
     ref = REF["pooled"]
     m = 20
     for i, f in enumerate(pooled["fixed"]):

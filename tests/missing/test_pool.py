@@ -6,9 +6,14 @@ import pytest
 from mlmpipe.compare import lrt
 from mlmpipe.missing import pool_fits
 from mlmpipe.missing.rubin import pool_d2, pool_scalar
+from tests.records import document, record
 
 
 def fake_fit(i, extra=0.0):
+    return record(fake_doc(i, extra))
+
+
+def fake_doc(i, extra=0.0):
     b = 1.0 + 0.1 * i
     return {
         "model": "m1",
@@ -48,7 +53,7 @@ def fake_fit(i, extra=0.0):
 
 def test_pool_fits_fixed_random_icc():
     fits = [fake_fit(i) for i in range(4)]
-    p = pool_fits(fits)
+    p = document(pool_fits(fits))
     ref = pool_scalar(np.array([[1.0 + 0.1 * i] for i in range(4)]), np.full((4, 1), 0.04), 40.0)
     icpt = p["fixed"][0]
     assert icpt["estimate"] == pytest.approx(ref["estimate"][0])
@@ -69,7 +74,7 @@ def test_pool_fits_fixed_random_icc():
 
 def test_pooling_refuses_different_terms():
     a, b = fake_fit(0), fake_fit(1)
-    b["fixed"] = b["fixed"][:1]
+    b = b.replace(fixed=b.fixed[:1])
     with pytest.raises(ValueError, match="different fixed-effect terms"):
         pool_fits([a, b])
 
@@ -77,7 +82,7 @@ def test_pooling_refuses_different_terms():
 def test_compare_uses_d2_for_pooled_fits():
     small = pool_fits([fake_fit(i) for i in range(4)])
     big = pool_fits([fake_fit(i, extra=3.0 + i) for i in range(4)])
-    big["npar"] = 7
+    big = big.replace(npar=7)
     res = lrt(small, big, "fixed")
     d2 = pool_d2(np.array([6.0, 8.0, 10.0, 12.0]), 1)
     assert res["p"] == pytest.approx(d2["p"]) and res["df"] == 1
@@ -87,7 +92,7 @@ def test_compare_uses_d2_for_pooled_fits():
 def test_ranef_pooled_with_rubins_rule():
     fits = []
     for i in range(3):
-        f = fake_fit(i)
+        f = fake_doc(i)
         f["ranef"] = {
             "cl": {
                 "levels": ["a", "b"],
@@ -96,8 +101,8 @@ def test_ranef_pooled_with_rubins_rule():
                 "condsd": [[0.5], [0.5]],
             }
         }
-        fits.append(f)
-    re = pool_fits(fits)["ranef"]["cl"]
+        fits.append(record(f))
+    re = document(pool_fits(fits))["ranef"]["cl"]
     assert re["values"] == [[2.0], [0.0]] and re["levels"] == ["a", "b"]
     assert re["condsd"][0][0] == pytest.approx(np.sqrt(0.25 + (4 / 3) * 1.0))
     assert re["condsd"][1][0] == pytest.approx(0.5)

@@ -8,6 +8,7 @@ rule fit:
         ),
     output:
         fit="reports/fits/{model}/{estimator}/imp{imp}.json",
+        arrays="reports/fits/{model}/{estimator}/imp{imp}.npz",
         resid="reports/fits/{model}/{estimator}/imp{imp}_resid.parquet",
     params:
         spec=lambda w: PLAN.slice_fit(w.model, w.estimator),
@@ -24,7 +25,8 @@ rule pool:
         ),
         code=mp.library_files("missing", "steps"),
     output:
-        "reports/fits/{model}/{estimator}/pooled.json",
+        fit="reports/fits/{model}/{estimator}/pooled.json",
+        arrays="reports/fits/{model}/{estimator}/pooled.npz",
     log:
         "logs/pool/{model}/{estimator}.log",
     script:

@@ -3,14 +3,12 @@
 import json
 import sys
 
+from mlmpipe.record import load_record
 from mlmpipe.steps import compare_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")
-fits = {}
-for path in sm.input.fits:
-    f = json.load(open(path))
-    fits[(f["model"], f["estimator"])] = f
+fits = {(f.model, f.estimator): f for f in map(load_record, sm.input.fits)}
 comparison, table = compare_step(fits, sm.params.spec)
 json.dump(comparison, open(sm.output.json, "w"), indent=2)
 table.to_csv(sm.output.table, index=False)

@@ -5,11 +5,12 @@ import sys
 
 import pandas as pd
 
+from mlmpipe.record import load_record
 from mlmpipe.steps import diagnose_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")
-fit = json.load(open(sm.input.fit))
+fit = load_record(sm.input.fit)
 res, infl = diagnose_step(
     pd.read_parquet(sm.input.data),
     fit,

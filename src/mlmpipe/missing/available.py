@@ -21,6 +21,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mlmpipe.errors import DataValidationError
+from mlmpipe.record import FitRecord
 
 NOTE = (
     "Likelihood on all available data: every row with an observed outcome is analysed (valid under "
@@ -57,7 +58,7 @@ def available_cases(
     return [out], info
 
 
-def available_section(info: dict, fits: list[dict]) -> list:
+def available_section(info: dict, fits: list[FitRecord]) -> list:
     """Report items: the note, the row counts and the rows each model was fitted to."""
     text = (
         f"**Available-data analysis**: {info['rows_outcome_observed']} of {info['rows']} rows have "
@@ -66,10 +67,7 @@ def available_section(info: dict, fits: list[dict]) -> list:
         "models that do not use their missing predictors. " + info["note"]
     )
     out: list = [("md", text)]
-    rows = [
-        {"model": f.get("model"), "estimator": f.get("estimator"), "rows fitted": f.get("nobs")}
-        for f in fits
-    ]
+    rows = [{"model": f.model, "estimator": f.estimator, "rows fitted": f.nobs} for f in fits]
     if rows:
         out.append(("table", pd.DataFrame(rows)))
     return out

@@ -28,6 +28,7 @@ import pandas as pd
 from mlmpipe.errors import PlanError
 from mlmpipe.missing.mi_chained import FLAG
 from mlmpipe.missing.pool import pool_fits
+from mlmpipe.record import FitRecord
 
 
 def delta_adjust(df: pd.DataFrame, outcome: str, delta: float, sd: float) -> pd.DataFrame:
@@ -103,24 +104,27 @@ def delta_analysis(
     for delta in sorted(set(map(float, grid)) | {0.0}):
         if glmm:
             fits = [
-                mlmpipe.fit(formula, s.shifted(delta), reml=False, **glmm).to_dict() for s in shifts
+                FitRecord.from_result(mlmpipe.fit(formula, s.shifted(delta), reml=False, **glmm))
+                for s in shifts
             ]
         else:
             fits = [
-                mlmpipe.fit(
-                    formula, delta_adjust(df, outcome, delta, sd), reml=reml, backend=backend
-                ).to_dict()
+                FitRecord.from_result(
+                    mlmpipe.fit(
+                        formula, delta_adjust(df, outcome, delta, sd), reml=reml, backend=backend
+                    )
+                )
                 for df in datasets
             ]
         pooled = pool_fits(fits, alpha)
-        terms = [f["term"] for f in pooled["fixed"]]
+        terms = list(pooled.fixed_terms)
         term = term or terms[-1]
         if term not in terms:
             raise PlanError(
                 f"missing.delta.term: {term!r} is not a fixed effect of the model; terms are "
                 f"{', '.join(terms)}"
             )
-        f = next(f for f in pooled["fixed"] if f["term"] == term)
+        f = pooled.fixed_effect(term).to_dict()
         rows.append(
             {
                 "delta": delta,

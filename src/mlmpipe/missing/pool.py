@@ -18,16 +18,14 @@ With one data set (no imputation, ``m = 0``) pooling is the identity. With ``m >
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
-from mlmpipe.effects import icc
 from mlmpipe.missing.rubin import pool_d2, pool_point, pool_scalar
+from mlmpipe.record import FitRecord, FixedEffect, Pooling, RanefBlock, VarCorr
 
 
-def _check_same_model(fits: list[dict]) -> None:
-    terms = [tuple(f["term"] for f in fit["fixed"]) for fit in fits]
+def _check_same_model(fits: list[FitRecord]) -> None:
+    terms = [fit.fixed_terms for fit in fits]
     if len(set(terms)) != 1:
         raise ValueError(
             "pooling: the imputations gave different fixed-effect terms "
@@ -36,51 +34,45 @@ def _check_same_model(fits: list[dict]) -> None:
         )
 
 
-def _pool_fixed(fits: list[dict], alpha: float) -> list[dict]:
-    names = [f["term"] for f in fits[0]["fixed"]]
-    q = np.array([[f["estimate"] for f in fit["fixed"]] for fit in fits])
-    u = np.array([[f["se"] ** 2 for f in fit["fixed"]] for fit in fits])
+def _pool_fixed(fits: list[FitRecord], alpha: float) -> tuple[FixedEffect, ...]:
+    names = fits[0].fixed_terms
+    q = np.array([[f.estimate for f in fit.fixed] for fit in fits])
+    u = np.array([[f.se**2 for f in fit.fixed] for fit in fits])
     dfs = np.array(
-        [[np.nan if f.get("df") is None else f["df"] for f in fit["fixed"]] for fit in fits],
-        dtype=float,
+        [[np.nan if f.df is None else f.df for f in fit.fixed] for fit in fits], dtype=float
     )
     finite = np.isfinite(dfs).all(axis=0)  # a GLMM's Wald z has no df: infinite dfcom
     dfcom = np.full(len(names), np.inf)
     dfcom[finite] = np.nanmean(dfs[:, finite], axis=0)
     res = pool_scalar(q, u, dfcom, alpha)
-    out = []
-    for i, term in enumerate(names):
-        out.append(
-            {
-                "term": term,
-                "estimate": float(res["estimate"][i]),
-                "se": float(res["se"][i]),
-                "df": float(res["df"][i]),
-                "t": float(res["statistic"][i]),
-                "p": float(res["p"][i]),
-                "ci_low": float(res["ci_low"][i]),
-                "ci_high": float(res["ci_high"][i]),
-                "dfcom": float(dfcom[i]),
-                "ubar": float(res["ubar"][i]),
-                "b": float(res["b"][i]),
-                "riv": float(res["riv"][i]),
-                "lambda": float(res["lambda"][i]),
-                "fmi": float(res["fmi"][i]),
-            }
+    return tuple(
+        FixedEffect(
+            term=term,
+            estimate=float(res["estimate"][i]),
+            se=float(res["se"][i]),
+            df=float(res["df"][i]),
+            t=float(res["statistic"][i]),
+            p=float(res["p"][i]),
+            ci_low=float(res["ci_low"][i]),
+            ci_high=float(res["ci_high"][i]),
+            dfcom=float(dfcom[i]),
+            ubar=float(res["ubar"][i]),
+            b=float(res["b"][i]),
+            riv=float(res["riv"][i]),
+            lambda_=float(res["lambda"][i]),
+            fmi=float(res["fmi"][i]),
         )
-    return out
+        for i, term in enumerate(names)
+    )
 
 
-def _pool_random(fits: list[dict]) -> list[dict]:
-    keys = [(r["group"], r["term1"], r["term2"]) for r in fits[0]["random"]]
+def _pool_random(fits: list[FitRecord]) -> tuple[VarCorr, ...]:
+    keys = [(r.group, r.term1, r.term2) for r in fits[0].random]
     sd = {}
     out = []
     for k in keys:
         vals = np.array(
-            [
-                next(r["sdcor"] for r in fit["random"] if (r["group"], r["term1"], r["term2"]) == k)
-                for fit in fits
-            ],
+            [next(r.sdcor for r in fit.random if (r.group, r.term1, r.term2) == k) for fit in fits],
             dtype=float,
         )
         if k[2] is None:
@@ -91,87 +83,109 @@ def _pool_random(fits: list[dict]) -> list[dict]:
             p = pool_point(np.clip(vals, -1.0, 1.0), "fisher_z")
             vcov = p["estimate"] * sd[(k[0], k[1])] * sd[(k[0], k[2])]
         out.append(
-            {
-                "group": k[0],
-                "term1": k[1],
-                "term2": k[2],
-                "vcov": float(vcov),
-                "sdcor": float(p["estimate"]),
-                "pooling_scale": p["scale"],
-                "between": p["between"],
-                "boundary_imputations": p["boundary_imputations"],
-            }
+            VarCorr(
+                group=k[0],
+                term1=k[1],
+                term2=k[2],
+                vcov=float(vcov),
+                sdcor=float(p["estimate"]),
+                pooling_scale=p["scale"],
+                between=p["between"],
+                boundary_imputations=p["boundary_imputations"],
+            )
         )
-    return out
+    return tuple(out)
 
 
-def _pool_ranef(fits: list[dict]) -> dict:
+def _pool_ranef(fits: list[FitRecord]) -> dict[str, RanefBlock]:
     """Conditional modes averaged over imputations; conditional SDs combined by Rubin's rule
     (mean conditional variance + (1 + 1/m) x between-imputation variance of the modes)."""
     m = len(fits)
     out = {}
-    for g, first in fits[0]["ranef"].items():
-        vals = np.array([f["ranef"][g]["values"] for f in fits], dtype=float)
-        sds = np.array([f["ranef"][g]["condsd"] for f in fits], dtype=float)
+    for g, first in fits[0].ranef.items():
+        vals = np.array([f.ranef[g].values for f in fits], dtype=float)
+        sds = np.array([f.ranef[g].condsd for f in fits], dtype=float)
         total = (sds**2).mean(axis=0) + (1 + 1 / m) * vals.var(axis=0, ddof=1)
-        out[g] = dict(first) | {
-            "values": vals.mean(axis=0).tolist(),
-            "condsd": np.sqrt(total).tolist(),
-        }
+        out[g] = RanefBlock(first.levels, first.terms, vals.mean(axis=0), np.sqrt(total))
     return out
 
 
-def _pool_icc(fits: list[dict]) -> dict:
-    per = [icc(f) for f in fits]
+def _pool_icc(fits: list[FitRecord]) -> dict:
+    per = [f.intraclass_correlations() for f in fits]
     return {g: pool_point(np.clip([d[g] for d in per], 1e-12, 1 - 1e-12), "logit") for g in per[0]}
 
 
-def pool_fits(fits: list[dict], alpha: float = 0.05) -> dict:
+def pool_fits(fits: list[FitRecord], alpha: float = 0.05) -> FitRecord:
     """Pool the fits of one model (one estimator) across imputations; see the module docstring."""
     if len(fits) == 1:
-        out = copy.deepcopy(fits[0])
-        out["pooling"] = {"method": "identity", "m": 1}
-        return out
+        return fits[0].replace(pooling=Pooling("identity", 1))
     _check_same_model(fits)
-    out = {k: copy.deepcopy(v) for k, v in fits[0].items() if k != "ranef"}
-    if all("ranef" in f for f in fits):
-        out["ranef"] = _pool_ranef(fits)
-    out["fixed"] = _pool_fixed(fits, alpha)
-    out["random"] = _pool_random(fits)
-    for key in ("loglik", "aic", "bic", "deviance"):
-        out[key] = float(np.mean([f[key] for f in fits]))
-    # a GLMM has no residual variance component (its sigma is the fixed 1 of the link scale)
-    residual = [r["sdcor"] for r in out["random"] if r["group"] == "Residual"]
-    out["sigma"] = residual[0] if residual else fits[0].get("sigma")
-    out["converged"] = all(f.get("converged", True) for f in fits)
-    out["singular"] = any(f.get("singular", False) for f in fits)
-    out["warnings"] = sorted({w for f in fits for w in f.get("warnings", [])})
-    # not a pooled estimate: the mean theta is kept only as a start value for refits of this model
-    out["theta"] = (
-        np.mean([f["theta"] for f in fits], axis=0).tolist() if "theta" in fits[0] else None
+    first = fits[0]
+    ranef = (
+        _pool_ranef(fits)
+        if all(f.ranef and all(b.condsd is not None for b in f.ranef.values()) for f in fits)
+        else {}
     )
-    out["loglik_imputations"] = [float(f["loglik"]) for f in fits]
-    out["icc_pooled"] = _pool_icc(fits)
-    out["pooling"] = {
-        "method": "rubin",
-        "m": len(fits),
+    random = _pool_random(fits)
+    # a GLMM has no residual variance component (its sigma is the fixed 1 of the link scale)
+    residual = [r.sdcor for r in random if r.group == "Residual"]
+    notes = {
         "df": "Barnard-Rubin (1999); complete-data df = mean per-imputation df",
         "variance_components": "SD on log scale, correlations on Fisher z scale",
         "icc": "logit scale",
         "lrt": "D2 (Li, Meng, Raghunathan & Rubin 1991)",
-        "singular_imputations": int(sum(bool(f.get("singular", False)) for f in fits)),
-        "nonconverged_imputations": int(sum(not f.get("converged", True) for f in fits)),
+        "singular_imputations": int(sum(f.singular for f in fits)),
+        "nonconverged_imputations": int(sum(not f.converged for f in fits)),
     }
-    return out
+    return first.replace(
+        fixed=_pool_fixed(fits, alpha),
+        random=random,
+        ranef=ranef,
+        loglik=float(np.mean([f.loglik for f in fits])),
+        aic=float(np.mean([f.aic for f in fits])),
+        bic=float(np.mean([f.bic for f in fits])),
+        deviance=float(np.mean([f.deviance for f in fits])),
+        sigma=residual[0] if residual else first.sigma,
+        converged=all(f.converged for f in fits),
+        singular=any(f.singular for f in fits),
+        warnings=tuple(sorted({w for f in fits for w in f.warnings})),
+        # not a pooled estimate: the mean theta is kept only as a start value for refits
+        theta=None if first.theta is None else np.mean([f.theta for f in fits], axis=0),
+        # the pooled beta and Rubin's total covariance T = W + (1 + 1/m) B (Rubin 1987, 3.1)
+        beta=_pooled_beta(fits),
+        vcov=_pooled_vcov(fits),
+        pooling=Pooling(
+            "rubin",
+            len(fits),
+            notes,
+            loglik_imputations=tuple(float(f.loglik) for f in fits),
+            icc=_pool_icc(fits),
+        ),
+    )
 
 
-def pooled_lrt(a: dict, b: dict, kind: str) -> dict:
+def _pooled_beta(fits: list[FitRecord]) -> np.ndarray:
+    return np.mean([[r.estimate for r in f.fixed] for f in fits], axis=0)
+
+
+def _pooled_vcov(fits: list[FitRecord]) -> np.ndarray | None:
+    """Rubin's total covariance of the pooled fixed effects, ``W + (1 + 1/m) B``."""
+    if any(f.vcov is None for f in fits):
+        return None
+    m = len(fits)
+    q = np.array([[r.estimate for r in f.fixed] for f in fits])
+    within = np.mean([f.vcov for f in fits], axis=0)
+    between = np.cov(q, rowvar=False, ddof=1).reshape(within.shape)
+    return within + (1 + 1 / m) * between
+
+
+def pooled_lrt(a: FitRecord, b: FitRecord, kind: str) -> dict:
     """Likelihood-ratio test of pooled fit ``a`` against pooled fit ``b``: the per-imputation
     statistics ``2 (l_b - l_a)`` combined with D2, referred to ``F(k, nu2)``. For added random
     effects the boundary (chi-bar-square) correction has no D2 analogue; the F reference is
     conservative there and the result says so."""
-    chisq = 2.0 * (np.array(b["loglik_imputations"]) - np.array(a["loglik_imputations"]))
-    k = int(b["npar"] - a["npar"])
+    chisq = 2.0 * (np.array(b.pooling.loglik_imputations) - np.array(a.pooling.loglik_imputations))
+    k = int(b.npar - a.npar)
     d2 = pool_d2(chisq, k)
     out = {
         "chisq": d2["statistic"] * k,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlmpipe.record import FitRecord
+
 GRUND_NOTE = (
     "Imputation models have random intercepts and include the cluster means of the other level-1 "
     "variables and the products that enter the analysis models. Following Grund, Lüdtke & "
@@ -72,28 +74,28 @@ def _diagnostics(missing: dict) -> list:
     return out
 
 
-def _fmi_table(fits: list[dict]) -> pd.DataFrame | None:
+def _fmi_table(fits: list[FitRecord]) -> pd.DataFrame | None:
     rows = []
     for f in fits:
-        if f.get("pooling", {}).get("method") != "rubin":
+        if not f.is_pooled:
             continue
-        for t in f["fixed"]:
+        for t in f.fixed:
             rows.append(
                 {
-                    "model": f.get("model"),
-                    "estimator": f.get("estimator"),
-                    "term": t["term"],
-                    "estimate": t["estimate"],
-                    "SE": t["se"],
-                    "df (Barnard-Rubin)": t["df"],
-                    "RIV": t["riv"],
-                    "FMI": t["fmi"],
+                    "model": f.model,
+                    "estimator": f.estimator,
+                    "term": t.term,
+                    "estimate": t.estimate,
+                    "SE": t.se,
+                    "df (Barnard-Rubin)": t.df,
+                    "RIV": t.riv,
+                    "FMI": t.fmi,
                 }
             )
     return pd.DataFrame(rows) if rows else None
 
 
-def missing_section(missing: dict, extra: list[str], fits: list[dict] | None = None) -> list:
+def missing_section(missing: dict, extra: list[str], fits: list[FitRecord] | None = None) -> list:
     """Items of the missing-data section; ``extra`` holds the paths of the missing-data figures and
     the delta analysis (``reports/figures/*.png``, ``reports/missing_delta.json``)."""
     files = {Path(p).name: Path(p) for p in extra}

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlmpipe.record import FitRecord, FixedEffect
+
 TRUTH = {"(Intercept)": 1.0, "x": 0.5, "w": 0.4, "x:w": 0.3}
 TAU2 = 0.25
 
@@ -61,18 +63,17 @@ def simulate(rng: np.random.Generator, J: int = 40, n: int = 12, mechanism: str 
     return full, df
 
 
-def _interval_rows(fixed: list[dict], method: str, rep: int) -> list[dict]:
+def _interval_rows(fixed: tuple[FixedEffect, ...], method: str, rep: int) -> list[dict]:
     rows = []
     for f in fixed:
-        term = f["term"]
-        if term in TRUTH:
+        if f.term in TRUTH:
             rows.append(
                 {
                     "rep": rep,
                     "method": method,
-                    "term": term,
-                    "estimate": f["estimate"],
-                    "covered": bool(f["ci_low"] <= TRUTH[term] <= f["ci_high"]),
+                    "term": f.term,
+                    "estimate": f.estimate,
+                    "covered": bool(f.ci_low <= TRUTH[f.term] <= f.ci_high),
                 }
             )
     return rows
@@ -110,21 +111,19 @@ def coverage_study(
             seed=int(rng.integers(2**31)),
         )
         sets, _ = impute_multilevel(df, spec)
-        fits = [mlmpipe.fit(formula, s, reml=True).to_dict() for s in sets]
+        fits = [FitRecord.from_result(mlmpipe.fit(formula, s, reml=True)) for s in sets]
         pooled = pool_fits(fits)
-        rows += _interval_rows(pooled["fixed"], "mi", r)
-        icc = pooled["icc_pooled"]["cl"]["estimate"]
+        rows += _interval_rows(pooled.fixed, "mi", r)
+        icc = pooled.pooling.icc["cl"]["estimate"]
         rows.append({"rep": r, "method": "mi", "term": "ICC", "estimate": icc, "covered": None})
-        cc = mlmpipe.fit(formula, df.dropna(), reml=True).to_dict()
-        rows += _interval_rows(cc["fixed"], "listwise", r)
-        from mlmpipe.effects import icc as icc_of
-
+        cc = FitRecord.from_result(mlmpipe.fit(formula, df.dropna(), reml=True))
+        rows += _interval_rows(cc.fixed, "listwise", r)
         rows.append(
             {
                 "rep": r,
                 "method": "listwise",
                 "term": "ICC",
-                "estimate": icc_of(cc)["cl"],
+                "estimate": cc.intraclass_correlations()["cl"],
                 "covered": None,
             }
         )

@@ -47,7 +47,7 @@ class FixedEffect:
     (Rubin 1987; Barnard & Rubin 1999)."""
 
     term: str
-    estimate: float
+    estimate: float | None = None
     se: float | None = None
     df: float | None = None
     t: float | None = None
@@ -114,7 +114,7 @@ class Threshold:
     """An ordinal threshold ``alpha_j`` named ``"j|j+1"`` with its delta-method SE (clmm's)."""
 
     term: str
-    estimate: float
+    estimate: float | None = None
     se: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
