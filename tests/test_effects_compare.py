@@ -4,6 +4,7 @@ from scipy import stats
 
 from mlmpipe.compare import classify, compare_sequence, lrt, mixture_pvalue, prv
 from mlmpipe.effects import icc
+from mlmpipe.record import FitRecord
 
 
 def fit(fixed, random, loglik, npar, tau=8.0, sigma2=40.0):
@@ -32,7 +33,8 @@ def fit(fixed, random, loglik, npar, tau=8.0, sigma2=40.0):
 
 
 def test_icc_hsb_null_values():
-    f = fit(["(Intercept)"], ["(Intercept)"], 0, 3, tau=8.614, sigma2=39.148)
+    d = fit(["(Intercept)"], ["(Intercept)"], 0, 3, tau=8.614, sigma2=39.148)
+    f = FitRecord.from_dict(d | {"formula": "mAch ~ 1 + (1 | school)", "fixed": []})
     assert icc(f)["school"] == pytest.approx(0.1803, abs=1e-4)
 
 
