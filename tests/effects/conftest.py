@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlmpipe.record import FitRecord
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "hsb_effects.json"
 
 
@@ -39,3 +41,9 @@ def as_fit(name: str, entry: dict) -> dict:
 @pytest.fixture(scope="session")
 def rfits(rfix):
     return {name: as_fit(name, e) for name, e in rfix["models"].items()}
+
+
+@pytest.fixture(scope="session")
+def rrecs(rfits):
+    """The R fits as fit records (the consumers' input type)."""
+    return {name: FitRecord.from_dict(d) for name, d in rfits.items()}

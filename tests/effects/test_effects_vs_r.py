@@ -16,8 +16,8 @@ MODELS = ["m0_null", "m1_level1", "m2_level2", "m3_slope", "m4_cross"]
 
 
 @pytest.fixture(scope="module")
-def parts(rfits, hsb):
-    return {m: fit_parts(rfits[m], hsb) for m in MODELS}
+def parts(rrecs, hsb):
+    return {m: fit_parts(rrecs[m], hsb) for m in MODELS}
 
 
 def _close(a, b):
@@ -55,8 +55,8 @@ def test_rights_sterba_matches_hand_computation(parts, rfix, model):
 
 
 @pytest.mark.reference
-def test_icc_profile_interval_and_design_effect(rfits, rfix, hsb, parts):
-    ci = icc_profile_ci(rfits["m0_null"], hsb)
+def test_icc_profile_interval_and_design_effect(rrecs, rfix, hsb, parts):
+    ci = icc_profile_ci(rrecs["m0_null"], hsb)
     want = rfix["null"]["icc_profile"]
     for key in ("theta_low", "theta_high", "low", "high"):
         assert ci[key] == pytest.approx(want[key], rel=1e-6), key
@@ -66,8 +66,8 @@ def test_icc_profile_interval_and_design_effect(rfits, rfix, hsb, parts):
         assert de[key] == pytest.approx(rfix["null"]["design_effect"][key], rel=1e-9), key
 
 
-def test_effect_sizes_sequence(rfits, hsb):
-    es = effect_sizes(MODELS, rfits, hsb)
+def test_effect_sizes_sequence(rrecs, hsb):
+    es = effect_sizes(MODELS, rrecs, hsb)
     assert list(es["models"]) == MODELS
     assert es["models"]["m0_null"]["nakagawa"]["r2_marginal"] == pytest.approx(0.0, abs=1e-12)
     std = {r["term"]: r for r in es["models"]["m4_cross"]["standardized"]}
@@ -84,9 +84,10 @@ def test_effect_sizes_sequence(rfits, hsb):
     assert set(rs["scope"]) == {"total", "within", "between"}
 
 
-def test_fit_parts_names_mismatched_data(rfits, hsb):
+def test_fit_parts_names_mismatched_data(rrecs, hsb):
     from mlmpipe.errors import EstimationError
+    from mlmpipe.record import FixedEffect
 
-    bad = dict(rfits["m1_level1"], fixed=[{"term": "nope", "estimate": 1.0}])
+    bad = rrecs["m1_level1"].replace(fixed=(FixedEffect("nope", 1.0),))
     with pytest.raises(EstimationError, match="nope"):
         fit_parts(bad, hsb)

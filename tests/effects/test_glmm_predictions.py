@@ -14,10 +14,12 @@ import mlmpipe
 from mlmpipe.effects.glmm_predictions import glmm_predictions
 from mlmpipe.effects.prediction_grid import predict_at, prediction_model
 from mlmpipe.errors import PlanError
+from mlmpipe.record import FitRecord
 from mlmpipe.report.glmm_section import glmm_section
 from mlmpipe.report.prediction_figures import prediction_figures
 
 SPEC = {"alpha": 0.05, "family": "binomial", "link": "logit", "nagq": 1}
+GLMM = {k: SPEC[k] for k in ("family", "link", "nagq")}  # the family of the fit records below
 NO_PLAN = {"at": {}, "focal": "", "moderator": "", "clusters": []}
 
 
@@ -41,7 +43,7 @@ def _data(seed: int = 7, kind: str = "binary") -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def binary():
     d = _data()
-    fit = {"model": "m1", "formula": "y ~ x + w + (1 | g)"}
+    fit = FitRecord.from_dict({"model": "m1", "formula": "y ~ x + w + (1 | g)"} | GLMM)
     return d, fit, glmm_predictions(fit, d, SPEC | {"predictions": NO_PLAN})
 
 
@@ -53,7 +55,7 @@ def test_default_predictions(binary):
     assert len(t[t["kind"] == "conditional"]) == 3 * 2  # x: mean +- SD, w: A, B
     ((group, labels),) = out["clusters"].items()
     assert group == "g" and len(labels) == 3
-    res = mlmpipe.fit(fit["formula"], d, family="binomial")
+    res = mlmpipe.fit(fit.formula_text, d, family="binomial")
     modes = res.ranef()["g"]["(Intercept)"]
     assert labels[0] == str(modes.idxmin()) and labels[-1] == str(modes.idxmax())
     pa, cond = t[t["kind"] == "population-averaged"], t[t["kind"] == "conditional"]
@@ -92,7 +94,7 @@ def test_report_section_and_figure(binary, tmp_path):
     assert list(figs) == ["predicted_means"]
     save_figures(figs, tmp_path / "figs")
     (tmp_path / "pred.json").write_text(json.dumps(out))
-    res = mlmpipe.fit(fit["formula"], d, family="binomial")
+    res = mlmpipe.fit(fit.formula_text, d, family="binomial")
     f = res.to_dict() | {"model": "m1", "estimator": "ml"}
     items = glmm_section([f], [str(tmp_path / "pred.json"), str(tmp_path / "figs")])
     kinds = [k for k, _ in items]
@@ -133,7 +135,10 @@ def test_ordinal_category_predictions():
     np.testing.assert_allclose(se[2:], [r["se"] for r in res.thresholds()], rtol=1e-8)
     # the pipeline's output and plot for an ordinal plan: one panel per moderator level
     spec = {"alpha": 0.05, "family": "ordinal", "link": "logit", "nagq": 1}
-    out = glmm_predictions({"formula": "y ~ x + w + (1 | g)"}, d, spec | {"predictions": NO_PLAN})
+    rec = FitRecord.from_dict(
+        {"formula": "y ~ x + w + (1 | g)", "family": "ordinal", "link": "logit"}
+    )
+    out = glmm_predictions(rec, d, spec | {"predictions": NO_PLAN})
     curves = pd.DataFrame(out["curves"])
     assert set(curves["category"]) == {0, 1, 2, 3}
     fig = prediction_figures(out)["predicted_categories"]

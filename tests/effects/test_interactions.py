@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import mlmpipe
 from mlmpipe.effects.interactions import interaction_analysis, johnson_neyman
+from mlmpipe.record import FitRecord
 
 
 @pytest.fixture(scope="module")
-def hsb_interactions(rfits, hsb):
-    return interaction_analysis(rfits["m4_cross"], hsb)
+def hsb_interactions(rrecs, hsb):
+    return interaction_analysis(rrecs["m4_cross"], hsb)
 
 
 @pytest.mark.reference
@@ -44,8 +46,9 @@ def test_johnson_neyman_bounds_are_where_t_equals_critical():
     assert jn["significant"].startswith("outside")
 
 
-def test_continuous_moderator_gets_jn_and_curve(rfits, hsb):
-    fit = dict(rfits["m4_cross"], formula="mAch ~ 1 + cses * meanses + (1 + cses | school)")
+def test_continuous_moderator_gets_jn_and_curve(hsb):
+    res = mlmpipe.fit("mAch ~ 1 + cses * meanses + (1 + cses | school)", hsb)
+    fit = FitRecord.from_result(res)
     (entry,) = interaction_analysis(fit, hsb)["interactions"]
     assert entry["moderator"] == "meanses" and not entry["binary_moderator"]
     assert [s["moderator_value"] for s in entry["simple_slopes"]] == [

@@ -17,6 +17,7 @@ import pytest
 from mlmpipe.compare import compare_sequence
 from mlmpipe.effects.latent import SKIPPED
 from mlmpipe.effects.summary import effect_sizes, r2_table
+from mlmpipe.record import FitRecord
 from mlmpipe.report.effects_section import effects_items
 from mlmpipe.report.executive import executive_summary
 from mlmpipe.report.glmm_section import glmm_section
@@ -100,7 +101,7 @@ def fit_from_r(name: str) -> dict:
 
 @cache
 def es() -> dict:
-    fits = {n: fit_from_r(n) for n in NAMES}
+    fits = {n: FitRecord.from_dict(fit_from_r(n)) for n in NAMES}
     return effect_sizes(NAMES, fits, data())
 
 

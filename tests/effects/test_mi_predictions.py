@@ -13,10 +13,12 @@ from scipy import special, stats
 from mlmpipe.effects.glmm_predictions import glmm_predictions, make_layout, predict_layout, refit
 from mlmpipe.effects.mi_predictions import glmm_predictions_mi, pool_predictions
 from mlmpipe.missing.rubin import barnard_rubin_df
+from mlmpipe.record import FitRecord, ModelFamily
 from mlmpipe.steps import predictions_step
-from tests.effects.test_glmm_predictions import NO_PLAN, SPEC, _data
+from tests.effects.test_glmm_predictions import GLMM, NO_PLAN, SPEC, _data
 
-FIT = {"model": "m1", "formula": "y ~ x + w + (1 | g)"}
+FIT = FitRecord.from_dict({"model": "m1", "formula": "y ~ x + w + (1 | g)"} | GLMM)
+ORDINAL = FIT.replace(family=ModelFamily("ordinal", "logit", 1))
 
 
 def _imputations(d: pd.DataFrame, m: int, seed: int = 11) -> list[pd.DataFrame]:
@@ -54,7 +56,7 @@ def test_identical_imputations_give_the_single_data_set_predictions():
 def test_different_imputations_total_variance_is_w_plus_between():
     datas = _imputations(_data(), 3)
     spec = SPEC | {"predictions": NO_PLAN}
-    fits = [refit(FIT, e, spec) for e in datas]
+    fits = [refit(FIT, e) for e in datas]
     lay = make_layout(*fits[0], spec["predictions"])
     tables = [predict_layout(r, u, lay, 0.05)[0] for r, u in fits]
     pooled = pool_predictions(tables, special.expit, 0.05)
@@ -84,7 +86,7 @@ def test_step_pools_a_list_of_data_sets_ordinal():
     probabilities, curves and the plot; pooled categories sum to 1 up to ``sum_deviation``."""
     datas = _imputations(_data(3, "ordinal"), 2, seed=5)
     spec = {"alpha": 0.05, "family": "ordinal", "link": "logit", "nagq": 1}
-    result, figs = predictions_step(datas, FIT, json.dumps(spec | {"predictions": NO_PLAN}))
+    result, figs = predictions_step(datas, ORDINAL, json.dumps(spec | {"predictions": NO_PLAN}))
     assert result["imputations"] == 2 and list(figs) == ["predicted_categories"]
     t = pd.DataFrame(result["table"])
     assert set(t["category"]) == {0, 1, 2, 3} and np.all(t["between"] >= 0)

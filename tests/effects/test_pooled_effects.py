@@ -12,6 +12,7 @@ import mlmpipe
 from mlmpipe.effects.pooled import pool_icc_ci
 from mlmpipe.effects.summary import effect_sizes
 from mlmpipe.missing import handle_missing
+from mlmpipe.record import FitRecord
 from mlmpipe.steps import effects_step
 
 CSPEC = {
@@ -43,8 +44,8 @@ def fits_on(datasets):
     out = []
     for m in CSPEC["models"]:
         for d in datasets:
-            f = mlmpipe.fit(m["formula"], d, reml=True).to_dict()
-            out.append(f | {"model": m["name"], "estimator": "reml"})
+            res = mlmpipe.fit(m["formula"], d, reml=True)
+            out.append(FitRecord.from_result(res, model=m["name"], estimator="reml"))
     return out
 
 
@@ -53,7 +54,7 @@ def test_effect_sizes_are_computed_per_imputation_and_averaged(imputed):
     pooled = effects_step(imputed, fits, CSPEC)
     per = [
         effect_sizes(
-            ["m0", "m1"], {f["model"]: f for f in fits[k :: len(imputed)]}, imputed[k], level=0.95
+            ["m0", "m1"], {f.model: f for f in fits[k :: len(imputed)]}, imputed[k], level=0.95
         )
         for k in range(len(imputed))
     ]
@@ -77,7 +78,7 @@ def test_effect_sizes_are_computed_per_imputation_and_averaged(imputed):
 def test_one_data_set_gives_the_unpooled_effect_sizes(imputed):
     one = imputed[:1]
     fits = fits_on(one)
-    direct = effect_sizes(["m0", "m1"], {f["model"]: f for f in fits}, one[0], level=0.95)
+    direct = effect_sizes(["m0", "m1"], {f.model: f for f in fits}, one[0], level=0.95)
     assert effects_step(one, fits, CSPEC) == direct
     assert effects_step(one[0], fits, CSPEC) == direct
 

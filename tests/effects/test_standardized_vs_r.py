@@ -20,12 +20,12 @@ def sfix():
 
 @pytest.mark.reference
 @pytest.mark.parametrize("model", ["m2_level2", "m4_cross"])
-def test_basic_and_pseudo_match_parameters(sfix, rfits, hsb, model):
+def test_basic_and_pseudo_match_parameters(sfix, rfits, rrecs, hsb, model):
     entry = sfix["models"][model]
     fit = rfits[model]  # the same tight REML fit, with its variance components (hsb_effects.json)
     want_beta = [f["estimate"] for f in entry["fixed"]]
     assert [f["estimate"] for f in fit["fixed"]] == pytest.approx(want_beta, rel=1e-7)
-    parts = fit_parts(fit, hsb)
+    parts = fit_parts(rrecs[model], hsb)
     null = sfix["null_default"]  # parameters fits the null model with lme4's defaults
     rows = standardized_coefficients(parts, null["sigma"] ** 2, null["tau"] ** 2, "school")
     got = {r["term"]: r for r in rows}

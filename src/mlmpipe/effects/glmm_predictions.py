@@ -2,10 +2,11 @@
 of the prediction plot, cluster-specific and population-averaged (formulas in
 ``effects/predictions.py``, grid rules in ``effects/prediction_grid.py``).
 
-The model is refitted on the analysis data (the fit JSON does not carry the covariance of the fixed
-effects and variance parameters). With multiple imputation (several data sets) it is refitted on
-every completed data set and the predictions are pooled by Rubin's rules on the scale of their
-intervals (``effects/mi_predictions.py``); the grid, the named clusters and the curves' x values
+The model is fitted again to the analysis data, not restored: the population-averaged intervals use
+the covariance of (theta, beta[, thresholds]) from the fit's Hessian, which the fit record does not
+carry (only its beta block, ``FitRecord.vcov``). With multiple imputation (several data sets) it is
+fitted to every completed data set and the predictions are pooled by Rubin's rules on the scale of
+their intervals (``effects/mi_predictions.py``); the grid, the named clusters and the curves' x values
 come from the first completed data set so that every imputation predicts the same rows. Plot: the
 mean response against a focal continuous variable (2nd to 98th percentile, ``CURVE_POINTS``
 points), one line per moderator value, every other variable at its mean or first level.
@@ -26,7 +27,10 @@ from mlmpipe.effects.prediction_grid import (
     variable_values,
 )
 from mlmpipe.effects.predictions import GH_NODES
+from mlmpipe.effects.refit import fit_again
+from mlmpipe.engine.glmm_results import GlmmResult
 from mlmpipe.errors import PlanError
+from mlmpipe.record import FitRecord
 
 CURVE_POINTS = 41
 
@@ -122,13 +126,9 @@ class Layout:
     curve_grids: tuple[tuple[str | None, pd.DataFrame], ...]
 
 
-def refit(fit: dict, data: pd.DataFrame, spec: dict):
-    """The GLMM of ``fit`` (formula; family, link, nAGQ of ``spec``) on ``data``, and the rows used."""
-    import mlmpipe
-
-    res = mlmpipe.fit(
-        fit["formula"], data, family=spec["family"], link=spec.get("link"), nagq=spec["nagq"]
-    )
+def refit(rec: FitRecord, data: pd.DataFrame) -> tuple[GlmmResult, pd.DataFrame]:
+    """The GLMM of ``rec`` (formula, family, link, nAGQ) fitted to ``data``, and the rows used."""
+    res = fit_again(rec, data)
     return res, data.iloc[res.rows].reset_index(drop=True)
 
 
@@ -186,11 +186,11 @@ def records(df: pd.DataFrame) -> list[dict]:
     ]
 
 
-def result_dict(fit: dict, res, lay: Layout, spec: dict, table, curves, method: str) -> dict:
+def result_dict(rec: FitRecord, res, lay: Layout, spec: dict, table, curves, method: str) -> dict:
     """The ``reports/predictions.json`` layout."""
     return {
-        "model": fit.get("model"),
-        "formula": fit["formula"],
+        "model": rec.model,
+        "formula": rec.formula_text,
         "family": res.family,
         "link": res.link,
         "alpha": spec["alpha"],
@@ -208,11 +208,11 @@ def result_dict(fit: dict, res, lay: Layout, spec: dict, table, curves, method: 
     }
 
 
-def glmm_predictions(fit: dict, data: pd.DataFrame, spec: dict) -> dict:
-    """Refit ``fit`` (formula, family, link, nAGQ of the plan) on ``data`` and predict at the planned
-    covariate values and along the plot's curves; ``spec``: ``alpha``, ``predictions`` (the plan's
-    ``report.predictions``), ``family``, ``link``, ``nagq``."""
-    res, used = refit(fit, data, spec)
+def glmm_predictions(rec: FitRecord, data: pd.DataFrame, spec: dict) -> dict:
+    """Fit the model of ``rec`` (formula, family, link, nAGQ) to ``data`` again and predict at the
+    planned covariate values and along the plot's curves; ``spec``: ``alpha`` and ``predictions``
+    (the plan's ``report.predictions``)."""
+    res, used = refit(rec, data)
     lay = make_layout(res, used, spec["predictions"])
     table, curves = predict_layout(res, used, lay, spec["alpha"])
-    return result_dict(fit, res, lay, spec, table, curves, method_text([res], spec["alpha"]))
+    return result_dict(rec, res, lay, spec, table, curves, method_text([res], spec["alpha"]))

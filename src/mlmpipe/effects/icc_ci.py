@@ -19,20 +19,18 @@ import pandas as pd
 from scipy import optimize, stats
 
 from mlmpipe.errors import EstimationError
+from mlmpipe.record import FitRecord, restore
 
 
-def icc_profile_ci(fit: dict, data: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
-    """``{"icc", "low", "high", "theta", "theta_low", "theta_high", "level", "method"}``."""
-    from mlmpipe.engine.lmm import LinearMixedModel
-    from mlmpipe.formula import build_design
-
-    if len(fit["theta"]) != 1:
+def icc_profile_ci(rec: FitRecord, data: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
+    """``{"icc", "low", "high", "theta", "theta_low", "theta_high", "level", "method"}``; the
+    deviance is that of ``rec`` restored on ``data``, the data it was fitted to (no refit)."""
+    if rec.theta is None or len(rec.theta) != 1:
         raise EstimationError(
-            f"{fit.get('model', fit['formula'])}: the profile ICC interval needs a model with a "
-            "single random intercept"
+            f"{rec.label}: the profile ICC interval needs a model with a single random intercept"
         )
-    model = LinearMixedModel(build_design(fit["formula"], data), reml=fit["reml"])
-    theta = float(fit["theta"][0])
+    model = restore(rec, data).model
+    theta = float(rec.theta[0])
     d0 = model.objective(np.array([theta]))
     bound = stats.chi2.ppf(level, 1)
 
@@ -60,6 +58,6 @@ def icc_profile_ci(fit: dict, data: pd.DataFrame, level: float = 0.95) -> dict[s
         "theta_high": hi,
         "level": level,
         "method": "profile likelihood of theta = tau/sigma ("
-        + ("REML" if fit["reml"] else "ML")
+        + ("REML" if rec.reml else "ML")
         + ")",
     }

@@ -16,11 +16,17 @@ reported per category and no interval is computed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from mlmpipe.effects.parts import cluster_means, level_of_columns
+from mlmpipe.effects.refit import fit_again
+from mlmpipe.engine.results import LmmResult
+from mlmpipe.inference.satterthwaite import contrast_df
+from mlmpipe.record import FitRecord, restore
 
 
 def cross_level_terms(names: list[str], X: np.ndarray, codes: np.ndarray) -> list[dict]:
@@ -52,8 +58,6 @@ def simple_slopes(
 ) -> list[dict]:
     """Slope of ``focal`` at each moderator value (``{label: w}``) of a fitted engine result:
     estimate, SE, Satterthwaite df, t, p and the (1 - alpha) interval."""
-    from mlmpipe.inference.satterthwaite import contrast_df
-
     names = list(result.model.fixed_names)
     rows = []
     for label, w in values.items():
@@ -166,11 +170,23 @@ def prediction_lines(
     return out
 
 
-def interaction_analysis(fit: dict, data: pd.DataFrame, alpha: float = 0.05) -> dict:
-    """Refit ``fit`` (for the covariance of the fixed effects) and analyse each cross-level term."""
-    import mlmpipe
+def interaction_model(rec: FitRecord, data: pd.DataFrame) -> LmmResult:
+    """The engine result the slopes are computed from. A single-data-set record is restored on
+    ``data``, the data it was fitted to (its estimates, no refit), with the unadjusted covariance
+    of beta with which the Satterthwaite df of a contrast is computed (a Kenward-Roger record
+    stores the adjusted one). A Rubin-pooled record has no data set that reproduces its
+    estimates: its model is fitted afresh to ``data`` (the first completed data set)."""
+    if rec.is_pooled:
+        return fit_again(rec, data)
+    res = restore(rec, data)
+    if res.df_method == "kenward_roger":
+        res = dataclasses.replace(res, vcov=res.model.vcov_beta(res.factor, res.sigma))
+    return res
 
-    res = mlmpipe.fit(fit["formula"], data, reml=fit["reml"])
+
+def analyse_interactions(res: LmmResult, alpha: float = 0.05) -> list[dict]:
+    """Simple slopes, prediction lines and (continuous moderators) the slope curve and the
+    Johnson-Neyman interval of each cross-level term of the engine result ``res``."""
     names = list(res.model.fixed_names)
     X = res.model.X
     codes = res.model.reterms[0].term.codes  # clusters of the first grouping factor
@@ -212,4 +228,10 @@ def interaction_analysis(fit: dict, data: pd.DataFrame, alpha: float = 0.05) -> 
         else:
             entry["johnson_neyman"] = None
         out.append(entry)
-    return {"model": fit.get("model", fit["formula"]), "alpha": alpha, "interactions": out}
+    return out
+
+
+def interaction_analysis(rec: FitRecord, data: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """Each cross-level term of ``rec`` analysed on the model of :func:`interaction_model`."""
+    res = interaction_model(rec, data)
+    return {"model": rec.label, "alpha": alpha, "interactions": analyse_interactions(res, alpha)}

@@ -28,6 +28,7 @@ import numpy as np
 
 from mlmpipe.effects.parts import FitParts, level_of_columns
 from mlmpipe.effects.r2 import nakagawa_components
+from mlmpipe.record import FitRecord
 
 #: Why each linear-model measure is not computed for a fit on the latent scale.
 SKIPPED = {
@@ -55,10 +56,10 @@ ICC_CI_NOTE = (
 )
 
 
-def is_latent(fit: dict) -> bool:
+def is_latent(rec: FitRecord) -> bool:
     """True for a binomial, Poisson, negative binomial or ordinal fit (effect sizes on the latent
-    or lognormal-approximation scale)."""
-    return fit.get("family", "gaussian") not in (None, "gaussian")
+    or lognormal-approximation scale): ``rec.family.latent`` (kept for compare.py)."""
+    return rec.family.latent
 
 
 def latent_sd(parts: FitParts) -> float:

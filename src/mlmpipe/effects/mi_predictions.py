@@ -33,8 +33,8 @@ from mlmpipe.effects.glmm_predictions import (
     refit,
     result_dict,
 )
-from mlmpipe.engine.family import LINKS
 from mlmpipe.missing.rubin import pool_scalar
+from mlmpipe.record import FitRecord, ModelFamily
 
 POOLED = ("eta", "se_eta", "link_fit", "link_se", "fit", "low", "high", "sd_random")
 POOLING = (
@@ -71,8 +71,10 @@ def pool_predictions(tables: list[pd.DataFrame], inverse, alpha: float = 0.05) -
     return out
 
 
-def _inverse(res):
-    return special.expit if res.family == "ordinal" else LINKS[res.link].linkinv
+def _inverse(family: ModelFamily):
+    """Back from the pooling scale: the inverse link, or expit for ordinal category probabilities
+    (pooled on their logits)."""
+    return special.expit if family.is_ordinal else family.inverse_link
 
 
 def _sum_deviation(table: pd.DataFrame, keys: list[str]) -> float:
@@ -80,12 +82,13 @@ def _sum_deviation(table: pd.DataFrame, keys: list[str]) -> float:
     return float(np.max(np.abs(sums - 1.0))) if len(sums) else 0.0
 
 
-def glmm_predictions_mi(fit: dict, datas: list[pd.DataFrame], spec: dict) -> dict:
-    """Predictions of ``effects/glmm_predictions.glmm_predictions`` refitted on each completed data
-    set of ``datas`` and pooled (see the module docstring); the result adds ``imputations`` (m),
-    per-row ``within``/``between``/``total``/``df``/``fmi``, and ``sum_deviation`` for ordinal."""
+def glmm_predictions_mi(rec: FitRecord, datas: list[pd.DataFrame], spec: dict) -> dict:
+    """Predictions of ``effects/glmm_predictions.glmm_predictions`` with the model of ``rec`` fitted
+    to each completed data set of ``datas``, pooled (see the module docstring); the result adds
+    ``imputations`` (m), per-row ``within``/``between``/``total``/``df``/``fmi``, and
+    ``sum_deviation`` for ordinal."""
     alpha = spec["alpha"]
-    fits = [refit(fit, d, spec) for d in datas]
+    fits = [refit(rec, d) for d in datas]
     res0, used0 = fits[0]
     lay = make_layout(res0, used0, spec["predictions"])
     tables, curves = [], []
@@ -93,22 +96,22 @@ def glmm_predictions_mi(fit: dict, datas: list[pd.DataFrame], spec: dict) -> dic
         t, c = predict_layout(res, used, lay, alpha)
         tables.append(t)
         curves.append(c)
-    inv = _inverse(res0)
+    inv = _inverse(rec.family)
     table = pool_predictions(tables, inv, alpha)
     pooled_curves = None if curves[0] is None else pool_predictions(curves, inv, alpha)
-    ordinal = res0.family == "ordinal"
+    ordinal = rec.family.is_ordinal
     method = method_text([r for r, _ in fits], alpha) + POOLING.format(
         m=len(datas), ordinal=", logit of each category probability" if ordinal else ""
     )
-    out = result_dict(fit, res0, lay, spec, table, pooled_curves, method)
+    out = result_dict(rec, res0, lay, spec, table, pooled_curves, method)
     out["imputations"] = len(datas)
     if ordinal:
         out["sum_deviation"] = _sum_deviation(table, lay.variables)
     return out
 
 
-def predictions_any(fit: dict, datas: list[pd.DataFrame], spec: dict) -> dict:
+def predictions_any(rec: FitRecord, datas: list[pd.DataFrame], spec: dict) -> dict:
     """One data set: ``glmm_predictions``; several (multiple imputation): pooled predictions."""
     if len(datas) == 1:
-        return glmm_predictions(fit, datas[0], spec)
-    return glmm_predictions_mi(fit, datas, spec)
+        return glmm_predictions(rec, datas[0], spec)
+    return glmm_predictions_mi(rec, datas, spec)

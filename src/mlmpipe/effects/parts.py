@@ -1,4 +1,4 @@
-"""The pieces every variance-based effect size needs: a fit's model matrices rebuilt on the data it
+"""The pieces every variance-based effect size needs: a fit's model matrices evaluated on the data it
 was fitted to, the random-effects covariance matrices, and within/between splits by cluster."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import EstimationError
+from mlmpipe.record import FitRecord
 
 
 @dataclass(frozen=True)
 class FitParts:
-    """A fitted LMM (its stored result dict) next to the arrays it was fitted on.
+    """A fitted LMM (its record) next to the arrays it was fitted on.
 
     ``X`` has the columns of ``beta`` (``names``); ``terms`` maps each grouping factor to
     ``(codes, Z, Sigma)``: level index per row, the term's raw columns and its covariance matrix.
@@ -31,70 +32,66 @@ class FitParts:
         return self.X.shape[0]
 
 
-def covariance_matrices(fit: dict) -> dict[str, tuple[list[str], np.ndarray]]:
-    """``{group: (term names, Sigma)}`` from the ``random`` records of a result dict."""
+def covariance_matrices(rec: FitRecord) -> dict[str, tuple[list[str], np.ndarray]]:
+    """``{group: (term names, Sigma)}`` from the variance-component rows of a fit record."""
     out: dict[str, tuple[list[str], np.ndarray]] = {}
     names: dict[str, list[str]] = {}
-    for r in fit["random"]:
-        if r["group"] != "Residual" and r["term2"] is None:
-            names.setdefault(r["group"], []).append(r["term1"])
+    for r in rec.random:
+        if r.group != "Residual" and r.is_variance:
+            names.setdefault(r.group, []).append(r.term1)
     for g, nm in names.items():
         S = np.zeros((len(nm), len(nm)))
-        for r in fit["random"]:
-            if r["group"] != g:
+        for r in rec.random:
+            if r.group != g:
                 continue
-            a = nm.index(r["term1"])
-            b = a if r["term2"] is None else nm.index(r["term2"])
-            S[a, b] = S[b, a] = float(r["vcov"])
+            a = nm.index(r.term1)
+            b = a if r.is_variance else nm.index(r.term2)
+            S[a, b] = S[b, a] = float(r.vcov)
         out[g] = (nm, S)
     return out
 
 
-def residual_variance(fit: dict) -> float:
+def residual_variance(rec: FitRecord) -> float:
     """sigma^2; for a GLMM the latent-scale level-1 variance (pi^2/3 logit, 1 probit, lognormal
     approximation for counts), which makes the R^2 those of Nakagawa & Schielzeth (2013)."""
-    if fit.get("level1_variance") is not None:
-        return float(fit["level1_variance"])
-    return float(next(r["vcov"] for r in fit["random"] if r["group"] == "Residual"))
+    if rec.level1_variance is not None:
+        return float(rec.level1_variance)
+    return float(next(r.vcov for r in rec.random if r.group == "Residual"))
 
 
-def fit_parts(fit: dict, data: pd.DataFrame) -> FitParts:
-    """Rebuild the model matrices of ``fit`` (its ``formula``) on ``data``.
+def fit_parts(rec: FitRecord, data: pd.DataFrame) -> FitParts:
+    """The model matrices of ``rec`` (its parsed formula) evaluated on ``data``, the data it was
+    fitted to, with the record's estimates (nothing is refitted).
 
     Raises EstimationError naming the model when a fixed-effect term of the fit is not a column of
-    the rebuilt design (the data are not the data the model was fitted to).
+    the design (the data are not the data the model was fitted to).
     """
-    from mlmpipe.formula import build_design
-
-    design = build_design(fit["formula"], data)
+    design = rec.design(data)
     cols = list(design.fixed_names)
-    names = tuple(f["term"] for f in fit["fixed"])
+    names = rec.fixed_terms
     missing = [t for t in names if t not in cols]
     if missing:
         raise EstimationError(
-            f"{fit.get('model', fit['formula'])}: fixed terms {', '.join(missing)} are not in the "
-            "design rebuilt on the data"
+            f"{rec.label}: fixed terms {', '.join(missing)} are not in the design built on the data"
         )
     X = np.asarray(design.X, float)[:, [cols.index(t) for t in names]]
-    beta = np.array([f["estimate"] for f in fit["fixed"]], float)
-    covs = covariance_matrices(fit)
+    beta = np.array([r.estimate for r in rec.fixed], float)
+    covs = covariance_matrices(rec)
     terms = {}
     used: set[str] = set()
     for t in design.re_terms:
         g = t.group if t.group not in used else None
         if g is None or g not in covs:
             raise EstimationError(
-                f"{fit.get('model', fit['formula'])}: effect sizes need one random-effects term "
-                f"per grouping factor ({t.group!r} appears twice)"
+                f"{rec.label}: effect sizes need one random-effects term per grouping factor "
+                f"({t.group!r} appears twice)"
             )
         used.add(g)
         term_names, S = covs[g]
         if list(t.names) != term_names:
-            raise EstimationError(
-                f"{fit.get('model', fit['formula'])}: random terms of {g!r} do not match the fit"
-            )
+            raise EstimationError(f"{rec.label}: random terms of {g!r} do not match the fit")
         terms[g] = (np.asarray(t.codes), np.asarray(t.Z, float), S)
-    return FitParts(X, names, beta, np.asarray(design.y, float), residual_variance(fit), terms)
+    return FitParts(X, names, beta, np.asarray(design.y, float), residual_variance(rec), terms)
 
 
 def cluster_means(values: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from mlmpipe.effects.summary import effect_sizes
+from mlmpipe.record import FitRecord
 
 
 def _average(values: list):
@@ -88,7 +89,7 @@ def pool_icc_ci(cis: list[dict], level: float) -> dict:
 
 def pooled_effect_sizes(
     models: list[str],
-    fits: dict[str, list[dict]],
+    fits: dict[str, list[FitRecord]],
     datasets: list[pd.DataFrame],
     level: float = 0.95,
 ) -> dict:

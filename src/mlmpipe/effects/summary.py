@@ -7,28 +7,28 @@ import math
 
 import pandas as pd
 
-from mlmpipe.effects import icc as icc_by_level
 from mlmpipe.effects.icc_ci import icc_profile_ci
-from mlmpipe.effects.latent import ICC_CI_NOTE, SKIPPED, is_latent, latent_standardized
+from mlmpipe.effects.latent import ICC_CI_NOTE, SKIPPED, latent_standardized
 from mlmpipe.effects.parts import fit_parts
 from mlmpipe.effects.r2 import nakagawa_r2, snijders_bosker_r2
 from mlmpipe.effects.rights_sterba import rights_sterba
 from mlmpipe.effects.standardized import design_effect, standardized_coefficients
 from mlmpipe.errors import EstimationError
+from mlmpipe.record import FitRecord
 
 
-def _prv(null: dict, fit: dict) -> dict:
-    from mlmpipe.compare import prv
+def _prv(null: FitRecord, rec: FitRecord) -> dict:
+    from mlmpipe.compare import prv  # compare imports mlmpipe.effects
 
-    return prv(null, fit)
+    return prv(null, rec)
 
 
 def effect_sizes(
-    models: list[str], fits: dict[str, dict], data: pd.DataFrame, level: float = 0.95
+    models: list[str], fits: dict[str, FitRecord], data: pd.DataFrame, level: float = 0.95
 ) -> dict:
     """Effect sizes of each model in ``models`` (sequence order; the first is the null model).
 
-    ``fits``: model name -> result dict (REML fits when planned) fitted to ``data``. Per model:
+    ``fits``: model name -> fit record (REML fits when planned) fitted to ``data``. Per model:
     ICC per level, Nakagawa R^2, Snijders & Bosker R^2, proportional reduction in variance
     (Raudenbush & Bryk 2002, sec. 4.4), Rights & Sterba decomposition and standardized coefficients;
     for the null model also the profile interval of the ICC and the design effect. Binary, count
@@ -36,38 +36,38 @@ def effect_sizes(
     reasons for the rest under ``skipped`` (:mod:`mlmpipe.effects.latent`).
     """
     null_name = models[0]
-    null_fit = fits[null_name]
-    null = fit_parts(null_fit, data)
+    null_rec = fits[null_name]
+    null = fit_parts(null_rec, data)
     group = next(iter(null.terms))
     tau0 = float(null.terms[group][2][0, 0])
     out: dict = {"null_model": null_name, "group": group, "level": level, "models": {}}
-    icc0 = icc_by_level(null_fit)
-    latent = is_latent(null_fit)  # GLMM / ordinal: latent scale (effects/latent.py)
+    icc0 = null_rec.intraclass_correlations()
+    latent = null_rec.family.latent  # GLMM / ordinal: latent scale (effects/latent.py)
     if latent:
-        out["scale"] = {"name": null_fit.get("icc_scale"), "level1": null_fit["level1_variance"]}
+        out["scale"] = {"name": null_rec.family.icc_scale, "level1": null_rec.level1_variance}
         out["icc_ci"] = {"note": ICC_CI_NOTE}
     else:
         try:
-            out["icc_ci"] = icc_profile_ci(null_fit, data, level)
+            out["icc_ci"] = icc_profile_ci(null_rec, data, level)
         except EstimationError as exc:
             out["icc_ci"] = {"note": str(exc)}
     out["design_effect"] = design_effect(icc0[group], null.terms[group][0])
     for name in models:
-        fit = fits[name]
-        parts = null if name == null_name else fit_parts(fit, data)
+        rec = fits[name]
+        parts = null if name == null_name else fit_parts(rec, data)
         if latent:
             out["models"][name] = {
-                "icc": icc_by_level(fit),
+                "icc": rec.intraclass_correlations(),
                 "nakagawa": nakagawa_r2(parts),
                 "standardized": latent_standardized(parts, group),
                 "skipped": SKIPPED,
             }
             continue
         entry = {
-            "icc": icc_by_level(fit),
+            "icc": rec.intraclass_correlations(),
             "nakagawa": nakagawa_r2(parts),
             "snijders_bosker": snijders_bosker_r2(null, parts, group),
-            "prv": _prv(null_fit, fit),
+            "prv": _prv(null_rec, rec),
             "standardized": standardized_coefficients(parts, null.sigma2, tau0, group),
         }
         if len(parts.terms) == 1:
