@@ -155,7 +155,7 @@ def test_linear_model_measures_are_skipped_with_reasons():
 
 
 def test_comparison_counts_thresholds_and_skips_prv():
-    fits = {(n, "ml"): fit_from_r(n) for n in NAMES}
+    fits = {(n, "ml"): FitRecord.from_dict(fit_from_r(n)) for n in NAMES}
     models = [{"name": n, "label": n, "formula": FORMULAS[n]} for n in NAMES]
     comp = compare_sequence(models, fits)
     rows = {r["model"]: r for r in comp["models"]}
