@@ -13,6 +13,7 @@ from mlmpipe.diagnostics import (
     standardized_modes,
 )
 from mlmpipe.errors import EstimationError
+from mlmpipe.record import FitRecord
 
 FORMULA = "y ~ 1 + x + (1 | g)"
 
@@ -29,7 +30,7 @@ def sim():
     y[(g == 9) & (np.arange(J * n) % n == 0)] += 9.0  # one level-1 outlier
     d = pd.DataFrame({"y": y, "x": x, "g": g})
     res = mlmpipe.fit(FORMULA, d, reml=True)
-    fit = dict(res.to_dict(), model="sim")
+    fit = FitRecord.from_result(res, model="sim")
     resid = pd.DataFrame({"row": res.rows, "fitted": res.fitted(), "residual": res.residuals()})
     return d, fit, resid
 
@@ -39,7 +40,7 @@ def test_cooks_distance_and_dfbetas_match_direct_refits(sim):
     infl = leave_one_cluster_out(fit, d, "g")
     t = influence_table(infl)
     assert infl["clusters"] == 24 and len(t) == 24 and not infl["warnings"]
-    beta = np.array([f["estimate"] for f in fit["fixed"]])
+    beta = np.array([f.estimate for f in fit.fixed])
     full = mlmpipe.fit(FORMULA, d, reml=True, df_method="none")
     for cid in ("5", "17"):
         r = mlmpipe.fit(FORMULA, d[d["g"] != int(cid)], reml=True, df_method="none")

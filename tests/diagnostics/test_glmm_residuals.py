@@ -22,6 +22,7 @@ from mlmpipe.diagnostics import (
 )
 from mlmpipe.diagnostics.glmm_residuals import trend_tests
 from mlmpipe.errors import EstimationError
+from mlmpipe.record import FitRecord
 
 N = 20_000
 
@@ -185,7 +186,7 @@ def _fit(formula, data, family):
                 **response_columns(res),
             }
         )
-        _FITS[formula, family] = (res.to_dict(), table)
+        _FITS[formula, family] = (FitRecord.from_result(res), table)
     return _FITS[formula, family]
 
 
@@ -217,7 +218,7 @@ def test_fitted_models_right_and_wrong(sim, family, y, ref):
 def test_ordinal_fit_residuals_inside_threshold_intervals(sim):
     fit, table = _fit("yo ~ x + x2 + (1 | g)", sim[sim["g"] < 40], "ordinal")
     res = glmm_residuals(fit, table, seed=2)
-    alpha = np.array([t["estimate"] for t in fit["thresholds"]])
+    alpha = np.array([t.estimate for t in fit.thresholds])
     ext = np.concatenate([[-np.inf], alpha, [np.inf]])
     y = table["y"].to_numpy().astype(int)
     r, eta = res["residual"].to_numpy(), res["eta"].to_numpy()
@@ -251,7 +252,7 @@ def test_trials_and_negbin_fits_pass_their_weights_and_dispersion():
     assert np.array_equal(glmm_residuals(fit, table, seed=6)["residual"], want)
     fit, table = _fit("c ~ x + (1 | g)", data, "negbin")
     want = randomized_quantile_residuals(
-        "negbin", data["c"], table["fitted"], k=fit["dispersion"], seed=6
+        "negbin", data["c"], table["fitted"], k=fit.family.dispersion, seed=6
     )
-    assert fit["dispersion"] > 0
+    assert fit.family.dispersion > 0
     assert np.array_equal(glmm_residuals(fit, table, seed=6)["residual"], want)

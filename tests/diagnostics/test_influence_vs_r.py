@@ -10,6 +10,7 @@ import pytest
 
 import mlmpipe
 from mlmpipe.diagnostics.influence import leave_one_cluster_out
+from mlmpipe.record import FitRecord
 from tests.reference.datasets import load
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "influence.json"
@@ -31,9 +32,10 @@ def ours(ifix, sleep):
     out = {}
     for case in CASES:
         c = ifix["cases"][case]
-        fit = mlmpipe.fit(c["formula"], sleep, reml=True).to_dict()
+        res = mlmpipe.fit(c["formula"], sleep, reml=True)
+        fit = res.to_dict()
         assert [f["estimate"] for f in fit["fixed"]] == pytest.approx(c["beta"], rel=1e-7)
-        out[case] = leave_one_cluster_out(fit, sleep, c["group"])
+        out[case] = leave_one_cluster_out(FitRecord.from_result(res), sleep, c["group"])
     return out
 
 

@@ -6,6 +6,7 @@ import pytest
 
 import mlmpipe
 from mlmpipe.inference.bootstrap import bootstrap_batch, percentile_intervals
+from mlmpipe.record import FitRecord
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def small():
     x = rng.normal(size=g.size)
     y = 2.0 + 0.7 * x + rng.normal(scale=1.0, size=30)[g] + rng.normal(scale=0.5, size=g.size)
     d = pd.DataFrame({"y": y, "x": x, "g": g})
-    fit = dict(mlmpipe.fit("y ~ x + (1 | g)", d).to_dict(), model="small")
+    fit = FitRecord.from_result(mlmpipe.fit("y ~ x + (1 | g)", d), model="small")
     return d, fit
 
 
@@ -37,10 +38,10 @@ def test_percentile_intervals_pool_batches(small):
     assert out["resamples"] == 40 and rows["sigma"]["replicates"] == 40
     assert set(rows) >= {"sd_(Intercept)|g", "sigma", "(Intercept)", "x"}
     # the parametric bootstrap centres on the estimates it simulated from
-    assert rows["sigma"]["low"] < fit["sigma"] < rows["sigma"]["high"]
-    slope = next(f["estimate"] for f in fit["fixed"] if f["term"] == "x")
+    assert rows["sigma"]["low"] < fit.sigma < rows["sigma"]["high"]
+    slope = next(f.estimate for f in fit.fixed if f.term == "x")
     assert rows["x"]["low"] < slope < rows["x"]["high"]
-    se = next(f["se"] for f in fit["fixed"] if f["term"] == "x")
+    se = next(f.se for f in fit.fixed if f.term == "x")
     assert rows["x"]["bootstrap_se"] == pytest.approx(se, rel=0.35)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import mlmpipe
 from mlmpipe.inference.profile import profile_intervals, profile_sequence
+from mlmpipe.record import FitRecord
 from tests.reference.datasets import load
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "profile_ci.json"
@@ -18,6 +19,24 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "profil
 @pytest.fixture(scope="module")
 def pfix():
     return json.loads(FIXTURE.read_text())
+
+
+def _r_record(rfix: dict, name: str) -> FitRecord:
+    """A REML record carrying R's estimates of model ``name`` of the HSB effect-size fixture (so the
+    tests check the profile, not the optimizer), sigma from its residual row."""
+    entry = rfix["models"][name]
+    sigma = next(r["sdcor"] for r in entry["random"] if r["group"] == "Residual")
+    return FitRecord.from_dict(
+        {
+            "model": name,
+            "formula": entry["formula"],
+            "reml": True,
+            "theta": [float(t) for t in np.atleast_1d(entry["theta"])],
+            "fixed": entry["fixed"],
+            "random": entry["random"],
+            "sigma": sigma,
+        }
+    )
 
 
 def _data(case: dict, hsb):
@@ -29,9 +48,8 @@ def _data(case: dict, hsb):
 
 
 @pytest.mark.reference
-def test_hsb_null_matches_lme4(rfits, rfix, hsb):
-    fit = dict(rfits["m0_null"])
-    fit["sigma"] = next(r["sdcor"] for r in fit["random"] if r["group"] == "Residual")
+def test_hsb_null_matches_lme4(rfix, hsb):
+    fit = _r_record(rfix, "m0_null")
     got = {r["parameter"]: r for r in profile_intervals(fit, hsb)}
     want = {r["parameter"]: r for r in rfix["null"]["confint_profile"]}
     for name in ("sd_(Intercept)|school", "sigma"):
@@ -52,7 +70,7 @@ def test_hsb_null_matches_lme4(rfits, rfix, hsb):
 def test_slopes_correlations_and_bounds_match_lme4(pfix, hsb, name):
     case = pfix["cases"][name]
     data = _data(case, hsb)
-    fit = mlmpipe.fit(case["formula"], data, reml=True).to_dict()
+    fit = FitRecord.from_result(mlmpipe.fit(case["formula"], data, reml=True))
     rows = profile_intervals(fit, data)
     got = {r["parameter"]: r for r in rows}
     exact = {r["parameter"]: r for r in case["confint_exact"]}
@@ -72,15 +90,14 @@ def test_slopes_correlations_and_bounds_match_lme4(pfix, hsb, name):
 def test_boundary_limits_are_flagged(pfix, hsb):
     case = pfix["cases"]["dyestuff2_zero"]
     data = load(case["data"])
-    fit = mlmpipe.fit(case["formula"], data, reml=True).to_dict()
+    fit = FitRecord.from_result(mlmpipe.fit(case["formula"], data, reml=True))
     sd = profile_intervals(fit, data)[0]
     assert sd["estimate"] == 0.0 and sd["low"] == 0.0 and sd["low_at_bound"]
     assert 0 < sd["high"] < np.inf and not sd["high_at_bound"]
 
 
-def test_reml_profile_is_wider_and_criterion_checked(rfits, hsb):
-    fit = dict(rfits["m0_null"])
-    fit["sigma"] = next(r["sdcor"] for r in fit["random"] if r["group"] == "Residual")
+def test_reml_profile_is_wider_and_criterion_checked(rfix, hsb):
+    fit = _r_record(rfix, "m0_null")
     ml = {r["parameter"]: r for r in profile_intervals(fit, hsb)}
     rl = {r["parameter"]: r for r in profile_intervals(fit, hsb, criterion="fit")}
     sd = "sd_(Intercept)|school"
@@ -94,8 +111,8 @@ def test_sequence_profiles_random_slope_models(pfix):
     case = pfix["cases"]["sleepstudy_slope"]
     data = load(case["data"])
     fits = {
-        "m0": mlmpipe.fit("Reaction ~ Days + (1 | Subject)", data).to_dict(),
-        "m1": mlmpipe.fit(case["formula"], data).to_dict(),
+        "m0": FitRecord.from_result(mlmpipe.fit("Reaction ~ Days + (1 | Subject)", data)),
+        "m1": FitRecord.from_result(mlmpipe.fit(case["formula"], data)),
     }
     out = profile_sequence(["m0", "m1"], fits, data)
     assert out["skipped"] == {}
@@ -108,6 +125,10 @@ def test_sequence_profiles_random_slope_models(pfix):
 
 
 def test_sequence_skips_glmms_with_the_reason():
-    fits = {"g": {"family": "binomial", "formula": "y ~ 1 + (1 | g)", "reml": False}}
+    fits = {
+        "g": FitRecord.from_dict(
+            {"family": "binomial", "formula": "y ~ 1 + (1 | g)", "reml": False}
+        )
+    }
     out = profile_sequence(["g"], fits, None)
     assert out["models"] == {} and "binomial GLMM" in out["skipped"]["g"]

@@ -2,6 +2,7 @@
 heteroscedasticity across clusters, and cluster influence from leave-one-cluster-out refits;
 randomized quantile (GLMM) and surrogate (ordinal) residuals."""
 
+from mlmpipe.diagnostics.clusters import standardized_modes
 from mlmpipe.diagnostics.glmm_residuals import (
     glmm_residual_diagnostics,
     glmm_residuals,
@@ -9,7 +10,7 @@ from mlmpipe.diagnostics.glmm_residuals import (
 )
 from mlmpipe.diagnostics.influence import flagged_clusters, influence_table, leave_one_cluster_out
 from mlmpipe.diagnostics.quantile import randomized_quantile_residuals, surrogate_residuals
-from mlmpipe.diagnostics.residuals import residual_diagnostics, standardized_modes
+from mlmpipe.diagnostics.residuals import residual_diagnostics
 from mlmpipe.diagnostics.response import response_columns
 
 __all__ = [

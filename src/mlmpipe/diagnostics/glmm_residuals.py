@@ -19,14 +19,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlmpipe.diagnostics.quantile import (
-    COUNT_FAMILIES,
-    randomized_quantile_residuals,
-    surrogate_residuals,
+from mlmpipe.diagnostics.clusters import (
+    OUTLIER_Z,
+    heteroscedasticity,
+    level2_outliers,
+    standardized_modes,
 )
+from mlmpipe.diagnostics.quantile import randomized_quantile_residuals, surrogate_residuals
 from mlmpipe.errors import EstimationError
+from mlmpipe.record import FitRecord, ModelFamily
 
-OUTLIER_Z = 3.0
 #: rows kept in the stored plotting table (a seeded subsample above this; tests use all rows)
 PLOT_ROWS = 20_000
 MAX_PREDICTORS = 8
@@ -36,43 +38,45 @@ CAVEAT = (
 )
 
 
-def residual_kind(family: str, link: str) -> dict:
-    """What the level-1 residual of a family is and its reference distribution."""
-    if family == "ordinal":
-        ref = "logistic" if link == "logit" else "normal"
+def residual_kind(family: ModelFamily) -> dict:
+    """What the level-1 residual of a family is (its ``residual_type``) and its reference
+    distribution (the latent logistic or normal of an ordinal link; else standard normal)."""
+    kind = family.residual_type
+    if kind == "surrogate":
+        ref = "logistic" if family.link == "logit" else "normal"
         return {
             "residual": "surrogate (Liu & Zhang 2018), conditional on the modes",
             "reference": ref,
         }
-    if family in COUNT_FAMILIES:
+    if kind == "quantile":
         return {
             "residual": "randomized quantile (Dunn & Smyth 1996), conditional on the modes",
             "reference": "normal",
         }
-    raise EstimationError(f"GLMM residuals: family {family!r} is not a GLMM family")
+    raise EstimationError(f"GLMM residuals: family {family.name!r} is not a GLMM family")
 
 
-def glmm_residuals(fit: dict, resid: pd.DataFrame, seed: int) -> pd.DataFrame:
+def glmm_residuals(rec: FitRecord, resid: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Per row: ``row, eta, residual`` (quantile or surrogate) and ``z`` (its normal score)."""
     missing = [c for c in ("eta", "y", "weight") if c not in resid.columns]
     if missing:
         raise EstimationError(
-            f"GLMM residuals of {fit.get('model', fit['formula'])}: the residual table lacks "
+            f"GLMM residuals of {rec.label}: the residual table lacks "
             f"columns {missing}; refit the model with this version of mlmpipe"
         )
-    fam, link = fit["family"], fit["link"]
+    fam = rec.family
     eta = resid["eta"].to_numpy(float)
     y = resid["y"].to_numpy(float)
-    if fam == "ordinal":
-        alpha = np.array([t["estimate"] for t in fit["thresholds"]], float)
-        r, z = surrogate_residuals(link, y, eta, alpha, seed)
+    if fam.residual_type == "surrogate":
+        alpha = np.array([t.estimate for t in rec.thresholds], float)
+        r, z = surrogate_residuals(fam.link, y, eta, alpha, seed)
     else:
         r = randomized_quantile_residuals(
-            fam,
+            fam.name,
             y,
             resid["fitted"].to_numpy(float),
             resid["weight"].to_numpy(float),
-            fit.get("dispersion"),
+            fam.dispersion,
             seed,
         )
         z = r
@@ -136,17 +140,17 @@ def trend_tests(residual: np.ndarray, columns: dict[str, np.ndarray], bins: int 
     return out
 
 
-def _predictor_columns(fit: dict, data: pd.DataFrame, rows: np.ndarray) -> dict[str, np.ndarray]:
+def _predictor_columns(
+    rec: FitRecord, data: pd.DataFrame, rows: np.ndarray
+) -> dict[str, np.ndarray]:
     """The model's fixed-effect columns (no intercept) at ``rows``, for residual-vs-predictor
     plots (the first ``MAX_PREDICTORS``)."""
-    from mlmpipe.formula import build_design
-
-    d = build_design(fit["formula"], data)
+    d = rec.design(data)
     pos = pd.Series(np.arange(len(d.rows)), index=np.asarray(d.rows))
     idx = pos.reindex(rows).to_numpy()
     if np.isnan(idx.astype(float)).any():
         raise EstimationError(
-            f"GLMM residuals: rows of the residual table are not in the data of {fit['formula']}"
+            f"GLMM residuals: rows of the residual table are not in the data of {rec.formula_text}"
         )
     X = np.asarray(d.X)[idx.astype(int)]
     keep = [j for j, n in enumerate(d.fixed_names) if n != "(Intercept)"][:MAX_PREDICTORS]
@@ -154,34 +158,28 @@ def _predictor_columns(fit: dict, data: pd.DataFrame, rows: np.ndarray) -> dict[
 
 
 def glmm_residual_diagnostics(
-    fit: dict, resid: pd.DataFrame, data: pd.DataFrame, group: str, seed: int
+    rec: FitRecord, resid: pd.DataFrame, data: pd.DataFrame, group: str, seed: int
 ) -> dict:
     """JSON-able diagnostics of a GLMM/ordinal fit (see module docstring): the residual tests,
     outliers, Brown-Forsythe test, modes' normality, and a table for the figures."""
-    from mlmpipe.diagnostics.residuals import (
-        heteroscedasticity,
-        level2_outliers,
-        standardized_modes,
-    )
-
-    kind = residual_kind(fit["family"], fit["link"])
-    res = glmm_residuals(fit, resid, seed)
+    kind = residual_kind(rec.family)
+    res = glmm_residuals(rec, resid, seed)
     rows = res["row"].to_numpy()
     clusters = data[group].to_numpy()[rows]
     out = res.assign(standardized=res["z"], cluster=[str(c) for c in clusters])
     out = out[out["z"].abs() > OUTLIER_Z]
     out = out.reindex(out["z"].abs().sort_values(ascending=False).index)
-    preds = _predictor_columns(fit, data, rows)
+    preds = _predictor_columns(rec, data, rows)
     trends = trend_tests(res["residual"].to_numpy(), {"eta": res["eta"].to_numpy(), **preds})
     table = res.assign(**preds)
     if len(table) > PLOT_ROWS:
         pick = np.random.default_rng(seed).choice(len(table), PLOT_ROWS, replace=False)
         table = table.iloc[np.sort(pick)]
-    zs = standardized_modes(fit)
+    zs = standardized_modes(rec)
     return {
-        "model": fit.get("model", fit["formula"]),
-        "family": fit["family"],
-        "link": fit["link"],
+        "model": rec.label,
+        "family": rec.family.name,
+        "link": rec.family.link,
         "seed": int(seed),
         **kind,
         "sigma": 1.0,
@@ -194,7 +192,7 @@ def glmm_residual_diagnostics(
         "level1_outliers": out[["row", "eta", "residual", "standardized", "cluster"]].to_dict(
             orient="records"
         ),
-        "level2_outliers": level2_outliers(fit).to_dict(orient="records"),
+        "level2_outliers": level2_outliers(rec).to_dict(orient="records"),
         "heteroscedasticity": heteroscedasticity(pd.DataFrame({"residual": res["z"]}), clusters),
         "residual_table": {c: table[c].tolist() for c in table.columns},
     }

@@ -14,7 +14,10 @@ These are influence.ME's definitions; they match leave-one-subject-out lmer refi
 SE_(j)``, the opposite sign.
 
 Flags (the usual rules of thumb, named in the output): ``D_j > 4 / J`` and ``|DFBETAS| > 2 / sqrt(J)``
-with J clusters. Each LMM refit starts from the full-data theta, so it takes a few optimizer steps.
+with J clusters. The full-data estimates and ``V`` are the fit record's, from the model restored on
+the data (:func:`mlmpipe.record.restore`, no refit); each leave-one-out LMM refit is a new fit of
+``rec.design`` on the reduced data, started from the full-data theta, so it takes a few optimizer
+steps.
 A GLMM or ordinal fit is refitted as the same GLMM (family, link, nAGQ) with its variance
 parameters held at the full-data estimates (:mod:`mlmpipe.diagnostics.glmm_influence`; the output's
 ``method`` says so), not as a linear model of the 0/1, count or ordinal outcome.
@@ -22,47 +25,53 @@ parameters held at the full-data estimates (:mod:`mlmpipe.diagnostics.glmm_influ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
+from mlmpipe.diagnostics.glmm_influence import METHOD, fixed_variance_refitter
+from mlmpipe.engine.fit import fit_design
 from mlmpipe.errors import EstimationError
+from mlmpipe.formula.terms import Design
+from mlmpipe.record import FitRecord, restore
 
 LMM_METHOD = "full refits (REML flag of the fit), each started from the full-data theta"
 
 
-def _setup(fit: dict, design):
+def _setup(
+    rec: FitRecord, data: pd.DataFrame, design: Design
+) -> tuple[np.ndarray, np.ndarray, list[str], Callable, str]:
     """``(V, beta, names, refit, method)``: the full-data covariance, fixed effects and their names
-    the leave-one-out estimates are compared with, and ``refit(design, theta0)``."""
-    if fit.get("family", "gaussian") != "gaussian":
-        from mlmpipe.diagnostics.glmm_influence import METHOD, fixed_variance_refitter
-
-        V, ref, refit = fixed_variance_refitter(fit, design)
+    the leave-one-out estimates are compared with, and ``refit(design, theta0)``. An LMM's ``V``
+    is the unadjusted ``sigma^2 (R_X' R_X)^{-1}`` of the model restored at the record's theta."""
+    if not rec.family.is_gaussian:
+        V, ref, refit = fixed_variance_refitter(rec, data, design)
         return V, ref.beta, list(ref.model.fixed_names), refit, METHOD
-    from mlmpipe.engine.fit import fit_design
 
-    def refit(d, theta0):
-        return fit_design(d, reml=fit["reml"], df_method="none", theta0=theta0)
+    def refit(d: Design, theta0: np.ndarray | None):
+        return fit_design(d, reml=rec.reml, df_method="none", theta0=theta0)
 
-    full = refit(design, None)
-    beta = np.array([f["estimate"] for f in fit["fixed"]], float)
-    return full.vcov, beta, list(full.model.fixed_names), refit, LMM_METHOD
+    full = restore(rec, data)
+    V = full.model.vcov_beta(full.factor, full.sigma)
+    beta = np.array([f.estimate for f in rec.fixed], float)
+    return V, beta, list(full.model.fixed_names), refit, LMM_METHOD
 
 
-def leave_one_cluster_out(fit: dict, data: pd.DataFrame, group: str) -> dict:
-    """Refit ``fit`` (its formula, REML flag and theta; a GLMM with its family, link and nAGQ at
-    fixed variance parameters) without each level of column ``group``."""
-    from mlmpipe.formula import build_design
-
+def leave_one_cluster_out(rec: FitRecord, data: pd.DataFrame, group: str) -> dict:
+    """Refit ``rec`` (its formula, REML flag and theta; a GLMM with its family, link and nAGQ at
+    fixed variance parameters) without each level of column ``group`` of ``data``, the data it
+    was fitted to."""
     if group not in data.columns:
         raise EstimationError(f"influence: grouping column {group!r} is not in the data")
-    names = [f["term"] for f in fit["fixed"]]
-    design = build_design(fit["formula"], data)
-    V, beta, full_names, refit, method = _setup(fit, design)
+    names = list(rec.fixed_terms)
+    design = rec.design(data)
+    V, beta, full_names, refit, method = _setup(rec, data, design)
     if full_names != names:
         raise EstimationError(
-            f"influence: {fit['formula']} refit does not reproduce the fixed terms"
+            f"influence: {rec.formula_text} refit does not reproduce the fixed terms"
         )
-    theta0 = np.asarray(fit["theta"], float)
+    theta0 = np.asarray(rec.theta, float)
     ids = pd.unique(data[group])
     J, p = len(ids), len(names)
     Vinv = np.linalg.inv(V)
@@ -70,7 +79,7 @@ def leave_one_cluster_out(fit: dict, data: pd.DataFrame, group: str) -> dict:
     for cid in ids:
         sub = data[data[group] != cid]
         try:
-            r = refit(build_design(fit["formula"], sub), theta0)
+            r = refit(rec.design(sub), theta0)
         except Exception as exc:  # a refit that cannot be estimated is reported, not fatal
             warnings_.append(f"{group} {cid}: refit failed ({str(exc).splitlines()[0]})")
             continue
@@ -93,7 +102,7 @@ def leave_one_cluster_out(fit: dict, data: pd.DataFrame, group: str) -> dict:
     table["flag_cooks"] = table["cooks_d"] > cut_d
     table["flag_dfbetas"] = (dfb.abs() > cut_b).any(axis=1)
     return {
-        "model": fit.get("model", fit["formula"]),
+        "model": rec.label,
         "group": group,
         "clusters": J,
         "cutoffs": {"cooks_d": cut_d, "dfbetas": cut_b},

@@ -15,11 +15,14 @@ number of batches and resamples, not on the order in which batches run.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from mlmpipe.effects.parts import covariance_matrices
+from mlmpipe.engine.fit import fit_design
+from mlmpipe.inference.varpar import random_covariances
+from mlmpipe.record import FitRecord
 
 
 def _parameters(res) -> dict[str, float]:
@@ -37,21 +40,20 @@ def _parameters(res) -> dict[str, float]:
     return out
 
 
-def bootstrap_batch(fit: dict, data: pd.DataFrame, resamples: int, seed: int, batch: int) -> dict:
-    """Run ``resamples`` parametric bootstrap replicates of ``fit`` with rng ``[seed, batch]``."""
-    from dataclasses import replace
-
-    from mlmpipe.engine.fit import fit_design
-    from mlmpipe.formula import build_design
-
-    design = build_design(fit["formula"], data)
+def bootstrap_batch(
+    rec: FitRecord, data: pd.DataFrame, resamples: int, seed: int, batch: int
+) -> dict:
+    """Run ``resamples`` parametric bootstrap replicates of the LMM ``rec`` with rng
+    ``[seed, batch]``: simulated from its fixed effects, variance components and sigma on the
+    design of ``data``, each refitted (a new fit) by its criterion from its theta."""
+    design = rec.design(data)
     names = list(design.fixed_names)
-    est = {f["term"]: f["estimate"] for f in fit["fixed"]}
+    est = {f.term: f.estimate for f in rec.fixed}
     beta = np.array([est.get(n, 0.0) for n in names])
     mean = np.asarray(design.X, float) @ beta
-    covs = covariance_matrices(fit)
-    sigma = float(fit["sigma"])
-    theta0 = np.asarray(fit["theta"], float)
+    covs = random_covariances(rec.random)
+    sigma = float(rec.sigma)
+    theta0 = np.asarray(rec.theta, float)
     rng = np.random.default_rng([int(seed), int(batch)])
     rows, failures, singular = [], [], 0
     for i in range(resamples):
@@ -65,7 +67,7 @@ def bootstrap_batch(fit: dict, data: pd.DataFrame, resamples: int, seed: int, ba
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 res = fit_design(
-                    replace(design, y=y), reml=fit["reml"], df_method="none", theta0=theta0
+                    replace(design, y=y), reml=rec.reml, df_method="none", theta0=theta0
                 )
             singular += any("singular" in str(w.message) for w in caught)
             rows.append(_parameters(res))
@@ -81,8 +83,8 @@ def bootstrap_batch(fit: dict, data: pd.DataFrame, resamples: int, seed: int, ba
     }
 
 
-def percentile_intervals(batches: list[dict], fit: dict, level: float = 0.95) -> dict:
-    """Pool batches and return percentile intervals per parameter."""
+def percentile_intervals(batches: list[dict], rec: FitRecord, level: float = 0.95) -> dict:
+    """Pool the batches of ``rec``'s bootstrap and return percentile intervals per parameter."""
     reps = pd.DataFrame([r for b in batches for r in b["replicates"]])
     a = (1 - level) / 2
     rows = []
@@ -98,7 +100,7 @@ def percentile_intervals(batches: list[dict], fit: dict, level: float = 0.95) ->
             }
         )
     return {
-        "model": fit.get("model", fit["formula"]),
+        "model": rec.label,
         "level": level,
         "resamples": int(len(reps)),
         "failures": [f for b in batches for f in b["failures"]],

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from mlmpipe.engine.fit import fit_design
 from mlmpipe.inference.varpar import VarPar
+from mlmpipe.record import FitRecord, restore
 
 
 class _Profiler:
@@ -169,29 +171,31 @@ def _limit(zeta, est: float, bound: float, step: float, target: float) -> float:
 
 
 def profile_intervals(
-    fit: dict, data: pd.DataFrame, level: float = 0.95, criterion: str = "ml"
+    rec: FitRecord, data: pd.DataFrame, level: float = 0.95, criterion: str = "ml"
 ) -> list[dict]:
-    """Profile intervals of every SD, correlation and sigma of ``fit`` (a result dict).
+    """Profile intervals of every SD, correlation and sigma of the LMM ``rec`` fitted to ``data``.
 
     One row per parameter in lme4's order (``confint(m, method = "profile", oldNames = FALSE)``)
     with the estimate on the profiled scale (the ML estimate for ``criterion="ml"``), the limits,
     and whether each limit is the parameter's bound (``low_at_bound``, ``high_at_bound``).
+    The deviance is that of the restored model (:func:`mlmpipe.record.restore`) at the record's
+    theta and sigma; the profiled criterion's own estimates are refitted from the record's theta
+    when it is not the fit's (ML for a REML fit), the record has no sigma, or it is pooled over
+    imputations (no single data set has its estimates).
     """
-    from mlmpipe.engine.fit import fit_design
-    from mlmpipe.engine.lmm import LinearMixedModel
-    from mlmpipe.formula import build_design
-
     if criterion not in ("ml", "fit"):
         raise ValueError(f"profile criterion: {criterion!r} is not one of 'ml', 'fit'")
-    reml = bool(fit["reml"]) and criterion == "fit"
-    design = build_design(fit["formula"], data)
-    model = LinearMixedModel(design, reml=reml)
-    theta = np.asarray(fit["theta"], float)
-    if reml != bool(fit["reml"]) or "sigma" not in fit:
-        ml = fit_design(design, reml=reml, df_method="none", theta0=theta)
-        theta, sigma = np.asarray(ml.theta, float), float(ml.sigma)
+    if not rec.family.is_gaussian:
+        raise ValueError(
+            f"profile: {rec.label} is a {rec.family.name} GLMM, not a linear mixed model"
+        )
+    reml = rec.reml and criterion == "fit"
+    if reml != rec.reml or rec.sigma is None or rec.is_pooled:
+        own = fit_design(rec.design(data), reml=reml, df_method="none", theta0=rec.theta)
+        model, theta, sigma = own.model, np.asarray(own.theta, float), float(own.sigma)
     else:
-        sigma = float(fit["sigma"])
+        model = restore(rec, data).model
+        theta, sigma = np.asarray(rec.theta, float), float(rec.sigma)
     vp = VarPar(model)
     s_hat = vp.from_theta(theta, sigma)
     d0 = float(model.objective(theta))
@@ -228,16 +232,16 @@ def profile_intervals(
 
 
 def profile_sequence(
-    models: list[str], fits: dict[str, dict], data: pd.DataFrame, level: float = 0.95
+    models: list[str], fits: dict[str, FitRecord], data: pd.DataFrame, level: float = 0.95
 ) -> dict:
     """Profile intervals for every model of a sequence; a model whose profile cannot be computed
     (e.g. correlations of three or more random effects leaving the positive semidefinite set) is
     listed under ``skipped`` with the reason."""
     out: dict = {"level": level, "models": {}, "skipped": {}}
     for m in models:
-        family = fits[m].get("family", "gaussian")
-        if family != "gaussian":
-            out["skipped"][m] = f"{family} GLMM: profile intervals are for linear mixed models"
+        family = fits[m].family
+        if not family.is_gaussian:
+            out["skipped"][m] = f"{family.name} GLMM: profile intervals are for linear mixed models"
             continue
         try:
             out["models"][m] = profile_intervals(fits[m], data, level)
