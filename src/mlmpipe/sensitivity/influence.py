@@ -64,11 +64,12 @@ def _flag(f: str, d: dict, clusters: list[str], cooks: np.ndarray, n_clusters: i
 def _glmm_influence(df: pd.DataFrame, f: str, d: dict) -> dict:
     """Cook's distances of the base GLMM at fixed variance parameters (clusters whose deletion
     removes a fixed-effect column or whose refit fails are not flagged; listed in ``warnings``)."""
-    import mlmpipe
+    from mlmpipe.api import fit
     from mlmpipe.diagnostics.influence import leave_one_cluster_out
+    from mlmpipe.record import FitRecord
 
-    fit = mlmpipe.fit(f, df, reml=False, **d["glmm"]).to_dict(include_ranef=False)
-    loo = leave_one_cluster_out({**fit, "formula": f}, df, d["cluster"])
+    rec = FitRecord.from_result(fit(f, df, reml=False, **d["glmm"]))
+    loo = leave_one_cluster_out(rec, df, d["cluster"])
     clusters = [str(r["cluster"]) for r in loo["table"]]
     cooks = np.array([r["cooks_d"] for r in loo["table"]], float)
     n = len(pd.unique(df[d["cluster"]]))
