@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import mlmpipe
 from mlmpipe.effects.glmm_predictions import glmm_predictions
-from mlmpipe.effects.refit import fit_again, fit_options
+from mlmpipe.effects.refit import fit_again
 from mlmpipe.record import FitRecord, ModelFamily
 from tests.effects.test_glmm_predictions import NO_PLAN, _data
+
+
+def fit_options(rec):
+    return rec.family.fit_options()
 
 
 def test_options_keep_nagq_zero_and_gaussian_has_none():

@@ -97,4 +97,8 @@ class ModelFamily:
         gaussian fits)."""
         if self.is_gaussian:
             return {}
-        return {"family": self.name, "link": self.link, "nagq": self.nagq or 1}
+        return {
+            "family": self.name,
+            "link": self.link,
+            "nagq": 1 if self.nagq is None else self.nagq,
+        }

@@ -76,9 +76,15 @@ def _restore_lmm(record, design, theta, optsum, df_method, alpha) -> LmmResult:
 
 def _restore_glmm(record, design, theta, optsum, alpha) -> GlmmResult:
     fam = record.family
-    model = GeneralizedLinearMixedModel(design, make_family(fam.name, fam.link), fam.nagq or 1)
+    nagq = 1 if fam.nagq is None else fam.nagq
+    model = GeneralizedLinearMixedModel(design, make_family(fam.name, fam.link), nagq)
+    missing = [n for n in ("beta", "vcov") if getattr(record, n) is None]
+    if model.nextra and record.extra is None:
+        missing.append("extra (family parameters)")
+    if missing:
+        raise EstimationError(f"{record.label}: the record has no {', '.join(missing)} to restore")
     beta = np.asarray(record.beta, float)
-    extra = np.zeros(model.nextra) if record.extra is None else np.asarray(record.extra, float)
+    extra = np.asarray(record.extra if model.nextra else [], float)
     par = np.concatenate([theta, beta, extra])
     model.set_extra(extra)
     modes = record_modes(record, model)
