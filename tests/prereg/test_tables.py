@@ -2,6 +2,7 @@
 
 from mlmpipe.prereg import deviation_report
 from mlmpipe.prereg import tables as pt
+from mlmpipe.record import FitRecord
 
 FROZEN = {"alpha": 0.05, "seed": 1, "models": [{"name": "m0", "add_fixed": []}]}
 
@@ -97,6 +98,7 @@ def test_hypotheses_verdicts():
             "ladder": {"used_rung": "uncorrelated"},
         },
     ]
+    fits = [FitRecord.from_dict({"formula": "y ~ x + z + (1 | g)", **f}) for f in fits]
     hyps = [
         {"name": "H1", "model": "m", "parameter": "x", "direction": "positive"},
         {"name": "H2", "model": "m", "parameter": "x", "direction": "negative"},

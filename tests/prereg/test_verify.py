@@ -157,3 +157,35 @@ def test_docx_compared_by_content_ignoring_creation_times(trees):
             "differences": ["part word/document.xml differs"],
         }
     ]
+
+
+def test_fit_records_compared_by_json_numbers_and_array_content(tmp_path):
+    """A fit record is a JSON summary + an .npz of arrays; the arrays are compared by value (the
+    zip members of an .npz carry write times, so equal records need not be equal bytes)."""
+    from mlmpipe.record import FitRecord
+
+    def tree(root, theta):
+        (root / "reports/fits/m0/reml").mkdir(parents=True)
+        rec = FitRecord.from_dict(
+            {
+                "formula": "y ~ x + (1 | g)",
+                "fixed": [{"term": "x", "estimate": 0.5}],
+                "theta": theta,
+                "ranef": {"g": {"levels": ["a", "b"], "terms": ["(Intercept)"], "values": [1, -1]}},
+            }
+        )
+        rec.save(root / "reports/fits/m0/reml/imp0.json")
+
+    tree(tmp_path / "a", [0.25, 1.5])
+    tree(tmp_path / "b", [0.25 * (1 + 1e-12), 1.5])
+    res = compare_trees(tmp_path / "a", tmp_path / "b")
+    assert res["passed"] and res["n_compared"] == 2
+    assert {f["path"]: f["how"] for f in res["files"]}["reports/fits/m0/reml/imp0.npz"] == (
+        "array content"
+    )
+    tree(tmp_path / "c", [0.25 * (1 + 1e-8), 1.5])
+    bad = [
+        f for f in compare_trees(tmp_path / "a", tmp_path / "c")["files"] if f["status"] != "same"
+    ]
+    assert [f["path"] for f in bad] == ["reports/fits/m0/reml/imp0.npz"]
+    assert bad[0]["differences"][0].startswith("theta: 1 value(s) differ, first at [0]")

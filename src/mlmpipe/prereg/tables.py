@@ -5,9 +5,12 @@ only the report notebook displays them."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from mlmpipe.record import FitRecord
 
 RED = "color: #b00020; font-weight: bold"
 
@@ -75,22 +78,24 @@ def decision_summary(log: dict) -> str:
 
 def decision_table(log: dict) -> pd.DataFrame:
     """Every rung tried for every fit that needed the ladder (fits fine as planned are counted
-    in :func:`decision_summary` only)."""
+    in :func:`decision_summary` only). ``log`` is the decision-log document
+    (``reports/decisions.json``): per fit its ladder decisions and the formula text used."""
     rows = []
-    for f in log.get("fits", []):
-        if len(f["decisions"]) <= 1:
+    for entry in log.get("fits", []):
+        if len(entry["decisions"]) <= 1:
             continue
-        for d in f["decisions"]:
+        for d in entry["decisions"]:
+            used = d["rung"] == entry["used_rung"] and d.get("formula") == entry["formula"]
             rows.append(
                 {
-                    "model": f["model"],
-                    "estimator": f["estimator"],
-                    "imputation": f["imputation"],
+                    "model": entry["model"],
+                    "estimator": entry["estimator"],
+                    "imputation": entry["imputation"],
                     "rung": d["rung"],
                     "action": d["action"],
                     "formula": d.get("formula", ""),
                     "outcome": d["outcome"],
-                    "used": d["rung"] == f["used_rung"] and d.get("formula") == f["formula"],
+                    "used": used,
                 }
             )
     cols = ["model", "estimator", "imputation", "rung", "action", "formula", "outcome", "used"]
@@ -136,13 +141,20 @@ def certificate_table(
 
 def load_json(path: str | None) -> dict:
     """An optional report artifact: its content, or {} when the path is empty or absent."""
-    from pathlib import Path
-
     return json.loads(Path(path).read_text()) if path and Path(path).exists() else {}
 
 
-def evaluate_hypotheses(hypotheses: list[dict], fits: list[dict], alpha: float) -> pd.DataFrame:
-    """The registered hypotheses against the (pooled) fits: estimate, CI, p and a verdict.
+def reporting_fit(recs: list[FitRecord], model: str) -> FitRecord | None:
+    """The record of ``model`` the report shows: its REML fit when one was planned, else its first
+    record (None when the model was not fitted)."""
+    cands = [r for r in recs if r.model == model]
+    return next((r for r in cands if r.estimator == "reml"), cands[0] if cands else None)
+
+
+def evaluate_hypotheses(
+    hypotheses: list[dict], fits: list[FitRecord], alpha: float
+) -> pd.DataFrame:
+    """The registered hypotheses against the (pooled) fit records: estimate, CI, p and a verdict.
 
     A directional hypothesis is supported when the estimate has the predicted sign and the
     two-sided test rejects zero at ``alpha``; ``nonzero`` needs the rejection only. The REML fit
@@ -151,8 +163,7 @@ def evaluate_hypotheses(hypotheses: list[dict], fits: list[dict], alpha: float) 
     """
     rows = []
     for h in hypotheses:
-        cands = [f for f in fits if f.get("model") == h["model"]]
-        fit = next((f for f in cands if f.get("estimator") == "reml"), cands[0] if cands else None)
+        fit = reporting_fit(fits, h["model"])
         row = {
             "hypothesis": h["name"],
             "model": h["model"],
@@ -162,24 +173,22 @@ def evaluate_hypotheses(hypotheses: list[dict], fits: list[dict], alpha: float) 
             "ci": "",
             "p": None,
         }
-        fixed = {r["term"]: r for r in (fit or {}).get("fixed", [])}
+        fixed = {r.term: r for r in (fit.fixed if fit is not None else ())}
         if fit is None:
             row["verdict"] = "model not fitted"
         elif h["parameter"] not in fixed:
             row["verdict"] = f"parameter not in the model (terms: {', '.join(fixed)})"
         else:
             r = fixed[h["parameter"]]
-            sig = r["p"] is not None and r["p"] < alpha
-            sign_ok = {"positive": r["estimate"] > 0, "negative": r["estimate"] < 0}.get(
+            sig = r.p is not None and r.p < alpha
+            sign_ok = {"positive": r.estimate > 0, "negative": r.estimate < 0}.get(
                 h["direction"], True
             )
-            row.update(
-                estimate=r["estimate"], ci=f"[{r['ci_low']:.3g}, {r['ci_high']:.3g}]", p=r["p"]
-            )
+            row.update(estimate=r.estimate, ci=f"[{r.ci_low:.3g}, {r.ci_high:.3g}]", p=r.p)
             row["verdict"] = (
                 "supported" if sig and sign_ok else ("opposite sign" if sig else "not supported")
             )
-            lad = fit.get("ladder") or {}
+            lad = fit.ladder or {}
             if lad.get("used_rung", "as planned") != "as planned":
                 row["verdict"] += f" (model changed by the ladder: {lad['used_rung']})"
         rows.append(row)

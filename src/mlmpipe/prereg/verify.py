@@ -7,6 +7,9 @@ compared with the project's own:
 - JSON: same structure and strings; numbers equal within a relative tolerance (default 1e-10);
   wall-clock values (keys in :data:`VOLATILE_KEYS`: timestamps, timings) are not compared;
 - Parquet and CSV: same columns and dtypes, strings equal, numbers within the tolerance;
+- NumPy arrays files (``.npz``, the arrays beside each fit record's JSON summary): same array
+  names, shapes and dtypes, numbers within the tolerance (the zip members carry write times, so
+  the bytes differ between runs);
 - DOCX/XLSX: every part of the package identical, except the wall-clock creation and modification
   times python-docx writes into ``docProps/core.xml``;
 - everything else (figures, DOCX, text): byte-identical (SHA-256);
@@ -95,6 +98,14 @@ def compare_json(a: Any, b: Any, rel: float = 1e-10, path: str = "") -> list[str
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
+def _arrays_close(x: np.ndarray, y: np.ndarray, rel: float) -> np.ndarray:
+    """Elementwise: equal, both NaN, or within ``rel`` relative (the tolerance of the JSON)."""
+    both_nan = np.isnan(x) & np.isnan(y)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(x - y) <= rel * np.maximum(np.abs(x), np.abs(y))
+    return close | both_nan | (x == y)
+
+
 def compare_frames(a: pd.DataFrame, b: pd.DataFrame, rel: float = 1e-10) -> list[str]:
     """Differences between two tables: columns, dtypes, strings exactly, numbers within ``rel``."""
     if list(a.columns) != list(b.columns):
@@ -108,9 +119,7 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame, rel: float = 1e-10) -> list
             out.append(f"{c}: dtype {x.dtype} != {y.dtype}")
         elif pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
             xv, yv = x.to_numpy(float), y.to_numpy(float)
-            both_nan = np.isnan(xv) & np.isnan(yv)
-            close = np.abs(xv - yv) <= rel * np.maximum(np.abs(xv), np.abs(yv))
-            bad = ~(close | both_nan | (xv == yv))
+            bad = ~_arrays_close(xv, yv, rel)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 out.append(
@@ -119,6 +128,30 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame, rel: float = 1e-10) -> list
         elif not x.astype(object).equals(y.astype(object)):
             out.append(f"{c}: values differ")
     return out
+
+
+def compare_npz(a: Path, b: Path, rel: float = 1e-10) -> list[str]:
+    """Differences between two ``.npz`` archives: array names, shapes, dtypes; numeric values
+    within ``rel``, others exactly."""
+    with np.load(a, allow_pickle=False) as za, np.load(b, allow_pickle=False) as zb:
+        if sorted(za.files) != sorted(zb.files):
+            return [f"arrays {sorted(za.files)} != {sorted(zb.files)}"]
+        out = []
+        for name in sorted(za.files):
+            x, y = za[name], zb[name]
+            if x.shape != y.shape or x.dtype != y.dtype:
+                out.append(f"{name}: {x.dtype}{list(x.shape)} != {y.dtype}{list(y.shape)}")
+            elif x.dtype.kind in "iuf":
+                bad = ~_arrays_close(x.astype(float), y.astype(float), rel)
+                if bad.any():
+                    i = np.unravel_index(int(np.flatnonzero(bad)[0]), x.shape)
+                    out.append(
+                        f"{name}: {int(bad.sum())} value(s) differ, first at "
+                        f"{[int(k) for k in i]}: {x[i].item()!r} != {y[i].item()!r}"
+                    )
+            elif not np.array_equal(x, y):
+                out.append(f"{name}: values differ")
+        return out
 
 
 OFFICE = (".docx", ".xlsx", ".pptx")
@@ -157,6 +190,8 @@ def compare_file(a: Path, b: Path, rel: float = 1e-10) -> tuple[str, list[str]]:
             )
         if suffix == ".parquet":
             return "table content", compare_frames(pd.read_parquet(a), pd.read_parquet(b), rel)
+        if suffix == ".npz":
+            return "array content", compare_npz(a, b, rel)
         if suffix in OFFICE:
             return "document content", compare_office(a, b)
         if suffix in (".csv", ".tsv"):

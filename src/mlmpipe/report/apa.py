@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mlmpipe.record import FitRecord
+
 
 @dataclass(frozen=True)
 class ApaTable:
@@ -145,27 +147,28 @@ def correlations_table(
 
 
 # ------------------------------------------------------------------ model sequence
-def _random_rows(fit: dict) -> dict[str, str]:
+def _random_rows(rec: FitRecord) -> dict[str, str]:
     out = {}
-    for r in fit["random"]:
-        if r["group"] == "Residual":
-            out["\u03c3\u00b2 (residual)"] = fmt(r["vcov"])
-        elif r["term2"] is None:
-            out[f"\u03c4\u00b2 {r['group']}: {r['term1']}"] = fmt(r["vcov"])
+    for r in rec.random:
+        if r.group == "Residual":
+            out["\u03c3\u00b2 (residual)"] = fmt(r.vcov)
+        elif r.term2 is None:
+            out[f"\u03c4\u00b2 {r.group}: {r.term1}"] = fmt(r.vcov)
         else:
-            out[f"\u03c1 {r['group']}: {r['term1']}, {r['term2']}"] = fmt(
-                r["sdcor"], leading_zero=False
-            )
+            out[f"\u03c1 {r.group}: {r.term1}, {r.term2}"] = fmt(r.sdcor, leading_zero=False)
     return out
 
 
 def model_sequence_table(
-    models: list[dict], fits: dict, effects: dict | None = None, number: int = 3
+    models: list[dict],
+    fits: dict[tuple[str, str], FitRecord],
+    effects: dict | None = None,
+    number: int = 3,
 ) -> ApaTable:
     """The sequence side by side: fixed effects b (SE) with significance marks, the random part
     (variances, correlations), ICC, N per level, deviance/AIC/BIC and Nakagawa R^2.
 
-    ``models``: ``[{"name", "label"}]``; ``fits``: ``{(model, estimator): result}``. Estimates come
+    ``models``: ``[{"name", "label"}]``; ``fits``: ``{(model, estimator): record}``. Estimates come
     from the REML fits when planned; deviance and information criteria from the ML fits when
     planned (the comparable ones for models differing in fixed effects).
     """
@@ -173,18 +176,18 @@ def model_sequence_table(
     ic_est = "ml" if any(e == "ml" for _m, e in fits) else est
     terms: list[str] = []
     for m in models:
-        for f in fits[(m["name"], est)]["fixed"]:
-            if f["term"] not in terms:
-                terms.append(f["term"])
+        for t in fits[(m["name"], est)].fixed_terms:
+            if t not in terms:
+                terms.append(t)
     cols = {}
     rand_keys: list[str] = []
     for m in models:
         fit = fits[(m["name"], est)]
         col: dict[str, str] = {"Fixed effects": ""}
-        fixed = {f["term"]: f for f in fit["fixed"]}
+        fixed = {f.term: f for f in fit.fixed}
         for t in terms:
             f = fixed.get(t)
-            col[t] = "" if f is None else f"{fmt(f['estimate'])}{stars(f['p'])} ({fmt(f['se'])})"
+            col[t] = "" if f is None else f"{fmt(f.estimate)}{stars(f.p)} ({fmt(f.se)})"
         col["Random part"] = ""
         rr = _random_rows(fit)
         rand_keys += [k for k in rr if k not in rand_keys]
@@ -192,12 +195,12 @@ def model_sequence_table(
         cols[m["name"]] = col
         ic = fits[(m["name"], ic_est)]
         col["Model fit"] = ""
-        for g, n in ic["ngroups"].items():
+        for g, n in ic.ngroups.items():
             col[f"N {g}"] = str(n)
-        col["N observations"] = str(ic["nobs"])
-        col[f"Deviance ({ic_est.upper()})"] = fmt(ic["deviance"])
-        col[f"AIC ({ic_est.upper()})"] = fmt(ic["aic"])
-        col[f"BIC ({ic_est.upper()})"] = fmt(ic["bic"])
+        col["N observations"] = str(ic.nobs)
+        col[f"Deviance ({ic_est.upper()})"] = fmt(ic.deviance)
+        col[f"AIC ({ic_est.upper()})"] = fmt(ic.aic)
+        col[f"BIC ({ic_est.upper()})"] = fmt(ic.bic)
         if effects and m["name"] in effects["models"]:
             nk = effects["models"][m["name"]]["nakagawa"]
             col["ICC (adjusted)"] = fmt(nk["icc_adjusted"], leading_zero=False)
@@ -211,7 +214,7 @@ def model_sequence_table(
     )
     body = body.reset_index().rename(columns={"index": "Parameter"})
     labels = "; ".join(f"{m['name']} = {m['label']}" for m in models)
-    kr = any(fits[(m["name"], est)].get("df_method") == "kenward_roger" for m in models)
+    kr = any(fits[(m["name"], est)].df_method == "kenward_roger" for m in models)
     df_note = "Kenward\u2013Roger SEs and df" if kr else "Satterthwaite df"
     note = (
         f"Fixed effects: b (SE) from {est.upper()} fits; * p < .05, ** p < .01, *** p < .001 "
@@ -256,7 +259,12 @@ TABLE_NAMES = ("descriptives", "correlations", "models", "comparison")
 
 
 def build_tables(
-    desc: dict, data: pd.DataFrame, fits: list[dict], comparison: dict, effects: dict, spec: dict
+    desc: dict,
+    data: pd.DataFrame,
+    fits: list[FitRecord],
+    comparison: dict,
+    effects: dict,
+    spec: dict,
 ) -> dict[str, ApaTable]:
     """The four APA tables of the report, keyed by :data:`TABLE_NAMES`.
 
@@ -267,7 +275,7 @@ def build_tables(
     group = spec["levels"][1][1]
     level1 = [v["variable"] for v in desc["variables"] if v["level"] == levels[0]]
     level2 = [v["variable"] for v in desc["variables"] if v["level"] == levels[1]]
-    by_key = {(f["model"], f["estimator"]): f for f in fits}
+    by_key = {(f.model, f.estimator): f for f in fits}
     models = [{"name": m["name"], "label": m["label"]} for m in spec["models"]]
     return {
         "descriptives": descriptives_table(desc, 1),

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mlmpipe.prereg.tables import evaluate_hypotheses, reporting_fit
+from mlmpipe.record import FitRecord
+
 
 @dataclass(frozen=True)
 class ExecutiveSummary:
@@ -36,12 +39,6 @@ def fmt_p(p: float | None) -> str:
 
 def _num(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
-
-
-def _final_fit(spec: dict, fits: list[dict]) -> dict | None:
-    name = spec["models"][-1]["name"]
-    cands = [f for f in fits if f.get("model") == name]
-    return next((f for f in cands if f.get("estimator") == "reml"), cands[0] if cands else None)
 
 
 def _hypothesis_sentences(hyp: pd.DataFrame, alpha: float) -> list[str]:
@@ -94,43 +91,41 @@ def _icc_sentence(es: dict, outcome: str) -> str:
     )
 
 
-def _final_sentences(spec: dict, fit: dict | None, es: dict, alpha: float) -> list[str]:
-    if fit is None:
+def _final_sentences(spec: dict, rec: FitRecord | None, es: dict, alpha: float) -> list[str]:
+    if rec is None:
         return [f"The final model ({spec['models'][-1]['name']}) was not fitted."]
     level = int(round(100 * (1 - alpha)))
-    terms = [r for r in fit["fixed"] if r["term"] != "(Intercept)"]
+    terms = [r for r in rec.fixed if r.term != "(Intercept)"]
     shown = [
-        f"{r['term']} {_num(r['estimate'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}], "
-        f"{fmt_p(r['p'])}"
+        f"{r.term} {_num(r.estimate)} [{_num(r.ci_low)}, {_num(r.ci_high)}], {fmt_p(r.p)}"
         for r in terms[:8]
     ]
     more = f" ({len(terms) - 8} more terms in the Models section)" if len(terms) > 8 else ""
     label = spec["models"][-1].get("label") or ""
     out = [
-        f"The final model **{fit['model']}**{f' ({label})' if label else ''}, "
-        f"{fit.get('estimator', '').upper()}: `{fit['formula']}`."
+        f"The final model **{rec.label}**{f' ({label})' if label else ''}, "
+        f"{rec.estimator.upper()}: `{rec.formula_text}`."
     ]
     if shown:
         out.append(f"Fixed effects with {level}% CIs: " + "; ".join(shown) + more + ".")
-    ratios = [r for r in terms[:8] if r.get("exp_estimate") is not None]
+    ratios = [r for r in terms[:8] if r.exp_estimate is not None]
     if ratios:
-        name = {"logit": "odds ratios", "log": "rate ratios"}.get(fit.get("link"), "exp(estimate)")
-        name = "cumulative odds ratios" if fit.get("family") == "ordinal" else name
+        ratio = rec.family.ratio_name
+        name = f"{ratio}s" if ratio else "exp(estimate)"
         out.append(
             f"As {name}: "
             + "; ".join(
-                f"{r['term']} {_num(r['exp_estimate'])} [{_num(r['exp_ci_low'])}, "
-                f"{_num(r['exp_ci_high'])}]"
+                f"{r.term} {_num(r.exp_estimate)} [{_num(r.exp_ci_low)}, {_num(r.exp_ci_high)}]"
                 for r in ratios
             )
             + "."
         )
-    if fit.get("thresholds"):
+    if rec.thresholds:
         out.append(
-            f"{len(fit['thresholds'])} thresholds separate the {len(fit['thresholds']) + 1} "
+            f"{len(rec.thresholds)} thresholds separate the {len(rec.thresholds) + 1} "
             "ordered categories (Models section)."
         )
-    nk = (es.get("models", {}).get(fit["model"]) or {}).get("nakagawa")
+    nk = (es.get("models", {}).get(rec.label) or {}).get("nakagawa")
     if nk:
         out.append(
             f"Variance explained (Nakagawa{', latent scale' if es.get('scale') else ''}): "
@@ -140,17 +135,13 @@ def _final_sentences(spec: dict, fit: dict | None, es: dict, alpha: float) -> li
     return out
 
 
-def _convergence_sentence(fits: list[dict]) -> str:
-    n_warn = sum(len(f.get("warnings") or []) for f in fits)
-    singular = sorted({f"{f['model']} ({f['estimator']})" for f in fits if f.get("singular")})
+def _convergence_sentence(recs: list[FitRecord]) -> str:
+    n_warn = sum(len(f.warnings) for f in recs)
+    singular = sorted({f"{f.label} ({f.estimator})" for f in recs if f.singular})
     changed = sorted(
-        {
-            f["model"]
-            for f in fits
-            if (f.get("ladder") or {}).get("used_rung", "as planned") != "as planned"
-        }
+        {f.label for f in recs if (f.ladder or {}).get("used_rung", "as planned") != "as planned"}
     )
-    text = f"Convergence: {n_warn} warning{'s' if n_warn != 1 else ''} across {len(fits)} fits"
+    text = f"Convergence: {n_warn} warning{'s' if n_warn != 1 else ''} across {len(recs)} fits"
     text += f"; singular fits: {', '.join(singular)}" if singular else "; no singular fit"
     if changed:
         text += f"; models changed by the preregistered ladder: {', '.join(changed)}"
@@ -171,23 +162,21 @@ def _sensitivity_sentence(section: dict | None) -> str:
 
 
 def executive_summary(
-    spec: dict, fits: list[dict], desc: dict, es: dict, sensitivity: dict | None = None
+    spec: dict, fits: list[FitRecord], desc: dict, es: dict, sensitivity: dict | None = None
 ) -> ExecutiveSummary:
     """The summary at the top of the report.
 
     ``spec``: the report slice of the plan (``hypotheses``, ``alpha``, ``models``, ``outcome``);
-    ``fits``: the pooled fits; ``desc``: the descriptives artifact; ``es``: the effect-size artifact
+    ``fits``: the pooled fit records; ``desc``: the descriptives artifact; ``es``: the effect-size artifact
     (``{}`` when absent); ``sensitivity``: the multiverse section (``None`` when not planned).
     """
-    from mlmpipe.prereg.tables import evaluate_hypotheses
-
     alpha = spec["alpha"]
     hyp = evaluate_hypotheses(spec.get("hypotheses", []), fits, alpha)
     paragraphs = ["\n".join(_hypothesis_sentences(hyp, alpha))]
     key = [
         _sample_sentence(desc),
         _icc_sentence(es, spec["outcome"]),
-        *_final_sentences(spec, _final_fit(spec, fits), es, alpha),
+        *_final_sentences(spec, reporting_fit(fits, spec["models"][-1]["name"]), es, alpha),
         _convergence_sentence(fits),
         _sensitivity_sentence(sensitivity),
     ]

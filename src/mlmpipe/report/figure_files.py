@@ -7,22 +7,25 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlmpipe.diagnostics import influence_table, standardized_modes
+from mlmpipe.record import FitRecord
 from mlmpipe.report import diagnostic_figures as dfig
 from mlmpipe.report import figures
+from mlmpipe.report.glmm_residual_figures import level1_residual_figure
+from mlmpipe.report.slopes import slope_figures
+from mlmpipe.report.variance_partition import variance_partition_plot, variance_partition_table
 
 
 def result_figures(
-    effects: dict, fit: dict, resid: pd.DataFrame, diag: dict, influence: dict, inter: dict
+    effects: dict, rec: FitRecord, resid: pd.DataFrame, diag: dict, influence: dict, inter: dict
 ) -> dict:
-    """Name -> matplotlib Figure for the effect-size, diagnostic and interaction figures."""
-    from mlmpipe.diagnostics import influence_table, standardized_modes
-    from mlmpipe.report.glmm_residual_figures import level1_residual_figure
-
+    """Name -> matplotlib Figure for the effect-size, diagnostic and interaction figures of the
+    final model's record ``rec``."""
     figs = {
         "rights_sterba": dfig.rights_sterba_bars(effects),
-        "caterpillar": figures.caterpillar(fit),
-        "level1_residuals": level1_residual_figure(fit, resid, diag),  # GLMM: quantile residuals
-        "standardized_modes_qq": dfig.standardized_modes_qq(standardized_modes(fit)),
+        "caterpillar": figures.caterpillar(rec),
+        "level1_residuals": level1_residual_figure(rec, resid, diag),  # GLMM: quantile residuals
+        "standardized_modes_qq": dfig.standardized_modes_qq(standardized_modes(rec)),
         "residual_sd_by_cluster": dfig.cluster_sd_plot(diag["heteroscedasticity"]),
         "influence_cooks_d": dfig.influence_plot(
             influence_table(influence), influence["cutoffs"]["cooks_d"], influence["group"]
@@ -34,18 +37,17 @@ def result_figures(
     return figs
 
 
-def model_figures(fit: dict, data: pd.DataFrame, fits: list[dict], spec: dict, seed: int) -> dict:
-    """Name -> Figure for the interpretation figures of the model sequence: the variance
+def model_figures(
+    rec: FitRecord, data: pd.DataFrame, recs: list[FitRecord], spec: dict, seed: int
+) -> dict:
+    """Name -> Figure for the interpretation figures of the model sequence ``recs``: the variance
     partition of every model (``variance_partition``), a spaghetti plot per random slope of the
-    final model ``fit`` (``spaghetti_<variable>``) and, when the plan names
+    final model's record ``rec`` (``spaghetti_<variable>``) and, when the plan names
     ``report.time_variable``, the individual trajectories (``trajectories``). ``spec`` is the
     report slice of the plan; clusters are sampled with ``seed``."""
-    from mlmpipe.report.slopes import slope_figures
-    from mlmpipe.report.variance_partition import variance_partition_plot, variance_partition_table
-
     models = [m["name"] for m in spec["models"]]
-    figs = {"variance_partition": variance_partition_plot(variance_partition_table(fits, models))}
-    figs.update(slope_figures(fit, data, spec["report"], seed))
+    figs = {"variance_partition": variance_partition_plot(variance_partition_table(recs, models))}
+    figs.update(slope_figures(rec, data, spec["report"], seed))
     return figs
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mlmpipe.record import FitRecord
 from mlmpipe.report.diagnostic_figures import residual_panels
 
 _REFERENCE = {"normal": stats.norm, "logistic": stats.logistic}
@@ -82,12 +83,12 @@ def glmm_residual_panels(diag: dict):
     return fig
 
 
-def level1_residual_figure(fit: dict, resid: pd.DataFrame, diag: dict):
+def level1_residual_figure(rec: FitRecord, resid: pd.DataFrame, diag: dict):
     """The level-1 residual figure a fit calls for: GLMM/ordinal panels from the diagnostics, or
     the linear model's QQ / fitted / histogram / scale-location panels."""
     if "residual_table" in diag:
         return glmm_residual_panels(diag)
-    return residual_panels(resid, fit["sigma"])
+    return residual_panels(resid, rec.sigma)
 
 
 def level1_qq_residuals(resid: pd.DataFrame, diag: dict) -> np.ndarray:

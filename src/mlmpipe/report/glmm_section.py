@@ -16,38 +16,34 @@ from pathlib import Path
 
 import pandas as pd
 
-RATIO = {"logit": "odds ratio", "log": "rate ratio"}
+from mlmpipe.record import FitRecord
+from mlmpipe.report.ordinal_section import how_to_read, ordinal_items
+
 SCALE = {
     "latent": "latent scale (level-1 variance {v:.4g})",
     "vpc-lognormal": "VPC, lognormal approximation (level-1 variance {v:.4g})",
 }
 
 
-def is_glmm(fit: dict) -> bool:
-    return fit.get("family", "gaussian") not in (None, "gaussian")
-
-
-def ratio_table(fit: dict) -> pd.DataFrame | None:
+def ratio_table(rec: FitRecord) -> pd.DataFrame | None:
     """Term, link-scale estimate and SE, exponentiated estimate with its CI, z and p; None when the
     link has no ratio interpretation."""
-    t = pd.DataFrame(fit["fixed"])
+    t = rec.fixed_frame()
     if "exp_estimate" not in t.columns:
         return None
-    name = RATIO[fit["link"]]
-    if fit["family"] == "ordinal":
-        name = "cumulative odds ratio"
+    name = rec.family.ratio_name
     cols = {"estimate": "estimate (link)", "se": "SE", "exp_estimate": name}
     t = t.rename(columns=cols | {"exp_ci_low": "CI low", "exp_ci_high": "CI high"})
     return t[["term", "estimate (link)", "SE", name, "CI low", "CI high", "z", "p"]]
 
 
-def icc_rows(fits: list[dict]) -> pd.DataFrame:
+def icc_rows(recs: list[FitRecord]) -> pd.DataFrame:
     """ICC/VPC per model and grouping factor with the scale it is on."""
     rows = []
-    for f in fits:
-        scale = SCALE.get(f.get("icc_scale"), "{v}").format(v=f.get("level1_variance") or 0.0)
-        for g, v in (f.get("icc") or {}).items():
-            rows.append({"model": f["model"], "level": g, "ICC": v, "scale": scale})
+    for f in recs:
+        scale = SCALE.get(f.family.icc_scale, "{v}").format(v=f.level1_variance or 0.0)
+        for g, v in (f.icc or {}).items():
+            rows.append({"model": f.label, "level": g, "ICC": v, "scale": scale})
     return pd.DataFrame(rows)
 
 
@@ -113,33 +109,31 @@ def _prediction_items(paths: list[str]) -> list:
     return out
 
 
-def glmm_section(fits: list[dict], predictions: list[str]) -> list:
+def glmm_section(recs: list[FitRecord], predictions: list[str]) -> list:
     """Items of the section (see the module docstring); [] when no fit is a GLMM."""
-    glmms = [f for f in fits if is_glmm(f)]
+    glmms = [f for f in recs if f.family.is_glmm]
     if not glmms:
         return []
-    f0 = glmms[0]
+    fam0 = glmms[0].family
     out: list = [
         (
             "md",
-            f"## {f0['family'].capitalize()} outcome ({f0['link']} link)\n"
+            f"## {fam0.name.capitalize()} outcome ({fam0.link} link)\n"
             "Fixed effects exponentiated with their Wald intervals, and the intraclass correlation "
             "on the latent scale (VPC for counts).",
         )
     ]
-    if f0["family"] == "ordinal":
-        from mlmpipe.report.ordinal_section import how_to_read, ordinal_items
-
-        out.append(("md", how_to_read(f0)))
+    if fam0.is_ordinal:
+        out.append(("md", how_to_read(glmms[0])))
     for f in glmms:
-        if f["family"] == "ordinal":
+        if f.family.is_ordinal:
             out += ordinal_items(f)
-        t = ratio_table(f) if f["fixed"] else None
+        t = ratio_table(f) if f.fixed else None
         if t is None:
-            why = "no predictors" if not f["fixed"] else "coefficients are not exponentiated"
-            out.append(("md", f"**{f['model']}**: {f['link']} link, {why}."))
+            why = "no predictors" if not f.fixed else "coefficients are not exponentiated"
+            out.append(("md", f"**{f.label}**: {f.family.link} link, {why}."))
             continue
-        out.append(("md", f"**{f['model']}** ({f['estimator'].upper()})"))
+        out.append(("md", f"**{f.label}** ({f.estimator.upper()})"))
         out.append(("table", t))
     out.append(("md", "**ICC / VPC** of every model (later models: residual ICC):"))
     out.append(("table", icc_rows(glmms)))

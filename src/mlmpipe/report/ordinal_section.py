@@ -17,28 +17,30 @@ import math
 import pandas as pd
 from scipy import stats
 
+from mlmpipe.record import FitRecord
+
 LINK_CDF = {"logit": stats.logistic.cdf, "probit": stats.norm.cdf}
 
 
-def _z(fit: dict) -> float:
+def _z(rec: FitRecord) -> float:
     """The normal quantile of the fit's Wald intervals (from its first fixed effect; else 95%)."""
-    for r in fit["fixed"]:
-        if r.get("se") and r.get("ci_low") is not None and r["se"] > 0:
-            return (r["estimate"] - r["ci_low"]) / r["se"]
+    for r in rec.fixed:
+        if r.se and r.ci_low is not None and r.se > 0:
+            return (r.estimate - r.ci_low) / r.se
     return float(stats.norm.ppf(0.975))
 
 
-def threshold_table(fit: dict) -> pd.DataFrame:
+def threshold_table(rec: FitRecord) -> pd.DataFrame:
     """Per threshold ``j|j+1``: estimate and SE on the link scale, Wald CI (the fit's level), and
     ``P(Y <= j)`` at x = 0, b = 0."""
-    z, cdf = _z(fit), LINK_CDF[fit["link"]]
+    z, cdf = _z(rec), LINK_CDF[rec.family.link]
     rows = []
-    for t in fit["thresholds"]:
-        a, se = t["estimate"], t.get("se")
+    for t in rec.thresholds:
+        a, se = t.estimate, t.se
         ok = se is not None and math.isfinite(se)
         rows.append(
             {
-                "threshold": t["term"],
+                "threshold": t.term,
                 "estimate (link)": a,
                 "SE": se,
                 "CI low": a - z * se if ok else math.nan,
@@ -49,18 +51,19 @@ def threshold_table(fit: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def how_to_read(fit: dict) -> str:
+def how_to_read(rec: FitRecord) -> str:
     """Markdown paragraph on the models and their parameters (outcome named)."""
+    link = rec.family.link
     ratio = (
         "`exp(beta)` is the **cumulative odds ratio**: per unit of the predictor the odds of a "
         "response above any category j (against at or below j) multiply by `exp(beta)`, the same "
         "for every j (proportional odds), within a cluster"
-        if fit["link"] == "logit"
+        if link == "logit"
         else "probit coefficients are shifts of the latent response in its (unit) SD and are not "
         "exponentiated"
     )
     return (
-        f"Cumulative {fit['link']} mixed models of `{fit['formula'].split('~')[0].strip()}`: "
+        f"Cumulative {link} mixed models of `{rec.formula.response_name}`: "
         "`P(Y <= j) = F(alpha_j - x'beta - b)`. The outcome's categories are its sorted "
         "values; the thresholds `alpha_j` (one per pair of adjacent categories, in place of an "
         "intercept) are cut points on the latent scale, and `F(alpha_j)` is the probability of a "
@@ -69,9 +72,9 @@ def how_to_read(fit: dict) -> str:
     )
 
 
-def ordinal_items(fit: dict) -> list:
+def ordinal_items(rec: FitRecord) -> list:
     """``(kind, object)`` items for one ordinal fit: heading and its threshold table."""
     return [
-        ("md", f"**{fit['model']}** ({fit['estimator'].upper()}): thresholds"),
-        ("table", threshold_table(fit)),
+        ("md", f"**{rec.label}** ({rec.estimator.upper()}): thresholds"),
+        ("table", threshold_table(rec)),
     ]

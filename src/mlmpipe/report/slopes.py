@@ -1,7 +1,7 @@
 """Random-slope spaghetti plots and individual trajectories of longitudinal plans.
 
-Both draw model-implied lines from a stored fit (its ``formula``, ``fixed``, ``ranef``) and the data
-it was fitted to. A line is evaluated on a grid of the focal variable ``x`` by setting ``x`` to each
+Both draw model-implied lines from a fit record (its parsed formula, fixed effects and conditional
+modes) and the data it was fitted to. A line is evaluated on a grid of the focal variable ``x`` by setting ``x`` to each
 grid value in every row, rebuilding the model matrices and averaging the predictions over the rows
 of interest, so interactions and transformed terms of ``x`` are handled by the formula code itself:
 
@@ -27,6 +27,9 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import EstimationError
+from mlmpipe.formula.design import new_data_matrices
+from mlmpipe.record import FitRecord
+from mlmpipe.report.figures import _figure
 
 
 def _sample(n: int, k: int, seed: int) -> np.ndarray:
@@ -41,28 +44,24 @@ def _grid(x: np.ndarray, n: int) -> np.ndarray:
     return u if len(u) <= n else np.linspace(float(x.min()), float(x.max()), n)
 
 
-def _evaluate(fit: dict, data: pd.DataFrame, variable: str, group: str, grid: np.ndarray):
+def _evaluate(rec: FitRecord, data: pd.DataFrame, variable: str, group: str, grid: np.ndarray):
     """Per grid value: fixed predictions (g, n) and random-effect rows Z (g, n, q) of ``group``,
     from the model matrices of the fitted rows with ``variable`` set to that value (factor levels,
     contrasts and data-dependent transforms as learned on the data, as in ``predict``).
 
     Returns ``(design, fixed, Z, terms)``; rows are those the fit used (``design.rows``)."""
-    from mlmpipe.formula import build_design
-    from mlmpipe.formula.design import new_data_matrices
-
-    label = fit.get("model", fit["formula"])
-    names = [f["term"] for f in fit["fixed"]]
-    beta = np.array([f["estimate"] for f in fit["fixed"]], float)
-    base = build_design(fit["formula"], data)
+    names = list(rec.fixed_terms)
+    beta = np.array([f.estimate for f in rec.fixed], float)
+    base = rec.design(data)
     cols = list(base.fixed_names)
     missing = [t for t in names if t not in cols]
     if missing:
         raise EstimationError(
-            f"{label}: fixed terms {', '.join(missing)} are not in the design rebuilt on the data"
+            f"{rec.label}: fixed terms {', '.join(missing)} are not in the design rebuilt on the data"
         )
     k = next((i for i, t in enumerate(base.re_terms) if t.group == group), None)
     if k is None:
-        raise EstimationError(f"{label}: no grouping factor {group!r} in {fit['formula']!r}")
+        raise EstimationError(f"{rec.label}: no grouping factor {group!r} in {rec.formula_text!r}")
     used = data.iloc[base.rows]
     fixed, Zs = [], []
     for v in grid:
@@ -72,33 +71,24 @@ def _evaluate(fit: dict, data: pd.DataFrame, variable: str, group: str, grid: np
     return base, np.array(fixed), np.array(Zs), list(base.re_terms[k].names)
 
 
-def slope_variables(fit: dict, data: pd.DataFrame) -> list[tuple[str, str]]:
-    """``(group, variable)`` for each random slope of ``fit`` that is a numeric data column."""
+def slope_variables(rec: FitRecord, data: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(group, variable)`` for each random slope of ``rec`` that is a numeric data column."""
     out = []
-    for group, modes in (fit.get("ranef") or {}).items():
-        for t in modes["terms"]:
+    for group, modes in rec.ranef.items():
+        for t in modes.terms:
             if t != "(Intercept)" and t in data.columns and pd.api.types.is_numeric_dtype(data[t]):
                 out.append((group, t))
     return out
 
 
-def inverse_link(fit: dict, eta: np.ndarray) -> np.ndarray:
+def inverse_link(rec: FitRecord, eta: np.ndarray) -> np.ndarray:
     """Linear predictor -> mean of the outcome for the fit's family and link (the model-implied
     mean trajectory of a GLMM averages the conditional means at b = 0 over the rows); an ordinal
-    fit stays on the latent scale."""
-    from scipy import special, stats
-
-    link = fit.get("link", "identity") if fit.get("family", "gaussian") != "ordinal" else "identity"
-    inverse = {
-        "identity": lambda x: x,
-        "logit": special.expit,
-        "probit": stats.norm.cdf,
-        "cloglog": lambda x: -np.expm1(-np.exp(x)),
-        "log": np.exp,
-    }
-    if link not in inverse:
-        raise EstimationError(f"{fit.get('model', fit['formula'])}: no inverse for link {link!r}")
-    return inverse[link](np.asarray(eta, float))
+    fit stays on the latent scale. EstimationError naming the model for a link without inverse."""
+    try:
+        return rec.family.inverse_link(eta)
+    except KeyError:
+        raise EstimationError(f"{rec.label}: no inverse for link {rec.family.link!r}") from None
 
 
 def scale_note(family: str | None, link: str | None) -> str:
@@ -109,7 +99,7 @@ def scale_note(family: str | None, link: str | None) -> str:
 
 
 def cluster_lines(
-    fit: dict,
+    rec: FitRecord,
     data: pd.DataFrame,
     variable: str,
     group: str,
@@ -123,20 +113,20 @@ def cluster_lines(
     Raises EstimationError naming the model, group or column when the fit has no conditional
     modes for ``group`` or ``variable`` is not a column of ``data``.
     """
-    label = fit.get("model", fit["formula"])
+    label = rec.label
     if variable not in data.columns:
         raise EstimationError(f"{label}: spaghetti plot variable {variable!r} is not a data column")
-    ranef = (fit.get("ranef") or {}).get(group)
+    ranef = rec.ranef.get(group)
     if ranef is None:
         raise EstimationError(f"{label}: no conditional modes for group {group!r} in the fit")
     x_all = pd.to_numeric(data[variable], errors="coerce").to_numpy(float)
     grid = _grid(x_all[~np.isnan(x_all)], n_grid)
-    design, fixed, Z, terms = _evaluate(fit, data, variable, group, grid)
+    design, fixed, Z, terms = _evaluate(rec, data, variable, group, grid)
     re_term = next(t for t in design.re_terms if t.group == group)
-    if terms != list(ranef["terms"]):
+    if terms != list(ranef.terms):
         raise EstimationError(f"{label}: random terms of {group!r} do not match the fit")
-    B = np.asarray(ranef["values"], float)
-    pos = {str(lv): i for i, lv in enumerate(ranef["levels"])}
+    B = np.asarray(ranef.values, float)
+    pos = {str(lv): i for i, lv in enumerate(ranef.levels)}
     x = x_all[design.rows]
     codes = np.asarray(re_term.codes)
     chosen = _sample(len(re_term.levels), max_clusters, seed)
@@ -165,15 +155,15 @@ def cluster_lines(
         "outcome": design.response,
         "clusters_total": len(re_term.levels),
         "clusters": clusters,
-        "family": fit.get("family", "gaussian"),
-        "link": fit.get("link", "identity"),
+        "family": rec.family.name,
+        "link": rec.family.link,
         "average": {"x": grid.tolist(), "y": fixed.mean(axis=1).tolist()},
         "seed": seed,
     }
 
 
 def trajectories(
-    fit: dict,
+    rec: FitRecord,
     data: pd.DataFrame,
     time: str,
     group: str | None = None,
@@ -182,16 +172,14 @@ def trajectories(
 ) -> dict:
     """Observed outcome over ``time`` for a seeded sample of individuals (clusters of ``group``,
     the fit's first grouping factor by default) and the model-implied mean trajectory."""
-    label = fit.get("model", fit["formula"])
+    label = rec.label
     if time not in data.columns:
         raise EstimationError(f"{label}: report.time_variable {time!r} is not a data column")
-    from mlmpipe.formula import build_design
-
-    design = build_design(fit["formula"], data)
+    design = rec.design(data)
     group = group or design.re_terms[0].group
     re_term = next((t for t in design.re_terms if t.group == group), None)
     if re_term is None:
-        raise EstimationError(f"{label}: no grouping factor {group!r} in {fit['formula']!r}")
+        raise EstimationError(f"{label}: no grouping factor {group!r} in {rec.formula_text!r}")
     t_all = pd.to_numeric(data[time], errors="coerce").to_numpy(float)[design.rows]
     y = np.asarray(design.y, float)
     codes = np.asarray(re_term.codes)
@@ -203,8 +191,8 @@ def trajectories(
             {"id": str(re_term.levels[c]), "time": t_all[order].tolist(), "y": y[order].tolist()}
         )
     grid = _grid(t_all, 25)
-    _, fixed, _, _ = _evaluate(fit, data, time, group, grid)
-    mean = inverse_link(fit, fixed).mean(axis=1)
+    _, fixed, _, _ = _evaluate(rec, data, time, group, grid)
+    mean = inverse_link(rec, fixed).mean(axis=1)
     return {
         "model": label,
         "group": group,
@@ -219,8 +207,6 @@ def trajectories(
 
 def spaghetti_plot(lines: dict):
     """Figure: one thin line per sampled cluster and the average line on top (thick, black)."""
-    from mlmpipe.report.figures import _figure
-
     fig, axes = _figure(figsize=(6, 4.2))
     ax = axes[0, 0]
     for i, c in enumerate(lines["clusters"]):
@@ -248,8 +234,6 @@ def spaghetti_plot(lines: dict):
 
 def trajectory_plot(traj: dict):
     """Figure: observed individual trajectories (thin) and the model-implied mean trajectory."""
-    from mlmpipe.report.figures import _figure
-
     fig, axes = _figure(figsize=(6, 4.2))
     ax = axes[0, 0]
     for p in traj["observed"]:
@@ -270,19 +254,19 @@ def trajectory_plot(traj: dict):
     return fig
 
 
-def slope_figures(fit: dict, data: pd.DataFrame, report: dict, seed: int) -> dict:
-    """Name -> Figure: ``spaghetti_<variable>`` per random slope of ``fit`` and ``trajectories``
+def slope_figures(rec: FitRecord, data: pd.DataFrame, report: dict, seed: int) -> dict:
+    """Name -> Figure: ``spaghetti_<variable>`` per random slope of ``rec`` and ``trajectories``
     when the plan names a time variable (``report.time_variable``); ``{}`` when neither applies."""
     k = int(report.get("spaghetti_clusters", 30))
     figs = {}
-    pairs = slope_variables(fit, data)
+    pairs = slope_variables(rec, data)
     for group, var in pairs:
         name = var if len({g for g, _ in pairs}) == 1 else f"{group}_{var}"
         name = "spaghetti_" + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
-        figs[name] = spaghetti_plot(cluster_lines(fit, data, var, group, k, seed))
+        figs[name] = spaghetti_plot(cluster_lines(rec, data, var, group, k, seed))
     if report.get("time_variable"):
         figs["trajectories"] = trajectory_plot(
-            trajectories(fit, data, report["time_variable"], max_clusters=k, seed=seed)
+            trajectories(rec, data, report["time_variable"], max_clusters=k, seed=seed)
         )
     return figs
 

@@ -1,8 +1,10 @@
-"""Report tables as pandas DataFrames built from the pipeline's JSON artifacts."""
+"""Report tables as pandas DataFrames built from the pipeline's JSON artifacts and fit records."""
 
 from __future__ import annotations
 
 import pandas as pd
+
+from mlmpipe.record import FitRecord
 
 
 def structure_table(desc: dict) -> pd.DataFrame:
@@ -51,40 +53,40 @@ def icc_table(comparison: dict) -> pd.DataFrame:
     )
 
 
-def fixed_table(fit: dict) -> pd.DataFrame:
-    """Fixed effects; GLMM fits (non-gaussian ``family``) have Wald z tests and no df."""
+def fixed_table(rec: FitRecord) -> pd.DataFrame:
+    """Fixed effects; GLMM fits (non-gaussian family) have Wald z tests and no df."""
     cols = ["term", "estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
-    if fit.get("family", "gaussian") not in (None, "gaussian"):
+    if rec.family.is_glmm:
         cols = ["term", "estimate", "se", "z", "p", "ci_low", "ci_high"]
     # an ordinal null model has no fixed effects (thresholds only): an empty table with the columns
-    return pd.DataFrame(fit["fixed"], columns=cols)[cols]
+    return pd.DataFrame([r.to_dict() for r in rec.fixed], columns=cols)[cols]
 
 
-def random_table(fit: dict) -> pd.DataFrame:
-    t = pd.DataFrame(fit["random"])
-    t["kind"] = ["variance" if r is None else "covariance" for r in t["term2"]]
+def random_table(rec: FitRecord) -> pd.DataFrame:
+    t = rec.random_frame()
+    t["kind"] = ["variance" if r.is_variance else "covariance" for r in rec.random]
     return t[["group", "term1", "term2", "vcov", "sdcor", "kind"]].rename(
         columns={"vcov": "variance/covariance", "sdcor": "SD/correlation"}
     )
 
 
-def fit_overview(fits: list[dict]) -> pd.DataFrame:
+def fit_overview(recs: list[FitRecord]) -> pd.DataFrame:
     rows = []
-    for f in fits:
+    for f in recs:
         rows.append(
             {
-                "model": f["model"],
-                "estimator": f["estimator"],
-                "nobs": f["nobs"],
-                **{f"N {g}": n for g, n in f["ngroups"].items()},
-                "npar": f["npar"],
-                "logLik": f["loglik"],
-                "AIC": f["aic"],
-                "BIC": f["bic"],
-                "deviance": f["deviance"],
-                "converged": f["converged"],
-                "singular": f["singular"],
-                "warnings": len(f["warnings"]),
+                "model": f.model,
+                "estimator": f.estimator,
+                "nobs": f.nobs,
+                **{f"N {g}": n for g, n in f.ngroups.items()},
+                "npar": f.npar,
+                "logLik": f.loglik,
+                "AIC": f.aic,
+                "BIC": f.bic,
+                "deviance": f.deviance,
+                "converged": f.converged,
+                "singular": f.singular,
+                "warnings": len(f.warnings),
             }
         )
     return pd.DataFrame(rows)

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlmpipe.effects import variance_components
+from mlmpipe.prereg.tables import reporting_fit
+from mlmpipe.record import FitRecord
+from mlmpipe.report.figures import _figure
 
 
-def _pick(fits: list[dict], model: str) -> dict | None:
-    cands = [f for f in fits if f.get("model") == model]
-    return next((f for f in cands if f.get("estimator") == "reml"), cands[0] if cands else None)
-
-
-def variance_partition_table(fits: list[dict], models: list[str]) -> pd.DataFrame:
+def variance_partition_table(recs: list[FitRecord], models: list[str]) -> pd.DataFrame:
     """One row per model and variance component, models in sequence order (the first is the
     null model): ``model, estimator, component, kind, variance, share, prv``.
 
@@ -34,13 +31,13 @@ def variance_partition_table(fits: list[dict], models: list[str]) -> pd.DataFram
     slope variances and components the null model lacks). REML fits are used when planned.
     """
     rows = []
-    null = _pick(fits, models[0])
-    null_vc = variance_components(null) if null else {}
+    null = reporting_fit(recs, models[0])
+    null_vc = null.variance_components() if null else {}
     for name in models:
-        fit = _pick(fits, name)
-        if fit is None:
+        rec = reporting_fit(recs, name)
+        if rec is None:
             continue
-        vc = variance_components(fit)
+        vc = rec.variance_components()
         total = sum(vc.values())
         order = [g for g in vc if g != "Residual"] + ["Residual"]
         for g in order:
@@ -48,7 +45,7 @@ def variance_partition_table(fits: list[dict], models: list[str]) -> pd.DataFram
             rows.append(
                 {
                     "model": name,
-                    "estimator": fit.get("estimator", ""),
+                    "estimator": rec.estimator,
                     "component": "residual (level 1)" if g == "Residual" else f"{g} intercept",
                     "kind": "stacked",
                     "variance": vc[g],
@@ -56,15 +53,15 @@ def variance_partition_table(fits: list[dict], models: list[str]) -> pd.DataFram
                     "prv": (v0 - vc[g]) / v0 if v0 else None,
                 }
             )
-        for r in fit["random"]:
-            if r["group"] != "Residual" and r["term2"] is None and r["term1"] != "(Intercept)":
+        for r in rec.variances():
+            if r.group != "Residual" and r.term1 != "(Intercept)":
                 rows.append(
                     {
                         "model": name,
-                        "estimator": fit.get("estimator", ""),
-                        "component": f"{r['group']} slope of {r['term1']}",
+                        "estimator": rec.estimator,
+                        "component": f"{r.group} slope of {r.term1}",
                         "kind": "slope (not stacked)",
-                        "variance": float(r["vcov"]),
+                        "variance": float(r.vcov),
                         "share": None,
                         "prv": None,
                     }
@@ -78,8 +75,6 @@ def variance_partition_plot(table: pd.DataFrame):
     """Stacked bars: one bar per model, one segment per stacked component (labelled with its
     variance when tall enough to hold the label); under each model from the second on, the PRV of
     each component relative to the null model."""
-    from mlmpipe.report.figures import _figure
-
     t = table[table["kind"] == "stacked"]
     models = list(dict.fromkeys(t["model"]))
     comps = list(dict.fromkeys(t["component"]))
