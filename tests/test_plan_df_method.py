@@ -12,6 +12,7 @@ import yaml
 from mlmpipe.errors import PlanError
 from mlmpipe.plan import Plan
 from mlmpipe.steps import fit_step
+from tests.records import document
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,8 +68,7 @@ def test_fit_step_uses_the_planned_df_method():
     case = case["sleepstudy_few"]
     df = pd.DataFrame(case["data"])
     spec = {"model": "m1", "formula": case["formula"], "estimator": "reml", "backend": "mlmpipe"}
-    sat, _ = fit_step(df, spec)
-    kr, _ = fit_step(df, {**spec, "df_method": "kenward_roger"})
+    sat, kr = (document(fit_step(df, s)[0]) for s in (spec, {**spec, "df_method": "kenward_roger"}))
     assert kr["df_method"] == "kenward_roger" and sat["df_method"] == "satterthwaite"
     se = [r["se"] for r in kr["fixed"]]
     np.testing.assert_allclose(se, case["summary"]["se"], rtol=1e-4)
@@ -79,12 +79,15 @@ def test_fit_step_uses_the_planned_df_method():
 def test_model_table_note_names_the_df_method():
     """The APA model-sequence table says which df its p-values used."""
     import mlmpipe
+    from mlmpipe.record import FitRecord
     from mlmpipe.report.apa import model_sequence_table
 
     case = json.loads((ROOT / "tests/fixtures/kr/kr_fits.json").read_text())["cases"]
     df = pd.DataFrame(case["sleepstudy_rs"]["data"])
     models = [{"name": "m1", "label": "random slope"}]
     for method, words in [("satterthwaite", "Satterthwaite df"), ("kenward_roger", "Kenward")]:
-        fit = mlmpipe.fit(case["sleepstudy_rs"]["formula"], df, df_method=method).to_dict()
+        fit = FitRecord.from_result(
+            mlmpipe.fit(case["sleepstudy_rs"]["formula"], df, df_method=method)
+        )
         table = model_sequence_table(models, {("m1", "reml"): fit})
         assert words in table.note

@@ -95,7 +95,7 @@ def test_report_section_and_figure(binary, tmp_path):
     save_figures(figs, tmp_path / "figs")
     (tmp_path / "pred.json").write_text(json.dumps(out))
     res = mlmpipe.fit(fit.formula_text, d, family="binomial")
-    f = res.to_dict() | {"model": "m1", "estimator": "ml"}
+    f = FitRecord.from_result(res, model="m1", estimator="ml")
     items = glmm_section([f], [str(tmp_path / "pred.json"), str(tmp_path / "figs")])
     kinds = [k for k, _ in items]
     assert "png" in kinds
@@ -106,7 +106,7 @@ def test_report_section_and_figure(binary, tmp_path):
     assert tables[1]["scale"].iloc[0].startswith("latent scale")
     pred_table = tables[2]
     assert {"typical cluster: fit", "population-averaged: fit"} <= set(pred_table.columns)
-    gauss = {"model": "m", "estimator": "reml", "family": "gaussian"}
+    gauss = FitRecord.from_dict({"formula": "y ~ 1 + (1 | g)", "model": "m", "estimator": "reml"})
     assert glmm_section([gauss], []) == []
     from mlmpipe.report.tables import fixed_table
 

@@ -167,13 +167,13 @@ def test_comparison_counts_thresholds_and_skips_prv():
 
 
 def test_threshold_table_and_report_items():
-    fit = fit_from_r("m1_gcse")
+    fit = FitRecord.from_dict(fit_from_r("m1_gcse"))
     t = threshold_table(fit)
     a = np.array(list(R["m1_gcse"]["thresholds"].values()))
     assert list(t["threshold"]) == ["0|2", "2|4", "4|6", "6|8", "8|10"]
     assert np.allclose(t["P(Y <= j) at x = 0, b = 0"], 1 / (1 + np.exp(-a)), rtol=1e-12)
     assert np.allclose(t["CI low"], a - 0.196, rtol=1e-9)
-    items = glmm_section([fit_from_r(n) for n in NAMES], [])
+    items = glmm_section([FitRecord.from_dict(fit_from_r(n)) for n in NAMES], [])
     text = "\n".join(o for k, o in items if k == "md")
     assert "cumulative odds ratio" in text and "P(Y <= j) = F(alpha_j - x'beta - b)" in text
     assert "**m0_null**: logit link, no predictors." in text
@@ -188,7 +188,8 @@ def test_executive_summary_speaks_of_the_latent_scale_and_cumulative_odds():
         "hypotheses": [],
         "models": [{"name": n} for n in NAMES],
     }
-    text = executive_summary(spec, [fit_from_r(n) for n in NAMES], {}, es()).text
+    recs = [FitRecord.from_dict(fit_from_r(n)) for n in NAMES]
+    text = executive_summary(spec, recs, {}, es()).text
     assert "latent-scale variance of score" in text
     assert "As cumulative odds ratios: gcsecnt" in text
     assert "5 thresholds separate the 6 ordered categories" in text
@@ -198,7 +199,7 @@ def test_executive_summary_speaks_of_the_latent_scale_and_cumulative_odds():
 def test_fixed_table_of_a_thresholds_only_model_is_empty_with_its_columns():
     from mlmpipe.report.tables import fixed_table
 
-    t = fixed_table(fit_from_r("m0_null"))
+    t = fixed_table(FitRecord.from_dict(fit_from_r("m0_null")))
     assert len(t) == 0 and list(t.columns) == [
         "term",
         "estimate",
@@ -208,4 +209,4 @@ def test_fixed_table_of_a_thresholds_only_model_is_empty_with_its_columns():
         "ci_low",
         "ci_high",
     ]
-    assert list(fixed_table(fit_from_r("m1_gcse"))["term"]) == ["gcsecnt"]
+    assert list(fixed_table(FitRecord.from_dict(fit_from_r("m1_gcse")))["term"]) == ["gcsecnt"]
