@@ -14,6 +14,7 @@ import yaml
 from mlmpipe.errors import PlanError
 from mlmpipe.plan import Plan
 from mlmpipe.steps import fit_step
+from tests.records import document
 
 PLAN = Path(__file__).resolve().parents[2] / "config" / "analysis.yaml"
 
@@ -53,7 +54,8 @@ def test_fit_step_fits_a_glmm_and_reports_latent_icc() -> None:
         "link": None,
         "nagq": 1,
     }
-    d, resid = fit_step(df, spec)
+    rec, resid = fit_step(df, spec)
+    d = document(rec)
     assert d["family"] == "binomial" and d["model"] == "m0"
     var = d["random"][0]["vcov"]
     assert d["icc"]["g"] == pytest.approx(var / (var + np.pi**2 / 3))
