@@ -120,14 +120,18 @@ def test_decision_log_counts_rungs_and_flags_imputations_ending_at_different_mod
     from mlmpipe.ladder import decision_log
     from mlmpipe.prereg.tables import decision_summary
 
+    from mlmpipe.record import FitRecord
+
     def fit(formula, rung):
-        return {
-            "model": "m3",
-            "estimator": "reml",
-            "formula": formula,
-            "planned_formula": "y ~ (x | g)",
-            "ladder": {"used_rung": rung, "resolved": True, "formula": formula, "decisions": []},
-        }
+        return FitRecord.from_dict(
+            {
+                "model": "m3",
+                "estimator": "reml",
+                "formula": formula,
+                "planned_formula": "y ~ (x | g)",
+                "ladder": {"used_rung": rung, "resolved": True, "formula": formula, "decisions": []},
+            }
+        )
 
     log = decision_log(
         {

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import PlanError
+from mlmpipe.record import FitRecord
 
 RUNGS = ("rescale", "restart", "optimizer", "uncorrelated", "drop_smallest_variance")
 TRIGGERS = ("nonconvergence", "singular")
@@ -350,7 +351,7 @@ def fit_with_ladder(
     return LadderResult(planned, formula, PLANNED, False, {}, decisions, caught[id(planned)])
 
 
-def decision_log(fits: dict[str, dict]) -> dict:
+def decision_log(fits: dict[str, FitRecord]) -> dict:
     """Collect the ladder of every fit artifact (path ``.../imp{m}.json`` -> fit) for the report.
 
     ``summary`` counts the fits per rung used; ``fits`` keeps each fit's decisions;
@@ -360,17 +361,17 @@ def decision_log(fits: dict[str, dict]) -> dict:
     rows, summary = [], {}
     for path, f in fits.items():
         imp = re.search(r"imp(\d+)\.json$", str(path))
-        lad = f.get("ladder") or {}
+        lad = f.ladder or {}
         used = lad.get("used_rung", PLANNED)
         key = used if lad.get("resolved", True) else "unresolved"
         summary[key] = summary.get(key, 0) + 1
         rows.append(
             {
-                "model": f.get("model"),
-                "estimator": f.get("estimator"),
+                "model": f.model,
+                "estimator": f.estimator,
                 "imputation": int(imp.group(1)) if imp else None,
-                "planned_formula": f.get("planned_formula", f.get("formula")),
-                "formula": lad.get("formula", f.get("formula")),
+                "planned_formula": f.planned_formula or f.formula_text,
+                "formula": lad.get("formula", f.formula_text),
                 "used_rung": used,
                 "resolved": lad.get("resolved", True),
                 "decisions": lad.get("decisions", []),
