@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlmpipe.api import fit as fit_model
 from mlmpipe.errors import PlanError
 from mlmpipe.missing.mi_chained import FLAG
 from mlmpipe.missing.pool import pool_fits
@@ -80,7 +81,6 @@ def delta_analysis(
     (0 is always added). ``glmm`` (family, link, nagq of a non-gaussian plan) switches to the
     link-scale shift of :mod:`mlmpipe.missing.delta_discrete` (coupling uniforms seeded by
     ``seed``); without it the gaussian path is unchanged."""
-    import mlmpipe
 
     if len(datasets) < 2:
         raise PlanError("missing.delta.grid: delta adjustment needs at least 2 imputations")
@@ -104,13 +104,13 @@ def delta_analysis(
     for delta in sorted(set(map(float, grid)) | {0.0}):
         if glmm:
             fits = [
-                FitRecord.from_result(mlmpipe.fit(formula, s.shifted(delta), reml=False, **glmm))
+                FitRecord.from_result(fit_model(formula, s.shifted(delta), reml=False, **glmm))
                 for s in shifts
             ]
         else:
             fits = [
                 FitRecord.from_result(
-                    mlmpipe.fit(
+                    fit_model(
                         formula, delta_adjust(df, outcome, delta, sd), reml=reml, backend=backend
                     )
                 )

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from mlmpipe.api import fit as fit_model
 from mlmpipe.missing.mi_chained import FLAG
 
 #: What one unit of delta means, per family (for the result, the report and the figure's axis).
@@ -108,7 +109,6 @@ def prepare_shift(
     data: pd.DataFrame, outcome: str, formula: str, glmm: dict, rng: np.random.Generator
 ) -> DiscreteShift:
     """Fit the observed-outcome GLMM on one completed data set and draw its coupling uniforms."""
-    import mlmpipe
 
     flag = FLAG.format(name=outcome)
     imputed = data[flag].astype(bool).to_numpy() if flag in data else np.zeros(len(data), bool)
@@ -116,7 +116,7 @@ def prepare_shift(
     family = glmm["family"]
     if len(rows) == 0:
         return DiscreteShift(data, outcome, rows, family, np.empty(0), np.empty(0))
-    fit = mlmpipe.fit(formula, data.loc[~imputed].reset_index(drop=True), reml=False, **glmm)
+    fit = fit_model(formula, data.loc[~imputed].reset_index(drop=True), reml=False, **glmm)
     eta = np.asarray(fit.predict(data.iloc[rows], re=True, type="link"), float)
     extra: dict = {}
     y = data[outcome].iloc[rows]

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mlmpipe.api import fit as fit_model
+
 
 def missing_by_cluster(df: pd.DataFrame, cluster: str, variables: list[str]) -> dict:
     """Per cluster: rows, rows with any missing value; summary of how many clusters lose how much."""
@@ -106,14 +108,13 @@ def _prepare(x: pd.DataFrame, y: pd.Series, v: str) -> tuple[pd.DataFrame, list[
 
 def _multilevel(x: pd.DataFrame, y: pd.Series, groups: pd.Series, alpha: float) -> dict:
     """Random-intercept logistic fit; predictors renamed to safe formula names and back."""
-    import mlmpipe
 
     safe = {f"x{i}": c for i, c in enumerate(x.columns)}
     frame = x.set_axis(list(safe), axis=1).assign(r_missing=y.to_numpy(), g=groups.astype(str))
     rhs = " + ".join(["1", *safe])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = mlmpipe.fit(f"r_missing ~ {rhs} + (1 | g)", frame, family="binomial", alpha=alpha)
+        res = fit_model(f"r_missing ~ {rhs} + (1 | g)", frame, family="binomial", alpha=alpha)
     table = res.fixed_table()
     vc = res.varcorr()
     out = {

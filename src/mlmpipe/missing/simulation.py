@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlmpipe.api import fit as fit_model
 from mlmpipe.record import FitRecord, FixedEffect
 
 TRUTH = {"(Intercept)": 1.0, "x": 0.5, "w": 0.4, "x:w": 0.3}
@@ -90,7 +91,6 @@ def coverage_study(
 ) -> pd.DataFrame:
     """Per replication, term and method (``mi`` / ``listwise``): estimate and whether the 95 % CI
     covers the truth. Summarise with :func:`summarise`."""
-    import mlmpipe
     from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
     from mlmpipe.missing.pool import pool_fits
 
@@ -111,12 +111,12 @@ def coverage_study(
             seed=int(rng.integers(2**31)),
         )
         sets, _ = impute_multilevel(df, spec)
-        fits = [FitRecord.from_result(mlmpipe.fit(formula, s, reml=True)) for s in sets]
+        fits = [FitRecord.from_result(fit_model(formula, s, reml=True)) for s in sets]
         pooled = pool_fits(fits)
         rows += _interval_rows(pooled.fixed, "mi", r)
         icc = pooled.pooling.icc["cl"]["estimate"]
         rows.append({"rep": r, "method": "mi", "term": "ICC", "estimate": icc, "covered": None})
-        cc = FitRecord.from_result(mlmpipe.fit(formula, df.dropna(), reml=True))
+        cc = FitRecord.from_result(fit_model(formula, df.dropna(), reml=True))
         rows += _interval_rows(cc.fixed, "listwise", r)
         rows.append(
             {

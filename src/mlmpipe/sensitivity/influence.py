@@ -23,10 +23,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlmpipe.api import fit as fit_model
+
 
 def cluster_influence(data: pd.DataFrame, d: dict) -> dict:
     """Cook's distance per cluster and the flagged clusters (``d``: ``influence_definition()``)."""
-    import mlmpipe
     from mlmpipe.engine.lmm import LinearMixedModel
     from mlmpipe.formula import build_design
     from mlmpipe.sensitivity.specification import center, formula, listwise
@@ -36,7 +37,7 @@ def cluster_influence(data: pd.DataFrame, d: dict) -> dict:
     df = center(listwise(data, _columns(d, data), 0)[0], base)
     if d.get("glmm"):
         return _glmm_influence(df, f, d)
-    res = mlmpipe.fit(f, df, reml=True, df_method="none")
+    res = fit_model(f, df, reml=True, df_method="none")
     b, Vinv, p = res.beta, np.linalg.inv(res.vcov), len(res.beta)
     keys = df[d["cluster"]].astype(str).to_numpy()
     clusters = list(dict.fromkeys(keys))
@@ -64,11 +65,10 @@ def _flag(f: str, d: dict, clusters: list[str], cooks: np.ndarray, n_clusters: i
 def _glmm_influence(df: pd.DataFrame, f: str, d: dict) -> dict:
     """Cook's distances of the base GLMM at fixed variance parameters (clusters whose deletion
     removes a fixed-effect column or whose refit fails are not flagged; listed in ``warnings``)."""
-    from mlmpipe.api import fit
     from mlmpipe.diagnostics.influence import leave_one_cluster_out
     from mlmpipe.record import FitRecord
 
-    rec = FitRecord.from_result(fit(f, df, reml=False, **d["glmm"]))
+    rec = FitRecord.from_result(fit_model(f, df, reml=False, **d["glmm"]))
     loo = leave_one_cluster_out(rec, df, d["cluster"])
     clusters = [str(r["cluster"]) for r in loo["table"]]
     cooks = np.array([r["cooks_d"] for r in loo["table"]], float)
