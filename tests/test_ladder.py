@@ -1,19 +1,35 @@
 """The preregistered convergence ladder (mlmpipe.ladder) on the HSB example and on formulas."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import mlmpipe
 from mlmpipe.errors import PlanError
-from mlmpipe.ladder import (
-    check_convergence_spec,
-    continuous_predictors,
-    drop_effect,
-    fit_with_ladder,
-    random_bars,
-    uncorrelated,
-)
+from mlmpipe.formula import edit, parse_formula
+from mlmpipe.formula.parse import deparse
+from mlmpipe.ladder import check_convergence_spec, continuous_predictors, fit_with_ladder
+
+
+def random_bars(f):
+    """The bars of ``f`` as written: (left-hand side operands, ``||``?, group)."""
+    return [
+        SimpleNamespace(terms=[deparse(a.node) for a in b.lhs], double=b.double, group=b.group_name)
+        for b in parse_formula(f).bars
+    ]
+
+
+def uncorrelated(f):
+    new = edit.uncorrelated(parse_formula(f))
+    return None if new is None else new.formula
+
+
+def drop_effect(f, group, effect, data):
+    new = edit.drop_random_effect(parse_formula(f), group, effect, data.columns)
+    return None if new is None else new.formula
+
 
 # disclim is a school-level variable: a random slope of it across schools is not identified and
 # its variance is estimated as 0 (singular fit), the textbook case for the ladder.
