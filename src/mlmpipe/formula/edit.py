@@ -181,13 +181,15 @@ def add_fixed(spec: FormulaSpec, term: str) -> FormulaSpec:
 
 def without_fixed(spec: FormulaSpec, term: str) -> FormulaSpec | None:
     """``spec`` without the fixed-effects term ``term`` (a term label such as ``x``, ``x:z``;
-    ``1`` removes the intercept: ``+ 0``). A compound operand that generates it (``x*z``) is
+    ``1`` removes the intercept: ``0 + ...``). A compound operand that generates it (``x*z``) is
     replaced by its other terms. None when the fixed part has no such term."""
     if term.strip() in ("1", "(Intercept)"):
         if not spec.fixed.intercept:
             return None
-        fixed = [a for a in spec.rhs if not (a.op == "+" and _is_num(a.node, 1.0))]
-        return with_rhs(spec, [*fixed, _ZERO])
+        rest = _first_signed(
+            tuple(a for a in spec.rhs if not (a.op == "+" and _is_num(a.node, 1.0)))
+        )
+        return with_rhs(spec, (_ZERO, *rest))
     target = _fixed_term(term)
     if target not in _term_sets(spec.fixed):
         return None
