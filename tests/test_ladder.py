@@ -1,19 +1,35 @@
 """The preregistered convergence ladder (mlmpipe.ladder) on the HSB example and on formulas."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import mlmpipe
 from mlmpipe.errors import PlanError
-from mlmpipe.ladder import (
-    check_convergence_spec,
-    continuous_predictors,
-    drop_effect,
-    fit_with_ladder,
-    random_bars,
-    uncorrelated,
-)
+from mlmpipe.formula import edit, parse_formula
+from mlmpipe.formula.parse import deparse
+from mlmpipe.ladder import check_convergence_spec, continuous_predictors, fit_with_ladder
+
+
+def random_bars(f):
+    """The bars of ``f`` as written: (left-hand side operands, ``||``?, group)."""
+    return [
+        SimpleNamespace(terms=[deparse(a.node) for a in b.lhs], double=b.double, group=b.group_name)
+        for b in parse_formula(f).bars
+    ]
+
+
+def uncorrelated(f):
+    new = edit.uncorrelated(parse_formula(f))
+    return None if new is None else new.formula
+
+
+def drop_effect(f, group, effect, data):
+    new = edit.drop_random_effect(parse_formula(f), group, effect, data.columns)
+    return None if new is None else new.formula
+
 
 # disclim is a school-level variable: a random slope of it across schools is not identified and
 # its variance is estimated as 0 (singular fit), the textbook case for the ladder.
@@ -145,3 +161,48 @@ def test_decision_log_counts_rungs_and_flags_imputations_ending_at_different_mod
         {"model": "m3", "estimator": "reml", "formulas": ["y ~ (1 | g)", "y ~ (x | g)"]}
     ]
     assert "different models" in decision_summary(log)
+
+
+class _FakeFit:
+    """A fit function for the ladder policy: singular while the formula has a ``disclim`` slope;
+    records every call (formula text and options)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, formula, data, **opts):
+        self.calls.append((formula, opts))
+        singular = "disclim |" in formula or "disclim ||" in formula
+        random = [
+            {"group": "school", "term1": "(Intercept)", "term2": None, "vcov": 8.0},
+            {"group": "school", "term1": "disclim", "term2": None, "vcov": 0.0},
+            {"group": "Residual", "term1": None, "term2": None, "vcov": 36.0},
+        ]
+        d = {
+            "converged": True,
+            "singular": singular,
+            "deviance": 1.0,
+            "warnings": [],
+            "optimizer": {"theta_start": [1.0, 0.0, 1.0], "theta_end": [0.4, 0.1, 0.0]},
+            "random": random,
+        }
+        return SimpleNamespace(to_dict=lambda: d)
+
+
+def test_the_ladder_is_a_policy_given_the_fit_function(hsb):
+    from mlmpipe.ladder import Ladder
+
+    fake = _FakeFit()
+    lad = Ladder.from_plan(None).run(fake, parse_formula(SINGULAR), hsb)
+    assert lad.rung == "drop_smallest_variance" and lad.resolved
+    assert lad.formula == "mAch ~ cses + disclim + (1 | school)" == lad.spec.formula
+    assert [f for f, _ in fake.calls] == [SINGULAR] * 4 + [
+        "mAch ~ cses + disclim + (1 + disclim || school)",
+        "mAch ~ cses + disclim + (1 | school)",
+    ]
+    assert fake.calls[2][1]["theta0"].tolist() == [0.9, 0.1, 0.5]  # the engine's restart point
+    assert fake.calls[3][1] == {"optimizer": "cobyqa"}  # the engine's next optimizer
+    # a fit function that cannot take theta0/optimizer: the numerical rungs say why
+    fake = _FakeFit()
+    lad = Ladder.from_plan(None).run(fake, SINGULAR, hsb, numerical="not available here")
+    assert [d["outcome"] for d in lad.decisions][2:4] == ["not applicable: not available here"] * 2

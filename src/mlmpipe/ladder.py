@@ -10,9 +10,12 @@ registered order until a fit is free of the registered triggers:
     likelihood is unchanged, coefficients are per SD; the SDs are recorded).
 ``restart``
     restart from other starting values: the last estimate of theta moved away from the boundary
-    (the default start added, i.e. +1/2 on each diagonal element of the relative covariance factor).
+    (the default start added, i.e. +1/2 on each diagonal element of the relative covariance factor;
+    :func:`mlmpipe.engine.optimize.restart_point`).
 ``optimizer``
-    refit with another optimizer (plan key ``convergence.optimizer``; BOBYQA is the default one).
+    refit starting with another optimizer of the engine's chain (plan key
+    ``convergence.optimizer``; the default is the one after BOBYQA,
+    :func:`mlmpipe.engine.optimize.next_optimizer`).
 ``uncorrelated``
     drop the random-effect correlations: every ``(a + b | g)`` becomes ``(a + b || g)``.
 ``drop_smallest_variance``
@@ -26,135 +29,52 @@ without a trigger is used. If no rung removes the problem, the model as register
 problem stays flagged. Each rung tried, its outcome and the model finally used are returned as a
 list of decisions.
 
-The ladder is a pure function of the data and the plan, so it is applied identically to every
-imputation and every sensitivity specification.
+The ladder is a policy (:class:`Ladder`) that is given the fit function; the model changes are
+operations on the parsed formula (:mod:`mlmpipe.formula.edit`), rendered to lme4 syntax for the
+fit function and the record. It is a pure function of the data and the plan, so it is applied
+identically to every imputation and every sensitivity specification.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlmpipe.api import fit as mlmpipe_fit
+from mlmpipe.engine.optimize import OPTIMIZERS, next_optimizer, restart_point
 from mlmpipe.errors import PlanError
+from mlmpipe.formula import FormulaSpec, parse_formula
+from mlmpipe.formula.edit import drop_random_effect, uncorrelated
 from mlmpipe.record import FitRecord
 
 RUNGS = ("rescale", "restart", "optimizer", "uncorrelated", "drop_smallest_variance")
 TRIGGERS = ("nonconvergence", "singular")
-DEFAULT_CONVERGENCE = {"triggers": list(TRIGGERS), "rungs": list(RUNGS), "optimizer": "cobyqa"}
+DEFAULT_OPTIMIZER = OPTIMIZERS[0]  # the engine's first optimizer (BOBYQA)
+DEFAULT_CONVERGENCE = {
+    "triggers": list(TRIGGERS),
+    "rungs": list(RUNGS),
+    "optimizer": next_optimizer(DEFAULT_OPTIMIZER),
+}
 PLANNED = "as planned"
 
-
-# --------------------------------------------------------------------------- formula surgery
-
-
-@dataclass
-class Bar:
-    """One random-effects term ``(lhs | group)`` or ``(lhs || group)`` of a formula."""
-
-    text: str
-    terms: list[str]
-    double: bool
-    group: str
-
-    def render(self) -> str:
-        return f"({' + '.join(self.terms)} {'||' if self.double else '|'} {self.group})"
+FitFunction = Callable[..., Any]
+"""``fit(formula: str, data, **options)`` -> a result with ``to_dict()`` (``converged``,
+``singular``, ``deviance``, ``warnings``, ``optimizer``: the ``OptSummary``, ``random``: the
+variance components). ``options`` is empty, ``theta0=`` (restart) or ``optimizer=``."""
 
 
-def random_bars(formula: str) -> list[Bar]:
-    """The top-level parenthesized random-effects terms of an lme4 formula, in order."""
-    bars, depth, start = [], 0, None
-    for i, ch in enumerate(formula):
-        if ch == "(":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0 and start is not None:
-                text = formula[start : i + 1]
-                inner = text[1:-1]
-                if "|" in inner:
-                    double = "||" in inner
-                    lhs, group = inner.split("||" if double else "|", 1)
-                    terms = [t.strip() for t in lhs.split("+") if t.strip()]
-                    bars.append(Bar(text, terms, double, group.strip()))
-    return bars
-
-
-def _replace_bar(formula: str, bar: Bar, new: str | None) -> str:
-    if new is not None:
-        return formula.replace(bar.text, new, 1)
-    out = re.sub(r"\s*\+\s*" + re.escape(bar.text), "", formula, count=1)
-    if out == formula:
-        out = re.sub(re.escape(bar.text) + r"\s*\+\s*", "", formula, count=1)
-    return out
-
-
-def _has_intercept(terms: list[str]) -> bool:
-    return "0" not in terms and "-1" not in terms and "- 1" not in terms
-
-
-def uncorrelated(formula: str) -> str | None:
-    """``|`` -> ``||`` in every bar with more than one effect; None when there is none."""
-    out, changed = formula, False
-    for bar in random_bars(formula):
-        n_effects = len([t for t in bar.terms if t not in ("0", "1")]) + _has_intercept(bar.terms)
-        if not bar.double and n_effects > 1:
-            out = out.replace(bar.text, Bar("", bar.terms, True, bar.group).render(), 1)
-            changed = True
-    return out if changed else None
-
-
-def drop_effect(formula: str, group: str, effect: str, data: pd.DataFrame) -> str | None:
-    """Remove the random effect named ``effect`` (a ``ranef`` column name: ``(Intercept)``, a
-    variable, or a factor dummy such as ``minrtyYes``) of grouping factor ``group``.
-
-    Returns None when the effect is not found or no random effect would be left.
-    """
-    bars = random_bars(formula)
-    group = re.sub(r"\.\d+$", "", group)  # lme4 names the k-th || term of g "g.k"
-    for bar in [b for b in bars if b.group == group] + [b for b in bars if b.group != group]:
-        terms = list(bar.terms)
-        if effect == "(Intercept)":
-            if not _has_intercept(terms):
-                continue
-            terms = [t for t in terms if t != "1"] + ["0"]
-        else:
-            hit = next((t for t in terms if t == effect), None)
-            if hit is None:  # a factor's dummy: drop the whole factor term
-                hit = next(
-                    (
-                        t
-                        for t in terms
-                        if t in data.columns and effect.startswith(t) and effect != t
-                    ),
-                    None,
-                )
-            if hit is None:
-                continue
-            terms.remove(hit)
-        effects = [t for t in terms if t not in ("0", "1")]
-        if not effects and not _has_intercept(terms):
-            new = None
-        else:
-            n_left = len(effects) + _has_intercept(terms)
-            double = bar.double and n_left > 1
-            new = Bar("", terms if effects else ["1"], double, bar.group).render()
-        out = _replace_bar(formula, bar, new)
-        return out if random_bars(out) else None
-    return None
-
-
-def continuous_predictors(formula: str, data: pd.DataFrame) -> list[str]:
-    """Numeric, non-binary columns named on the right-hand side (outcome and groups excluded)."""
-    lhs, rhs = formula.split("~", 1)
-    groups = {bar.group for bar in random_bars(formula)}
-    names = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", rhs)) - groups - {lhs.strip()}
+def continuous_predictors(formula: str | FormulaSpec, data: pd.DataFrame) -> list[str]:
+    """Numeric, non-binary columns the formula uses as predictors (outcome and grouping factors
+    excluded), in the data's column order."""
+    spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
+    names = spec.predictors
     out = []
     for c in data.columns:
         s = data[c]
@@ -168,9 +88,6 @@ def continuous_predictors(formula: str, data: pd.DataFrame) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- the ladder
-
-
 @dataclass
 class LadderResult:
     """The result used, the formula it belongs to, and every decision taken on the way."""
@@ -182,6 +99,7 @@ class LadderResult:
     rescaled: dict[str, float] = field(default_factory=dict)
     decisions: list[dict] = field(default_factory=list)
     caught: list[str] = field(default_factory=list)  # warnings raised while fitting ``result``
+    spec: FormulaSpec | None = None  # the parsed formula of ``result``
 
     def to_dict(self) -> dict:
         return {
@@ -226,7 +144,7 @@ def _record(rung: str, action: str, formula: str, opts: dict, res, triggers) -> 
         "rung": rung,
         "action": action,
         "formula": formula,
-        "optimizer": opts.get("optimizer", "bobyqa"),
+        "optimizer": opts.get("optimizer", DEFAULT_OPTIMIZER),
         "converged": bool(d.get("converged", True)),
         "singular": bool(d.get("singular", False)),
         "deviance": d.get("deviance"),
@@ -235,120 +153,196 @@ def _record(rung: str, action: str, formula: str, opts: dict, res, triggers) -> 
     }
 
 
+def _skipped(rung: str, why: str) -> dict:
+    return {"rung": rung, "action": "skipped", "outcome": f"not applicable: {why}"}
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What a rung does: the formula and data to fit, the fit options, or why it is skipped."""
+
+    spec: FormulaSpec
+    data: pd.DataFrame
+    opts: dict = field(default_factory=dict)
+    action: str = ""
+    rescaled: dict = field(default_factory=dict)
+    skip: str | None = None
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The registered ladder (plan section ``convergence``): triggers, rungs in order, and the
+    optimizer of the ``optimizer`` rung."""
+
+    triggers: tuple[str, ...] = TRIGGERS
+    rungs: tuple[str, ...] = RUNGS
+    optimizer: str = DEFAULT_CONVERGENCE["optimizer"]
+
+    @classmethod
+    def from_plan(cls, convergence: dict | None) -> Ladder:
+        spec = check_convergence_spec(convergence)
+        return cls(tuple(spec["triggers"]), tuple(spec["rungs"]), spec["optimizer"])
+
+    def run(
+        self,
+        fit: FitFunction,
+        formula: str | FormulaSpec,
+        data: pd.DataFrame,
+        numerical: str | None = None,
+    ) -> LadderResult:
+        """Fit ``formula`` with ``fit``; on a registered trigger climb the rungs (module docstring).
+
+        ``numerical``: None when ``fit`` takes ``theta0=``/``optimizer=``, else why it does not
+        (the ``restart`` and ``optimizer`` rungs are then skipped with that reason). Exceptions of
+        the planned fit propagate (the planned model cannot be estimated); a rung whose fit fails
+        is recorded as failed and the ladder goes on.
+        """
+        planned_spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
+        planned_formula = planned_spec.formula
+        triggers = self.triggers
+        caught: dict[int, list[str]] = {}
+
+        def run(spec: FormulaSpec, df: pd.DataFrame, opts: dict):
+            with warnings.catch_warnings(record=True) as ws:
+                warnings.simplefilter("always")  # recorded per fit, not raised once per rung
+                res = fit(spec.formula, df, **opts)
+            caught[id(res)] = [
+                f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in ws
+            ]
+            return res
+
+        planned = run(planned_spec, data, {})
+        first = _record(
+            PLANNED, "fit the model as registered", planned_formula, {}, planned, triggers
+        )
+        decisions = [first]
+        if first["outcome"] == "ok" or not self.rungs:
+            ok = first["outcome"] == "ok"
+            return LadderResult(
+                planned,
+                planned_formula,
+                PLANNED,
+                ok,
+                {},
+                decisions,
+                caught[id(planned)],
+                planned_spec,
+            )
+
+        cur, last = planned_spec, planned
+        start0 = np.asarray(planned.to_dict()["optimizer"].get("theta_start", []), float)
+        for rung in self.rungs:
+            step = self._step(rung, cur, data, last, start0, numerical)
+            if step.skip:
+                decisions.append(_skipped(rung, step.skip))
+                continue
+            cur = step.spec  # model changes accumulate; numerical rungs are undone
+            try:
+                res = run(cur, step.data, step.opts)
+            except Exception as exc:  # a rung that cannot be estimated is recorded, not fatal
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                decisions.append(
+                    {
+                        "rung": rung,
+                        "action": step.action,
+                        "formula": cur.formula,
+                        "outcome": f"failed: {msg}",
+                    }
+                )
+                continue
+            rec = _record(rung, step.action, cur.formula, step.opts, res, triggers)
+            decisions.append(rec)
+            if rung != "rescale":  # variances and estimates below refer to the registered scale
+                last = res
+            if rec["outcome"] == "ok":
+                return LadderResult(
+                    res, cur.formula, rung, True, step.rescaled, decisions, caught[id(res)], cur
+                )
+        decisions.append(
+            {
+                "rung": "unresolved",
+                "action": "no rung removed the problem: the model as registered is used",
+                "formula": planned_formula,
+                "outcome": first["outcome"],
+            }
+        )
+        return LadderResult(
+            planned,
+            planned_formula,
+            PLANNED,
+            False,
+            {},
+            decisions,
+            caught[id(planned)],
+            planned_spec,
+        )
+
+    def _step(
+        self,
+        rung: str,
+        spec: FormulaSpec,
+        data: pd.DataFrame,
+        last: Any,
+        start0: np.ndarray,
+        numerical: str | None,
+    ) -> _Step:
+        if rung == "rescale":
+            cols = continuous_predictors(spec, data)
+            if not cols:
+                return _Step(spec, data, skip="no continuous predictor in the formula")
+            scaled, rescaled = data.copy(), {}
+            for c in cols:
+                sd = float(scaled[c].std())
+                if sd > 0:
+                    rescaled[c] = sd
+                    scaled[c] = scaled[c] / sd
+            action = "divide by SD: " + ", ".join(f"{c} ({s:.4g})" for c, s in rescaled.items())
+            return _Step(spec, scaled, action=action, rescaled=rescaled)
+        if rung in ("restart", "optimizer") and numerical is not None:
+            return _Step(spec, data, skip=numerical)
+        if rung == "restart":
+            end = np.asarray(last.to_dict()["optimizer"].get("theta_end", []), float)
+            if end.size != start0.size:
+                return _Step(spec, data, skip="no previous estimate of this model to restart from")
+            action = "restart from the last estimate moved away from the boundary"
+            return _Step(spec, data, {"theta0": restart_point(end, start0)}, action)
+        if rung == "optimizer":
+            action = f"refit with optimizer {self.optimizer}"
+            return _Step(spec, data, {"optimizer": self.optimizer}, action)
+        if rung == "uncorrelated":
+            new = uncorrelated(spec)
+            if new is None:
+                return _Step(spec, data, skip="no correlated random effects")
+            return _Step(new, data, action="drop random-effect correlations (| -> ||)")
+        rows = [
+            r
+            for r in last.to_dict()["random"]
+            if r.get("term2") is None and r.get("group") != "Residual"
+        ]
+        r = min(rows, key=lambda r: r["vcov"]) if rows else None
+        new = drop_random_effect(spec, r["group"], r["term1"], data.columns) if r else None
+        if new is None:
+            return _Step(spec, data, skip="no random effect can be dropped without leaving none")
+        action = f"drop {r['term1']} | {r['group']} (variance {r['vcov']:.4g})"
+        return _Step(new, data, action=action)
+
+
 def fit_with_ladder(
-    formula: str,
+    formula: str | FormulaSpec,
     data: pd.DataFrame,
     reml: bool = True,
     backend: str = "mlmpipe",
     convergence: dict | None = None,
     fit_kwargs: dict | None = None,
+    fit: FitFunction | None = None,
 ) -> LadderResult:
-    """Fit ``formula``; on a registered trigger climb the registered rungs (module docstring).
-
-    Exceptions of the planned fit propagate (the planned model cannot be estimated); a rung whose
-    fit fails is recorded as failed and the ladder goes on.
-    """
-    import mlmpipe
-
-    spec = check_convergence_spec(convergence)
-    triggers, extra = spec["triggers"], dict(fit_kwargs or {})
-
-    caught: dict[int, list[str]] = {}
-
-    def run(f: str, df: pd.DataFrame, opts: dict):
-        with warnings.catch_warnings(record=True) as ws:
-            warnings.simplefilter("always")  # recorded per fit, not raised once per rung
-            res = mlmpipe.fit(f, df, reml=reml, backend=backend, **extra, **opts)
-        caught[id(res)] = [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in ws]
-        return res
-
-    planned = run(formula, data, {})
-    decisions = [_record(PLANNED, "fit the model as registered", formula, {}, planned, triggers)]
-    if decisions[0]["outcome"] == "ok" or not spec["rungs"]:
-        ok = decisions[0]["outcome"] == "ok"
-        return LadderResult(planned, formula, PLANNED, ok, {}, decisions, caught[id(planned)])
-
-    cur_formula, last = formula, planned
-    start0 = np.asarray(planned.to_dict()["optimizer"].get("theta_start", []), float)
-    for rung in spec["rungs"]:
-        skip, cur_data, opts, rescaled = None, data, {}, {}  # numerical rungs are undone
-        if rung == "rescale":
-            cols = continuous_predictors(cur_formula, data)
-            if not cols:
-                skip = "no continuous predictor in the formula"
-            else:
-                cur_data = data.copy()
-                for c in cols:
-                    sd = float(cur_data[c].std())
-                    if sd > 0:
-                        rescaled[c] = sd
-                        cur_data[c] = cur_data[c] / sd
-                action = "divide by SD: " + ", ".join(f"{c} ({s:.4g})" for c, s in rescaled.items())
-        elif rung in ("restart", "optimizer") and backend != "mlmpipe":
-            skip = f"not available with backend {backend!r}"
-        elif rung == "restart":
-            end = np.asarray(last.to_dict()["optimizer"].get("theta_end", []), float)
-            if end.size != start0.size:
-                skip = "no previous estimate of this model to restart from"
-            else:
-                opts = {"theta0": end + 0.5 * start0}
-                action = "restart from the last estimate moved away from the boundary"
-        elif rung == "optimizer":
-            opts = {"optimizer": spec["optimizer"]}
-            action = f"refit with optimizer {spec['optimizer']}"
-        elif rung == "uncorrelated":
-            new = uncorrelated(cur_formula)
-            if new is None:
-                skip = "no correlated random effects"
-            else:
-                cur_formula = new
-                action = "drop random-effect correlations (| -> ||)"
-        elif rung == "drop_smallest_variance":
-            rows = [
-                r
-                for r in last.to_dict()["random"]
-                if r.get("term2") is None and r.get("group") != "Residual"
-            ]
-            r = min(rows, key=lambda r: r["vcov"]) if rows else None
-            new = drop_effect(cur_formula, r["group"], r["term1"], cur_data) if r else None
-            if new is None:
-                skip = "no random effect can be dropped without leaving none"
-            else:
-                cur_formula = new
-                action = f"drop {r['term1']} | {r['group']} (variance {r['vcov']:.4g})"
-        if skip:
-            decisions.append(
-                {"rung": rung, "action": "skipped", "outcome": f"not applicable: {skip}"}
-            )
-            continue
-        try:
-            res = run(cur_formula, cur_data, opts)
-        except Exception as exc:  # a rung that cannot be estimated is recorded, not fatal
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            decisions.append(
-                {
-                    "rung": rung,
-                    "action": action,
-                    "formula": cur_formula,
-                    "outcome": f"failed: {first}",
-                }
-            )
-            continue
-        rec = _record(rung, action, cur_formula, opts, res, triggers)
-        decisions.append(rec)
-        if rung != "rescale":  # variances and estimates below refer to the registered scale
-            last = res
-        if rec["outcome"] == "ok":
-            return LadderResult(res, cur_formula, rung, True, rescaled, decisions, caught[id(res)])
-    decisions.append(
-        {
-            "rung": "unresolved",
-            "action": "no rung removed the problem: the model as registered is used",
-            "formula": formula,
-            "outcome": decisions[0]["outcome"],
-        }
-    )
-    return LadderResult(planned, formula, PLANNED, False, {}, decisions, caught[id(planned)])
+    """The plan's registered ladder (``convergence``) run with ``fit``; by default ``fit`` is
+    :func:`mlmpipe.fit` with ``reml``, ``backend`` and ``fit_kwargs`` (the numerical rungs need
+    ``backend="mlmpipe"``)."""
+    if fit is None:
+        fit = partial(mlmpipe_fit, reml=reml, backend=backend, **dict(fit_kwargs or {}))
+    numerical = None if backend == "mlmpipe" else f"not available with backend {backend!r}"
+    return Ladder.from_plan(convergence).run(fit, formula, data, numerical)
 
 
 def decision_log(fits: dict[str, FitRecord]) -> dict:

@@ -2,11 +2,13 @@
 
 The optimizer is NLopt's BOBYQA (Powell 2009), the default of lme4's ``lmer`` (``nloptwrap``), run
 with tighter tolerances than lme4's for parity. If it fails, SciPy's COBYQA (Ragonneau & Zhang 2023)
-restarts from the best point, then bounded Nelder-Mead; every fallback is recorded. After the fit, the gradient and Hessian of the deviance are
-computed by central differences (as lme4's ``checkConv``): the fit is flagged as not converged when the
-scaled gradient ``|H^{-1} g|`` exceeds 0.002 or the Hessian is not positive definite at an interior
-optimum. A fit is singular when a diagonal element of a relative covariance factor is within 1e-4 of its
-bound 0 (lme4's ``isSingular``).
+restarts from the best point, then bounded Nelder-Mead: one chain (``OPTIMIZERS``,
+``optimizer_chain``), which the convergence ladder also uses; every fallback is recorded.
+After the fit, the gradient and Hessian of the deviance are computed by central differences (as
+lme4's ``checkConv``): the fit is flagged as not converged when the scaled gradient ``|H^{-1} g|``
+exceeds 0.002 or the Hessian is not positive definite at an interior optimum. A fit is singular
+when a diagonal element of a relative covariance factor is within 1e-4 of its bound 0 (lme4's
+``isSingular``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import nlopt
 import numpy as np
 from scipy.optimize import Bounds, minimize
 
-from mlmpipe.errors import ConvergenceWarning, SingularFitWarning
+from mlmpipe.errors import ConvergenceWarning, PlanError, SingularFitWarning
 
-OPTIMIZERS = ("bobyqa", "cobyqa", "nelder-mead")
+OPTIMIZERS = ("bobyqa", "cobyqa", "nelder-mead")  # the fallback chain, in the order tried
+LABELS = {"bobyqa": "BOBYQA", "cobyqa": "COBYQA", "nelder-mead": "Nelder-Mead"}
 
 
 @dataclass
@@ -48,6 +51,29 @@ class OptSummary:
         return asdict(self)
 
 
+def optimizer_chain(first: str = "bobyqa") -> tuple[str, ...]:
+    """The optimizers ``optimize_theta`` tries when it starts with ``first``: ``first`` and, each
+    after a failure of the one before, the later ones of ``OPTIMIZERS`` (BOBYQA → COBYQA →
+    bounded Nelder-Mead)."""
+    if first not in OPTIMIZERS:
+        raise PlanError(
+            f"optimizer: {first!r} is not allowed; allowed values: {', '.join(OPTIMIZERS)}"
+        )
+    return OPTIMIZERS[OPTIMIZERS.index(first) :]
+
+
+def next_optimizer(used: str) -> str | None:
+    """The optimizer of the chain after ``used`` (None after the last)."""
+    rest = optimizer_chain(used)[1:]
+    return rest[0] if rest else None
+
+
+def restart_point(theta_end: np.ndarray, theta_start: np.ndarray) -> np.ndarray:
+    """A restart away from the boundary: the last estimate plus half the default start (each
+    diagonal element of the relative covariance factor moves by +1/2, off-diagonals stay)."""
+    return np.asarray(theta_end, float) + 0.5 * np.asarray(theta_start, float)
+
+
 def optimize_theta(
     objective: Callable[[np.ndarray], float],
     theta0: np.ndarray,
@@ -58,15 +84,12 @@ def optimize_theta(
 ) -> tuple[np.ndarray, OptSummary]:
     """Minimize ``objective`` over theta subject to ``theta >= lower``.
 
-    ``optimizer`` picks the first method: ``"bobyqa"`` (default; COBYQA then Nelder-Mead as
+    Walks ``optimizer_chain(optimizer)``: ``"bobyqa"`` (default; COBYQA then Nelder-Mead as
     recorded fallbacks), ``"cobyqa"`` (Nelder-Mead as fallback) or ``"nelder-mead"`` (bounded).
+    Each fallback starts where the failed optimizer left off and is recorded in ``fallbacks``;
+    a failure of the last one marks the fit as not converged.
     """
-    if optimizer not in OPTIMIZERS:
-        from mlmpipe.errors import PlanError
-
-        raise PlanError(
-            f"optimizer: {optimizer!r} is not allowed; allowed values: {', '.join(OPTIMIZERS)}"
-        )
+    chain = optimizer_chain(optimizer)
     count = [0]
     best = [np.inf, np.array(theta0, float)]
 
@@ -78,23 +101,21 @@ def optimize_theta(
             best[1] = np.array(x, float)
         return v
 
-    summ = OptSummary(method="BOBYQA", theta_start=list(map(float, theta0)), xtol=xtol)
+    summ = OptSummary(method="", theta_start=list(map(float, theta0)), xtol=xtol)
     t0 = time.perf_counter()
-    x = np.array(theta0, float)
-    if optimizer == "bobyqa":
-        try:
-            x = _bobyqa(f, x, lower, xtol, maxfev)
-            # BOBYQA can stop early along a flat direction (seen on InstEval: 5.7e-8 in logLik);
-            # one restart with a small trust region from the optimum costs a few evaluations
-            before = best[0]
-            x = _bobyqa(f, best[1], lower, xtol, maxfev, step=0.01 * np.maximum(np.abs(x), 0.1))
-            summ.restart_gain = float(before - best[0])
-        except (RuntimeError, ValueError, nlopt.RoundoffLimited) as err:
-            summ.fallbacks.append(f"BOBYQA: {err}; restarted with COBYQA")
-            x = _scipy_fallback(f, best[1], lower, xtol, maxfev, summ)
-    else:
-        summ.method = ""
-        x = _scipy_fallback(f, np.maximum(x, lower), lower, xtol, maxfev, summ, optimizer)
+    x = np.maximum(np.array(theta0, float), lower)
+    for k, name in enumerate(chain):
+        summ.method = "+".join(filter(None, [summ.method, LABELS[name]]))
+        x, failure = _ATTEMPTS[name](f, x, lower, xtol, maxfev, best, summ)
+        if failure is None:
+            break
+        if k + 1 < len(chain):
+            summ.fallbacks.append(
+                f"{LABELS[name]}: {failure}; restarted with {LABELS[chain[k + 1]]}"
+            )
+        else:
+            summ.converged = False
+            summ.messages.append(f"{LABELS[name]}: {failure}")
     if best[0] < objective(x):
         x = best[1]
     x = np.maximum(x, lower)
@@ -103,6 +124,52 @@ def optimize_theta(
     summ.feval = count[0]
     summ.seconds = time.perf_counter() - t0
     return x, summ
+
+
+Attempt = Callable[..., tuple[np.ndarray, str | None]]
+
+
+def _attempt_bobyqa(f, x0, lower, xtol, maxfev, best, summ: OptSummary):
+    """BOBYQA, then one restart with a small trust region from its optimum (BOBYQA can stop early
+    along a flat direction: seen on InstEval, 5.7e-8 in logLik). On failure the next optimizer
+    starts from the best point so far."""
+    try:
+        x = _bobyqa(f, x0, lower, xtol, maxfev)
+        before = best[0]
+        x = _bobyqa(f, best[1], lower, xtol, maxfev, step=0.01 * np.maximum(np.abs(x), 0.1))
+        summ.restart_gain = float(before - best[0])
+        return x, None
+    except (RuntimeError, ValueError, nlopt.RoundoffLimited) as err:
+        return best[1], str(err)
+
+
+def _attempt_cobyqa(f, x0, lower, xtol, maxfev, best, summ: OptSummary):
+    res = minimize(
+        f,
+        x0,
+        method="COBYQA",
+        bounds=Bounds(lower, np.full_like(lower, np.inf)),
+        options={"initial_tr_radius": 0.5, "final_tr_radius": xtol, "maxfev": maxfev},
+    )
+    return (np.asarray(res.x, float), None) if res.success else (res.x, str(res.message))
+
+
+def _attempt_nelder_mead(f, x0, lower, xtol, maxfev, best, summ: OptSummary):
+    res = minimize(
+        f,
+        x0,
+        method="Nelder-Mead",
+        bounds=Bounds(lower, np.full_like(lower, np.inf)),
+        options={"xatol": xtol, "fatol": 1e-10, "maxfev": maxfev},
+    )
+    return np.asarray(res.x, float), None if res.success else str(res.message)
+
+
+_ATTEMPTS: dict[str, Attempt] = {
+    "bobyqa": _attempt_bobyqa,
+    "cobyqa": _attempt_cobyqa,
+    "nelder-mead": _attempt_nelder_mead,
+}
 
 
 def _bobyqa(f, x0, lower, xtol, maxfev, step: np.ndarray | None = None) -> np.ndarray:
@@ -119,39 +186,6 @@ def _bobyqa(f, x0, lower, xtol, maxfev, step: np.ndarray | None = None) -> np.nd
     if opt.last_optimize_result() == nlopt.MAXEVAL_REACHED:
         raise RuntimeError(f"reached the maximum of {maxfev} evaluations")
     return np.asarray(x, float)
-
-
-def _scipy_fallback(
-    f, x0, lower, xtol, maxfev, summ: OptSummary, start: str = "cobyqa"
-) -> np.ndarray:
-    """COBYQA, then bounded Nelder-Mead from its end point; ``start="nelder-mead"`` skips COBYQA."""
-    bounds = Bounds(lower, np.full_like(lower, np.inf))
-    x = x0
-    if start == "cobyqa":
-        summ.method = "+".join(filter(None, [summ.method, "COBYQA"]))
-        res = minimize(
-            f,
-            x0,
-            method="COBYQA",
-            bounds=bounds,
-            options={"initial_tr_radius": 0.5, "final_tr_radius": xtol, "maxfev": maxfev},
-        )
-        if res.success:
-            return np.asarray(res.x, float)
-        summ.fallbacks.append(f"COBYQA: {res.message}; restarted with Nelder-Mead")
-        x = res.x
-    summ.method = "+".join(filter(None, [summ.method, "Nelder-Mead"]))
-    res = minimize(
-        f,
-        x,
-        method="Nelder-Mead",
-        bounds=bounds,
-        options={"xatol": xtol, "fatol": 1e-10, "maxfev": maxfev},
-    )
-    if not res.success:
-        summ.converged = False
-        summ.messages.append(f"Nelder-Mead: {res.message}")
-    return np.asarray(res.x, float)
 
 
 def finite_gradient_hessian(

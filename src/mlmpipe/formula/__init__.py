@@ -3,6 +3,8 @@
 ``parse_formula`` parses once into an immutable ``FormulaSpec``; ``build_design`` evaluates it on a
 data frame (R's ``model.frame`` + ``model.matrix`` + lme4's ``mkReTrms`` data step);
 ``new_data_matrices`` re-applies the learned levels, contrasts and transforms to new data.
+Changes of a model are operations on the spec (``mlmpipe.formula.edit``); ``render`` prints a spec
+as lme4 syntax.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 from mlmpipe.formula.algebra import TermSpec
 from mlmpipe.formula.design import FittedFormula, build_design, new_data_matrices
 from mlmpipe.formula.random import lme4_term_order
-from mlmpipe.formula.spec import FormulaSpec, RandomSpec, parse_formula
+from mlmpipe.formula.render import render
+from mlmpipe.formula.spec import Addend, Bar, FormulaSpec, RandomSpec, parse_formula
 from mlmpipe.formula.terms import Design, ReTerm
 
 __all__ = [
+    "Addend",
+    "Bar",
     "Design",
     "FittedFormula",
     "FormulaSpec",
@@ -24,4 +29,5 @@ __all__ = [
     "lme4_term_order",
     "new_data_matrices",
     "parse_formula",
+    "render",
 ]

@@ -107,6 +107,11 @@ def _key(op: str) -> str:
     return "%" if op.startswith("%") and len(op) > 1 else op
 
 
+def precedence(op: str) -> int:
+    """R's precedence of a binary operator (higher binds tighter; ``+`` and ``-`` are 50)."""
+    return _BINARY[_key(op)][0]
+
+
 def _tokenize(text: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
@@ -227,25 +232,35 @@ _SPACED = {
 }  # R prints a/b, x^2, a:b unspaced
 
 
-def deparse(node: Node) -> str:
-    """Print a node as R's ``deparse()`` does (spaces around ``+ - *``, none around ``/ ^ :``)."""
+_SYNTACTIC = re.compile(r"(?:[A-Za-z]|\.(?![0-9]))[A-Za-z0-9._]*|\.")
+
+
+def deparse(node: Node, backtick: bool = False) -> str:
+    """Print a node as R's ``deparse()`` does (spaces around ``+ - *``, none around ``/ ^ :``).
+
+    ``backtick=True`` quotes non-syntactic names (backticks) so that the text parses back
+    (R's ``deparse`` of a formula); model-matrix column names use the bare names.
+    """
     if isinstance(node, Name):
+        if backtick and not _SYNTACTIC.fullmatch(node.id):
+            return f"`{node.id}`"
         return node.id
     if isinstance(node, Num):
         return _fmt_num(node.value)
     if isinstance(node, Str):
         return f'"{node.value}"'
     if isinstance(node, Call):
-        return f"{node.func}({', '.join(deparse(a) for a in node.args)})"
+        return f"{node.func}({', '.join(deparse(a, backtick) for a in node.args)})"
     if isinstance(node, Paren):
-        return f"({deparse(node.inner)})"
+        return f"({deparse(node.inner, backtick)})"
     if isinstance(node, UnaryOp):
         if node.op == "~":
-            return f"~{deparse(node.operand)}"
-        return f"{node.op}{deparse(node.operand)}"
+            return f"~{deparse(node.operand, backtick)}"
+        return f"{node.op}{deparse(node.operand, backtick)}"
+    left, right = deparse(node.left, backtick), deparse(_wrap_right(node), backtick)
     if node.op in _SPACED or node.op.startswith("%"):
-        return f"{deparse(node.left)} {node.op} {deparse(_wrap_right(node))}"
-    return f"{deparse(node.left)}{node.op}{deparse(_wrap_right(node))}"
+        return f"{left} {node.op} {right}"
+    return f"{left}{node.op}{right}"
 
 
 def _wrap_right(node: BinOp) -> Node:

@@ -7,6 +7,12 @@ Random-effects terms follow lme4's ``findbars``/``nobars``:
 * ``(expr | a/b)`` → ``(expr | b:a) + (expr | a)``; ``a/b/c`` → ``c:(b:a)``, ``b:a``, ``a``
   (``expandSlash``; names are R's deparse of the interaction call).
 * The fixed part is the formula with the bar terms removed (``y ~ (1|g)`` has fixed part ``y ~ 1``).
+
+Besides the expanded terms the spec keeps the right-hand side *as written*: its top-level ``+``/``-``
+operands (``FormulaSpec.rhs``), a bar among them as one ``Bar`` with its own operands. Edits of a
+model (``mlmpipe.formula.edit``) are operations on these values; ``from_parts`` re-derives the
+expanded terms exactly as ``parse_formula`` does, so an edited spec and the parse of its rendering
+(``mlmpipe.formula.render``) build the same design.
 """
 
 from __future__ import annotations
@@ -46,6 +52,46 @@ class RandomSpec:
 
 
 @dataclass(frozen=True)
+class Addend:
+    """One operand of a top-level ``+``/``-`` chain as written: ``op`` joins it to what precedes
+    (``"+"`` for the first operand, whose own sign, if any, is part of ``node``)."""
+
+    op: str
+    node: Node | Bar
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A random-effects term as written, ``(lhs | group)`` or ``(lhs || group)``, before expansion.
+
+    Attributes:
+        lhs: the operands of the left-hand side (``1``, ``0``, ``x``, ``f``, ``x:z`` ...).
+        group: the grouping-factor expression (may contain ``/`` and ``:``).
+        double: True for ``||`` (uncorrelated effects).
+    """
+
+    lhs: tuple[Addend, ...]
+    group: Node
+    double: bool
+
+    @property
+    def group_name(self) -> str:
+        """The grouping expression as R deparses it, e.g. ``"school"``, ``"school/class"``."""
+        return deparse(self.group)
+
+    @property
+    def terms(self) -> TermSpec:
+        """The expanded terms of the left-hand side (intercept flag and term labels)."""
+        return expand_terms(self.node.left, deparse(self.node))
+
+    @property
+    def node(self) -> BinOp:
+        """The bar as an expression node (without the enclosing parentheses)."""
+        lhs = chain(self.lhs) if self.lhs else Num(1.0)
+        return BinOp("||" if self.double else "|", lhs, self.group)
+
+
+@dataclass(frozen=True)
 class FormulaSpec:
     """A parsed lme4 formula.
 
@@ -55,6 +101,7 @@ class FormulaSpec:
         fixed: terms of the fixed-effects part.
         random: random-effects terms in formula order (expanded).
         variables: the data columns the formula uses.
+        rhs: the right-hand side as written: its top-level operands, bars kept whole.
     """
 
     formula: str
@@ -62,6 +109,25 @@ class FormulaSpec:
     fixed: TermSpec
     random: tuple[RandomSpec, ...]
     variables: frozenset[str]
+    rhs: tuple[Addend, ...] = ()
+
+    @property
+    def bars(self) -> tuple[Bar, ...]:
+        """The random-effects terms as written (``(a + b || g)`` is one bar), in formula order."""
+        return tuple(a.node for a in self.rhs if isinstance(a.node, Bar))
+
+    @property
+    def grouping_variables(self) -> frozenset[str]:
+        """Data columns that make up grouping factors."""
+        return frozenset(n for r in self.random for leaf in r.leaves for n in walk_names(leaf))
+
+    @property
+    def predictors(self) -> frozenset[str]:
+        """Data columns of the fixed part and the random-effects left-hand sides, without the
+        response's and the grouping factors' columns."""
+        used = set(self.fixed.columns).union(*(r.lhs.columns for r in self.random))
+        response = set(walk_names(self.response)) if self.response is not None else set()
+        return frozenset(used - response - self.grouping_variables)
 
     @property
     def response_name(self) -> str:
@@ -71,6 +137,36 @@ class FormulaSpec:
 def _is_bar(node: Node) -> bool:
     inner = node.inner if isinstance(node, Paren) else node
     return isinstance(inner, BinOp) and inner.op in ("|", "||")
+
+
+def addends(node: Node | None) -> tuple[Addend, ...]:
+    """The operands of a top-level ``+``/``-`` chain (the left spine of R's left-assoc parse);
+    a (parenthesized) ``lhs | g`` operand becomes a ``Bar``."""
+    if node is None:
+        return ()
+    out: list[Addend] = []
+    while isinstance(node, BinOp) and node.op in ("+", "-"):
+        out.append(Addend(node.op, node.right))
+        node = node.left
+    out.append(Addend("+", node))
+    out.reverse()
+    return tuple(Addend(a.op, _as_bar(a.node)) if a.op == "+" else a for a in out)
+
+
+def _as_bar(node: Node) -> Node | Bar:
+    if not _is_bar(node):
+        return node
+    inner = node.inner if isinstance(node, Paren) else node
+    return Bar(addends(inner.left), inner.right, inner.op == "||")
+
+
+def chain(parts: tuple[Addend, ...]) -> Node | None:
+    """The expression of a sequence of operands (inverse of ``addends``; ``None`` when empty)."""
+    node: Node | None = None
+    for a in parts:
+        item = Paren(a.node.node) if isinstance(a.node, Bar) else a.node
+        node = item if node is None else BinOp(a.op, node, item)
+    return node
 
 
 def _split_bars(node: Node, bars: list[BinOp]) -> Node | None:
@@ -152,6 +248,16 @@ def parse_formula(formula: str) -> FormulaSpec:
         response, rhs = None, node.operand
     else:
         raise FormulaError(f"formula {formula!r} has no '~'")
+    return _assemble(formula, response, rhs)
+
+
+def from_parts(formula: str, response: Node | None, rhs: tuple[Addend, ...]) -> FormulaSpec:
+    """The spec of ``response ~ rhs`` (operands as in ``FormulaSpec.rhs``; empty means ``~ 1``),
+    derived as ``parse_formula`` derives it; ``formula`` is its text (see ``render``)."""
+    return _assemble(formula, response, chain(rhs) if rhs else Num(1.0))
+
+
+def _assemble(formula: str, response: Node | None, rhs: Node) -> FormulaSpec:
     bars: list[BinOp] = []
     fixed_rhs = _split_bars(rhs, bars)
     fixed = expand_terms(fixed_rhs, formula)
@@ -165,4 +271,4 @@ def parse_formula(formula: str) -> FormulaSpec:
             names.update(walk_names(leaf))
     if isinstance(response, Name) and response.id == ".":
         raise FormulaError(f"'.' is not supported in formula {formula!r}")
-    return FormulaSpec(formula, response, fixed, random, frozenset(names))
+    return FormulaSpec(formula, response, fixed, random, frozenset(names), addends(rhs))

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import MlmpipeError, PlanError
+from mlmpipe.formula.edit import formula_from, random_intercepts_only, uncorrelated
 from mlmpipe.sensitivity.families import not_applicable
 
 
@@ -132,20 +133,21 @@ def prepare(df: pd.DataFrame, d: dict, influence: dict | None, seed: int = 0) ->
 
 
 def formula(d: dict) -> str:
-    """lme4 formula of the specification (random part from the ``random`` choice)."""
-    fixed = " + ".join(["1", *d["fixed"]])
+    """lme4 formula of the specification: the base model ``outcome ~ 1 + fixed + (1 + slopes |
+    cluster)`` with the ``random`` choice applied to its parsed spec (``slopes``: as is;
+    ``intercept`` or none: random intercepts only; ``uncorrelated``: ``||``)."""
     choice = d["choices"].get("random", "-")
     slopes = d["slopes"]
+    base = formula_from(d["outcome"], ["1", *d["fixed"]], [(["1", *slopes], d["cluster"])])
     if choice in ("intercept", "-"):
-        re = f"(1 | {d['cluster']})"
-    elif not slopes:
+        return random_intercepts_only(base).formula
+    if not slopes:
         raise SpecificationUnavailable(
             f"random={choice}: the base model {d['model']!r} has no random slopes"
         )
-    else:
-        bar = "||" if choice == "uncorrelated" else "|"
-        re = f"({' + '.join(['1', *slopes])} {bar} {d['cluster']})"
-    return f"{d['outcome']} ~ {fixed} + {re}"
+    if choice == "uncorrelated":
+        return uncorrelated(base).formula  # a bar with slopes always has more than one effect
+    return base.formula
 
 
 # --------------------------------------------------------------------------- estimation
