@@ -51,7 +51,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import special, stats
 
-from mlmpipe.engine.family import LINKS
+from mlmpipe.engine.links import LINKS
 
 GH_NODES = 200  # nodes of the population average; measured on the probit closed form:
 # relative error 7e-16 at s = 3, 1.5e-8 at s = 5 (64 nodes: 3e-7 and 9e-4)

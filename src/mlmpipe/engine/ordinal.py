@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from mlmpipe.engine.family import LINKS, Link
+from mlmpipe.engine.links import LINKS, Link
 
 
 def _cdf_pdf_dpdf(link: str, x: np.ndarray):

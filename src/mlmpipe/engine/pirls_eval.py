@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlmpipe.engine.family import EPS
+from mlmpipe.engine.links import EPS
 
 _NEG_LOG_EPS = -np.log(EPS)
 

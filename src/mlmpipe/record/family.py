@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlmpipe.engine.family import LINKS
+from mlmpipe.engine.links import LINKS
 
 #: families whose level-1 residual is a randomized quantile residual
 QUANTILE_FAMILIES = ("binomial", "poisson", "negbin")
