@@ -24,6 +24,7 @@ DESCRIPTIVES = "reports/tables/descriptives.json"
 DESCRIPTIVES_TABLE = "reports/tables/descriptives.csv"
 MISSING_REPORT = "reports/missing.json"
 CENTERING = "reports/centering.json"
+CENTERING_IMPUTED = "reports/centering/imp{imp}.json"  # imputed data set {imp} >= 1
 COMPARISON = "reports/comparison.json"
 COMPARISON_TABLE = "reports/tables/comparison.csv"
 PROVENANCE = "reports/provenance.json"
@@ -100,7 +101,7 @@ def processed_path(imp: int | str) -> str:
 def centering_state_path(plan: PlanFacts | None, imp: int | str) -> str:
     """Centering state used for data set ``imp``: computed on that data set itself (the plan's
     ``missing.centering: per_imputation``); ``imp0`` keeps ``reports/centering.json``."""
-    return CENTERING if int(imp) == 0 else f"reports/centering/imp{imp}.json"
+    return CENTERING if int(imp) == 0 else CENTERING_IMPUTED.format(imp=imp)
 
 
 def fit_path(model: str, estimator: str, imp: int | str) -> str:
