@@ -577,7 +577,10 @@ class Plan:
         return plan
 
     def _with_section(self, name: str, changes: Mapping) -> Plan:
-        section = with_fields(getattr(self, name), dict(changes))
+        changes = dict(changes)
+        if name == "missing" and "m" in changes:
+            changes["planned_m"] = changes["m"]  # the plan now says how many
+        section = with_fields(getattr(self, name), changes)
         if name == "missing":
             section = MissingSection.from_config(section.to_config())
         if name == "estimation":
