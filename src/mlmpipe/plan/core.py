@@ -386,7 +386,7 @@ class Plan:
         return ValidateSlice(
             format=self.data.format,
             outcome=self.outcome,
-            outcome_range=self._config_range(),
+            outcome_range=self.outcome_range,
             levels=tuple(
                 LevelCheck(
                     lv.name,
@@ -483,9 +483,6 @@ class Plan:
     def bootstrap_batch_slice(self, batch: int) -> BootstrapBatchSlice:
         b = self.report.bootstrap
         return BootstrapBatchSlice(self.seed, int(batch), b.resamples, b.batches)
-
-    def _config_range(self) -> tuple | None:
-        return self.outcome_range
 
     # ---------------------------------------------------------------- rule parameters (JSON)
     def slice_fetch(self) -> str:

@@ -17,6 +17,12 @@ CENTERINGS = ("none", "grand", "group")
 ESTIMATORS = ("reml", "ml")
 
 
+def reporting_estimator(estimators: tuple[str, ...] | list[str]) -> str:
+    """The estimator whose fits are reported (effects, diagnostics, ICC, delta, figures): REML
+    when the plan estimates it, else ML."""
+    return "reml" if "reml" in estimators else "ml"
+
+
 def _tuple_or_none(value: list | None) -> tuple | None:
     return tuple(value) if value is not None else None
 
@@ -317,7 +323,7 @@ class EstimationSection(Section):
     @property
     def reporting_estimator(self) -> str:
         """The estimator whose fits are reported: REML when planned, else ML."""
-        return "reml" if "reml" in self.estimators else "ml"
+        return reporting_estimator(self.estimators)
 
     def df_method_for(self, estimator: str) -> str | None:
         """``df_method`` of one fit: the planned method for a REML linear mixed model when it is

@@ -26,6 +26,7 @@ from mlmpipe.plan.sections import (
     MissingSection,
     PredictionsSection,
     ReportSection,
+    reporting_estimator,
 )
 
 S = TypeVar("S", bound="Slice")
@@ -398,7 +399,7 @@ class CompareSlice(Slice):
     @property
     def reporting_estimator(self) -> str:
         """REML when planned, else ML: the fits the effects, diagnostics and ICC report."""
-        return "reml" if "reml" in self.estimators else "ml"
+        return reporting_estimator(self.estimators)
 
     @property
     def model_names(self) -> list[str]:
