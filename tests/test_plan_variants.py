@@ -200,6 +200,10 @@ def test_section_overrides_and_bad_choices(plan):
         plan.with_choices(estimation={"estimatorz": ("ml",)})
     with pytest.raises(PlanError, match="missing.m: 3 imputations need"):
         plan.with_choices(missing={"m": 3})
+    with pytest.raises(PlanError, match="estimator 'gls' is not allowed; allowed: reml, ml"):
+        plan.with_choices(estimator="gls")
+    with pytest.raises(PlanError, match="checks takes a mapping"):
+        plan.with_choices(checks="error")
     with pytest.raises(PlanError, match="no predictor named 'zz'"):
         plan.with_choices(centering={"zz": "grand"})
 

@@ -21,6 +21,7 @@ from mlmpipe.plan.frozen import FrozenMap, Section, canonical_json, freeze
 from mlmpipe.plan.multiverse import (
     MULTIVERSE_M,
     NOT_APPLICABLE,
+    OPTIONS,
     ColumnNames,
     ImputationDefinition,
     MultiverseContext,
@@ -563,6 +564,16 @@ class Plan:
                     f"with_choices: unknown choice {key!r}; allowed: centering.<variable>, "
                     f"{', '.join(DIMENSIONS)}, or a section: {', '.join(SECTIONS)}"
                 )
+            elif key == "centering" and not isinstance(value, Mapping):
+                raise PlanError("with_choices: centering takes {variable: none/grand/group}")
+            elif key in SECTIONS and key not in DIMENSIONS and not isinstance(value, Mapping):
+                raise PlanError(f"with_choices: {key} takes a mapping of field overrides")
+            elif key in OPTIONS and not isinstance(value, Mapping):
+                if value != NOT_APPLICABLE and value not in OPTIONS[key]:
+                    raise PlanError(
+                        f"with_choices: {key} {value!r} is not allowed; allowed: "
+                        f"{', '.join(OPTIONS[key])}"
+                    )
         for var, method in centering.items():
             if method != NOT_APPLICABLE:
                 plan = plan._with_centering(var, method)
