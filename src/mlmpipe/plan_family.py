@@ -8,16 +8,12 @@ The data side (an outcome that cannot be ordinal) is checked at validation:
 
 from __future__ import annotations
 
-from mlmpipe.errors import PlanError
+from mlmpipe.engine.family import make_family
+from mlmpipe.errors import EstimationError, PlanError
 
 
-def check_family(estimation: dict) -> None:
+def check_family(family: str, link: str | None) -> None:
     """One-line PlanError naming ``estimation.link`` when the family does not allow the link."""
-    from mlmpipe.engine.family import make_family
-    from mlmpipe.errors import EstimationError
-
-    family = estimation.get("family", "gaussian")
-    link = estimation.get("link")
     if family == "gaussian":
         if link not in (None, "identity"):
             raise PlanError(

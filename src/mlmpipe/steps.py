@@ -6,25 +6,34 @@ outputs; all decisions live here where they can be tested without Snakemake.
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import numpy as np
 import pandas as pd
 
 from mlmpipe.errors import EstimationError, FormulaError, MlmpipeError
+from mlmpipe.plan.slices import (
+    BootstrapBatchSlice,
+    CenterSlice,
+    CompareSlice,
+    DeltaSlice,
+    FitSlice,
+    MissingSlice,
+    PredictionsSlice,
+    ValidateSlice,
+)
 from mlmpipe.record import FitRecord
 
 
-def _levels(vspec: dict) -> list[tuple[str, str | None, list[str]]]:
-    return [(lv["name"], lv["id"], list(lv["predictors"])) for lv in vspec["levels"]]
+def _levels(vspec: ValidateSlice) -> list[tuple[str, str | None, list[str]]]:
+    return vspec.level_variables()
 
 
 def validate_step(raw: pd.DataFrame, vspec: str | dict) -> tuple[pd.DataFrame, dict, dict]:
     """Checks + descriptives. Returns (clean data, checks report, descriptives)."""
     from mlmpipe.data import describe, validate_data
 
-    vspec = json.loads(vspec) if isinstance(vspec, str) else vspec
+    vspec = ValidateSlice.decode(vspec).to_dict()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warn-level findings are recorded in the report
         clean, report = validate_data(raw, vspec)
@@ -35,20 +44,18 @@ def missing_step(clean: pd.DataFrame, mspec: str | dict, vspec: str | dict):
     """Missing-data handling. Returns (list of completed data sets, missing report)."""
     from mlmpipe.missing import handle_missing
 
-    mspec = json.loads(mspec) if isinstance(mspec, str) else mspec
-    vspec = json.loads(vspec) if isinstance(vspec, str) else vspec
-    types = {
-        n: (p["type"], p["levels"]) for lv in vspec["levels"] for n, p in lv["predictors"].items()
-    }
+    mspec = MissingSlice.decode(mspec)
+    vspec = ValidateSlice.decode(vspec)
+    types = vspec.predictor_types()
     return handle_missing(
         clean,
-        mspec["missing"],
+        mspec.missing.to_dict(),
         _levels(vspec),
-        vspec["outcome"]["name"],
+        vspec.outcome,
         types=types,
-        seed=mspec["seed"],
-        interactions=mspec.get("interactions", ()),
-        family=mspec.get("family"),
+        seed=mspec.seed,
+        interactions=[list(p) for p in mspec.interactions or ()],
+        family=mspec.family,
     )
 
 
@@ -56,7 +63,7 @@ def centering_state_step(df: pd.DataFrame, cspec: str | dict) -> dict:
     """Compute the centering state on the analysis data; returns state + log (JSON-able)."""
     from mlmpipe.centering import centering_log, fit_centering
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    cspec = CenterSlice.decode(cspec).to_dict()
     state = fit_centering(df, cspec)
     return {"state": state.to_dict(), "log": centering_log(state)}
 
@@ -76,21 +83,19 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[FitRecord, pd.DataFra
     """
     from mlmpipe.ladder import fit_with_ladder
 
-    fspec = json.loads(fspec) if isinstance(fspec, str) else fspec
-    formula, est = fspec["formula"], fspec["estimator"]
-    where = f"models.{fspec['model']} ({est})"
+    fspec = FitSlice.decode(fspec)
+    formula, est = fspec.formula, fspec.estimator
+    where = f"models.{fspec.model} ({est})"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             lad = fit_with_ladder(
                 formula,
                 df,
-                reml=(est == "reml"),
-                backend=fspec["backend"],
-                convergence=fspec.get("convergence"),
-                fit_kwargs={
-                    k: fspec[k] for k in ("family", "link", "nagq", "df_method") if k in fspec
-                },
+                reml=fspec.reml,
+                backend=fspec.backend,
+                convergence=fspec.convergence.to_dict() if fspec.convergence else None,
+                fit_kwargs=fspec.fit_kwargs(),
             )
             res = lad.result
         except (EstimationError, FormulaError) as exc:
@@ -106,7 +111,7 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[FitRecord, pd.DataFra
     own = list(getattr(res, "warnings", []))
     record = FitRecord.from_result(
         res,
-        model=fspec["model"],
+        model=fspec.model,
         estimator=est,
         planned_formula=formula,
         ladder=lad.to_dict(),
@@ -140,20 +145,20 @@ def delta_step(datasets: list[pd.DataFrame], dspec: str | dict):
     from mlmpipe.missing.delta import delta_analysis
     from mlmpipe.missing.figures import tipping_figure
 
-    d = json.loads(dspec) if isinstance(dspec, str) else dspec
+    d = DeltaSlice.decode(dspec)
     res = delta_analysis(
         datasets,
-        d["outcome"],
-        d["formula"],
-        d["term"],
-        d["grid"],
-        reml=d["estimator"] == "reml",
-        alpha=d["alpha"],
-        backend=d["backend"],
-        glmm=d.get("glmm"),
-        seed=d.get("seed", 0),
+        d.outcome,
+        d.formula,
+        d.term,
+        list(d.grid),
+        reml=d.estimator == "reml",
+        alpha=d.alpha,
+        backend=d.backend,
+        glmm=d.glmm.to_dict() if d.glmm else None,
+        seed=d.seed if d.seed is not None else 0,
     )
-    res["model"] = d["model"]
+    res["model"] = d.model
     return res, tipping_figure(res)
 
 
@@ -162,10 +167,10 @@ def compare_step(
 ) -> tuple[dict, pd.DataFrame]:
     from mlmpipe.compare import compare_sequence, comparison_table
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
-    comp = compare_sequence(cspec["models"], fits)
-    first = cspec["models"][0]["name"]
-    est = "reml" if (first, "reml") in fits else "ml"
+    cspec = CompareSlice.decode(cspec)
+    comp = compare_sequence([m.to_dict() for m in cspec.models], fits)
+    first = cspec.models[0].name
+    est = cspec.reporting_estimator
     f0 = fits[(first, est)]
     pooled_icc = f0.pooling.icc if f0.is_pooled else None
     values = {g: d["estimate"] for g, d in pooled_icc.items()} if pooled_icc else None
@@ -177,11 +182,13 @@ def compare_step(
     return comp, comparison_table(comp)
 
 
-def _sequence_fits(fits: list[FitRecord], cspec: dict) -> tuple[list[str], dict[str, FitRecord]]:
+def _sequence_fits(
+    fits: list[FitRecord], cspec: CompareSlice
+) -> tuple[list[str], dict[str, FitRecord]]:
     """Model names in sequence order and one fit per model (REML when planned, else ML)."""
-    est = "reml" if "reml" in cspec["estimators"] else "ml"
+    est = cspec.reporting_estimator
     by = {(f.model, f.estimator): f for f in fits}
-    names = [m["name"] for m in cspec["models"]]
+    names = cspec.model_names
     return names, {n: by[(n, est)] for n in names}
 
 
@@ -195,16 +202,16 @@ def effects_step(
     then computed per imputation and pooled (:mod:`mlmpipe.effects.pooled`)."""
     from mlmpipe.effects.summary import effect_sizes
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    cspec = CompareSlice.decode(cspec)
     datasets = data if isinstance(data, list) else [data]
-    level = 1.0 - cspec["alpha"]
+    level = 1.0 - cspec.alpha
     if len(datasets) == 1:
         names, by_model = _sequence_fits(fits, cspec)
         return effect_sizes(names, by_model, datasets[0], level=level)
     from mlmpipe.effects.pooled import pooled_effect_sizes
 
-    est = "reml" if "reml" in cspec["estimators"] else "ml"
-    names = [m["name"] for m in cspec["models"]]
+    est = cspec.reporting_estimator
+    names = cspec.model_names
     by = {n: [f for f in fits if f.model == n and f.estimator == est] for n in names}
     return pooled_effect_sizes(names, by, datasets, level=level)
 
@@ -217,8 +224,7 @@ def diagnose_step(
     residuals of GLMM and ordinal fits."""
     from mlmpipe.diagnostics import leave_one_cluster_out, residual_diagnostics
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
-    group = next(lv[1] for lv in cspec["levels"] if lv[1] is not None)
+    group = CompareSlice.decode(cspec).cluster_id
     return (
         residual_diagnostics(fit, resid, data, group, seed),
         leave_one_cluster_out(fit, data, group),
@@ -232,7 +238,7 @@ def apa_tables_step(desc, data, fits, comparison, effects, cspec, outdir) -> lis
     from mlmpipe.report.apa import build_tables
     from mlmpipe.report.export import write_table
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    cspec = CompareSlice.decode(cspec).to_dict()
     tables = build_tables(desc, data, fits, comparison, effects, cspec)
     return [p for name, t in tables.items() for p in write_table(t, Path(outdir) / f"apa_{name}")]
 
@@ -247,7 +253,7 @@ def predictions_step(
     from mlmpipe.effects.mi_predictions import predictions_any
     from mlmpipe.report.prediction_figures import prediction_figures
 
-    pspec = json.loads(pspec) if isinstance(pspec, str) else pspec
+    pspec = PredictionsSlice.decode(pspec).to_dict()
     datas = [data] if isinstance(data, pd.DataFrame) else list(data)
     result = predictions_any(fit, datas, pspec)
     return result, prediction_figures(result)
@@ -257,8 +263,7 @@ def interactions_step(data: pd.DataFrame, fit: FitRecord, cspec: str | dict) -> 
     """Simple slopes and Johnson-Neyman intervals of the cross-level terms of ``fit``."""
     from mlmpipe.effects.interactions import interaction_analysis
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
-    return interaction_analysis(fit, data, alpha=cspec["alpha"])
+    return interaction_analysis(fit, data, alpha=CompareSlice.decode(cspec).alpha)
 
 
 def profile_step(data: pd.DataFrame, fits: list[FitRecord], cspec: str | dict) -> dict:
@@ -266,9 +271,9 @@ def profile_step(data: pd.DataFrame, fits: list[FitRecord], cspec: str | dict) -
     correlations, sigma) of each model of the sequence."""
     from mlmpipe.inference.profile import profile_sequence
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
+    cspec = CompareSlice.decode(cspec)
     names, by_model = _sequence_fits(fits, cspec)
-    return profile_sequence(names, by_model, data, level=1.0 - cspec["alpha"])
+    return profile_sequence(names, by_model, data, level=1.0 - cspec.alpha)
 
 
 def batch_sizes(resamples: int, batches: int) -> list[int]:
@@ -281,14 +286,13 @@ def bootstrap_batch_step(data: pd.DataFrame, fit: FitRecord, bspec: str | dict) 
     """One batch of the parametric bootstrap (``bspec``: seed, batch, resamples, batches)."""
     from mlmpipe.inference.bootstrap import bootstrap_batch
 
-    bspec = json.loads(bspec) if isinstance(bspec, str) else bspec
-    n = batch_sizes(bspec["resamples"], bspec["batches"])[bspec["batch"]]
-    return bootstrap_batch(fit, data, n, bspec["seed"], bspec["batch"])
+    bspec = BootstrapBatchSlice.decode(bspec)
+    n = batch_sizes(bspec.resamples, bspec.batches)[bspec.batch]
+    return bootstrap_batch(fit, data, n, bspec.seed, bspec.batch)
 
 
 def bootstrap_step(batches: list[dict], fit: FitRecord, cspec: str | dict) -> dict:
     """Percentile intervals (level 1 - alpha) from the pooled bootstrap batches."""
     from mlmpipe.inference.bootstrap import percentile_intervals
 
-    cspec = json.loads(cspec) if isinstance(cspec, str) else cspec
-    return percentile_intervals(batches, fit, level=1.0 - cspec["alpha"])
+    return percentile_intervals(batches, fit, level=1.0 - CompareSlice.decode(cspec).alpha)

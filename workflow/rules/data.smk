@@ -1,11 +1,11 @@
-if PLAN.data["source"] == "example":
+if PLAN.data.source == "example":
 
     rule fetch_example:
         output:
-            protected(mp.raw_path(PLAN)),
+            protected(paths.raw_path(PLAN)),
         params:
             spec=lambda w: PLAN.slice_fetch(),
-            example=PLAN.data["example"],
+            example=PLAN.data.example,
         log:
             "logs/fetch_example.log",
         script:
@@ -14,16 +14,16 @@ if PLAN.data["source"] == "example":
 
 rule validate:
     input:
-        raw=mp.raw_path(PLAN),
+        raw=paths.raw_path(PLAN),
         code=mp.library_files("data", "steps"),
     output:
-        clean="data/interim/clean.parquet",
-        checks="reports/checks.json",
-        descriptives="reports/tables/descriptives.json",
-        table="reports/tables/descriptives.csv",
+        clean=paths.CLEAN,
+        checks=paths.CHECKS,
+        descriptives=paths.DESCRIPTIVES,
+        table=paths.DESCRIPTIVES_TABLE,
     params:
         spec=lambda w: PLAN.slice_validate(),
-        format=PLAN.data["format"],
+        format=PLAN.data.format,
     log:
         "logs/validate.log",
     script:
@@ -32,7 +32,7 @@ rule validate:
 
 rule missing:
     input:
-        clean="data/interim/clean.parquet",
+        clean=paths.CLEAN,
         code=mp.library_files(  # not pool/delta/figures: those do not rerun the imputation
             *(f"missing.{m}" for m in ("handle", "diagnostics", "mcar", "indicators")),
             *(f"missing.{m}" for m in ("mi_chained", "mi_models", "mi_methods")),
@@ -40,8 +40,8 @@ rule missing:
             "steps",
         ),
     output:
-        imputed=expand("data/interim/imputed/imp{imp}.parquet", imp=PLAN.imputations),
-        report="reports/missing.json",
+        imputed=[paths.imputed_path(i) for i in PLAN.imputations],
+        report=paths.MISSING_REPORT,
     params:
         spec=lambda w: PLAN.slice_missing(),
         variables=lambda w: PLAN.slice_validate(),
@@ -53,10 +53,10 @@ rule missing:
 
 rule centering_state:
     input:
-        data="data/interim/imputed/imp0.parquet",
+        data=paths.imputed_path(0),
         code=mp.library_files("centering", "steps"),
     output:
-        "reports/centering.json",
+        paths.CENTERING,
     params:
         spec=lambda w: PLAN.slice_center(),
     log:
@@ -68,10 +68,10 @@ rule centering_state:
 rule centering_state_imputed:
     # missing.centering: per_imputation -- group/grand means of each imputed data set
     input:
-        data="data/interim/imputed/imp{imp}.parquet",
+        data=paths.imputed_path("{imp}"),
         code=mp.library_files("centering", "steps"),
     output:
-        "reports/centering/imp{imp}.json",
+        paths.CENTERING_IMPUTED,
     params:
         spec=lambda w: PLAN.slice_center(),
     log:
@@ -82,11 +82,11 @@ rule centering_state_imputed:
 
 rule center:
     input:
-        data="data/interim/imputed/imp{imp}.parquet",
-        state=lambda w: mp.centering_state_path(PLAN, w.imp),
+        data=paths.imputed_path("{imp}"),
+        state=lambda w: paths.centering_state_path(PLAN, w.imp),
         code=mp.library_files("centering", "steps"),
     output:
-        "data/processed/imp{imp}.parquet",
+        paths.processed_path("{imp}"),
     log:
         "logs/center/imp{imp}.log",
     script:

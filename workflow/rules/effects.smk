@@ -1,20 +1,18 @@
 # Effect sizes of the model sequence and diagnostics of the final model (issue 6).
-EFFECTS_EST = "reml" if "reml" in PLAN.estimators else "ml"
-FINAL_MODEL = PLAN.model_names[-1]
+# REPORT_EST (REML when planned, else ML), FINAL_MODEL and IMP0 come from common.smk (the Plan).
 
 
 rule effects:
     input:  # per imputation (imp0 alone without imputation): effect sizes pooled over them
-        data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
-        fits=expand(
-            "reports/fits/{model}/{estimator}/imp{imp}.json",
-            model=PLAN.model_names,
-            estimator=EFFECTS_EST,
-            imp=PLAN.pooled_imputations,
-        ),
+        data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
+        fits=[
+            paths.fit_path(m, REPORT_EST, i)
+            for m in PLAN.model_names
+            for i in PLAN.pooled_imputations
+        ],
         code=mp.library_files("effects", "compare", "missing.rubin", "steps"),
     output:
-        "reports/effects.json",
+        paths.EFFECTS,
     params:
         spec=lambda w: PLAN.slice_compare(),
     log:
@@ -25,13 +23,13 @@ rule effects:
 
 rule diagnose:
     input:
-        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
-        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}.json",
-        resid=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}_resid.parquet",
+        data=paths.processed_path(IMP0),
+        fit=paths.fit_path(FINAL_MODEL, REPORT_EST, IMP0),
+        resid=paths.resid_path(FINAL_MODEL, REPORT_EST, IMP0),
         code=mp.library_files("diagnostics", "effects", "engine", "formula", "steps"),
     output:
-        residuals="reports/diagnostics/residuals.json",
-        influence="reports/diagnostics/influence.json",
+        residuals=paths.DIAG_RESIDUALS,
+        influence=paths.DIAG_INFLUENCE,
     params:
         spec=lambda w: PLAN.slice_compare(),
         seed=PLAN.seed,  # randomized quantile / surrogate residuals of GLMM and ordinal fits
@@ -43,15 +41,11 @@ rule diagnose:
 
 rule apa_tables:
     input:
-        descriptives="reports/tables/descriptives.json",
-        data="data/interim/clean.parquet",
-        fits=expand(
-            "reports/fits/{model}/{estimator}/pooled.json",
-            model=PLAN.model_names,
-            estimator=PLAN.estimators,
-        ),
-        comparison="reports/comparison.json",
-        effects="reports/effects.json",
+        descriptives=paths.DESCRIPTIVES,
+        data=paths.CLEAN,
+        fits=[paths.pooled_path(m, e) for m in PLAN.model_names for e in PLAN.estimators],
+        comparison=paths.COMPARISON,
+        effects=paths.EFFECTS,
         code=mp.library_files("report.apa", "report.export", "steps"),
     output:
         expand(
@@ -69,11 +63,11 @@ rule apa_tables:
 
 rule interactions:
     input:
-        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
-        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/pooled.json",
+        data=paths.processed_path(IMP0),
+        fit=paths.pooled_path(FINAL_MODEL, REPORT_EST),
         code=mp.library_files("effects", "engine", "formula", "inference", "steps"),
     output:
-        "reports/interactions.json",
+        paths.INTERACTIONS,
     params:
         spec=lambda w: PLAN.slice_compare(),
     log:
@@ -84,15 +78,11 @@ rule interactions:
 
 rule profile_ci:
     input:
-        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
-        fits=expand(
-            "reports/fits/{model}/{estimator}/pooled.json",
-            model=PLAN.model_names,
-            estimator=EFFECTS_EST,
-        ),
+        data=paths.processed_path(IMP0),
+        fits=[paths.pooled_path(m, REPORT_EST) for m in PLAN.model_names],
         code=mp.library_files("inference", "engine", "formula", "steps"),
     output:
-        "reports/profile_ci.json",
+        paths.PROFILE_CI,
     params:
         spec=lambda w: PLAN.slice_compare(),
     log:
@@ -102,23 +92,21 @@ rule profile_ci:
 
 
 # Parametric bootstrap (plan: report.bootstrap); batches are separate jobs seeded by [seed, batch].
-BOOT = PLAN.report["bootstrap"]
-BOOT_MODEL = BOOT["model"] or FINAL_MODEL
+BOOT = PLAN.report.bootstrap
+BOOT_MODEL = PLAN.bootstrap_model
 
 
 rule bootstrap_batch:
     input:
-        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
-        fit=f"reports/fits/{BOOT_MODEL}/{EFFECTS_EST}/pooled.json",
+        data=paths.processed_path(IMP0),
+        fit=paths.pooled_path(BOOT_MODEL, REPORT_EST),
         code=mp.library_files("inference", "engine", "formula", "steps"),
     output:
-        "reports/bootstrap/batch{batch}.json",
+        paths.bootstrap_batch_path("{batch}"),
     wildcard_constraints:
         batch=r"\d+",
     params:
-        spec=lambda w: mp.canonical_json(
-            {"seed": PLAN.seed, "batch": int(w.batch), **{k: BOOT[k] for k in ("resamples", "batches")}}
-        ),
+        spec=lambda w: PLAN.slice_bootstrap_batch(int(w.batch)),
     log:
         "logs/bootstrap/batch{batch}.log",
     script:
@@ -127,11 +115,11 @@ rule bootstrap_batch:
 
 rule bootstrap:
     input:
-        batches=expand("reports/bootstrap/batch{batch}.json", batch=range(BOOT["batches"])),
-        fit=f"reports/fits/{BOOT_MODEL}/{EFFECTS_EST}/pooled.json",
+        batches=[paths.bootstrap_batch_path(b) for b in range(BOOT.batches)],
+        fit=paths.pooled_path(BOOT_MODEL, REPORT_EST),
         code=mp.library_files("inference", "steps"),
     output:
-        "reports/bootstrap.json",
+        paths.BOOTSTRAP,
     params:
         spec=lambda w: PLAN.slice_compare(),
     log:
@@ -142,15 +130,15 @@ rule bootstrap:
 
 rule result_figures:
     input:
-        effects="reports/effects.json",
-        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}.json",
-        resid=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}_resid.parquet",
-        diag="reports/diagnostics/residuals.json",
-        influence="reports/diagnostics/influence.json",
-        interactions="reports/interactions.json",
+        effects=paths.EFFECTS,
+        fit=paths.fit_path(FINAL_MODEL, REPORT_EST, IMP0),
+        resid=paths.resid_path(FINAL_MODEL, REPORT_EST, IMP0),
+        diag=paths.DIAG_RESIDUALS,
+        influence=paths.DIAG_INFLUENCE,
+        interactions=paths.INTERACTIONS,
         code=mp.library_files("report", "diagnostics"),
     output:
-        directory("reports/figures/results"),
+        directory(paths.RESULT_FIGURES),
     log:
         "logs/result_figures.log",
     script:
@@ -159,10 +147,10 @@ rule result_figures:
 
 rule report_docx:
     input:
-        html="reports/report.html",
+        html=paths.REPORT_HTML,
         code=mp.library_files("report.export"),
     output:
-        "reports/report.docx",
+        paths.REPORT_DOCX,
     log:
         "logs/report_docx.log",
     script:

@@ -1,13 +1,13 @@
-# Missing-data figures and the MNAR delta analysis (mlmpipe.missing); targets: mlmpipe.missing.targets
+# Missing-data figures and the MNAR delta analysis (mlmpipe.missing); targets: mlmpipe.paths
 from mlmpipe.missing.report_section import missing_report_inputs as mp_missing_inputs
 
 
 rule missing_figures:
     input:
-        report="reports/missing.json",
+        report=paths.MISSING_REPORT,
         code=mp.library_files("missing.figures", "steps"),
     output:
-        patterns="reports/figures/missing_patterns.png",
+        patterns=paths.MISSING_PATTERNS,
     log:
         "logs/missing_figures.log",
     script:
@@ -16,10 +16,10 @@ rule missing_figures:
 
 rule imputation_trace:
     input:
-        report="reports/missing.json",
+        report=paths.MISSING_REPORT,
         code=mp.library_files("missing.figures", "steps"),
     output:
-        trace="reports/figures/imputation_trace.png",
+        trace=paths.IMPUTATION_TRACE,
     log:
         "logs/imputation_trace.log",
     script:
@@ -28,11 +28,11 @@ rule imputation_trace:
 
 rule delta:
     input:
-        data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
+        data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
         code=mp.library_files("missing", "steps"),
     output:
-        json="reports/missing_delta.json",
-        figure="reports/figures/tipping_point.png",
+        json=paths.MISSING_DELTA,
+        figure=paths.TIPPING_POINT,
     params:
         spec=lambda w: PLAN.slice_delta(),
     log:

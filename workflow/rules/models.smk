@@ -1,15 +1,15 @@
 rule fit:
     input:
-        data="data/processed/imp{imp}.parquet",
+        data=paths.processed_path("{imp}"),
         code=mp.library_files(
             "api", "formula", "engine", "backends", "ladder", "steps",
             "inference.satterthwaite", "inference.numderiv", "inference.kenward_roger",
             "diagnostics.response",
         ),
     output:
-        fit="reports/fits/{model}/{estimator}/imp{imp}.json",
-        arrays="reports/fits/{model}/{estimator}/imp{imp}.npz",
-        resid="reports/fits/{model}/{estimator}/imp{imp}_resid.parquet",
+        fit=paths.fit_path("{model}", "{estimator}", "{imp}"),
+        arrays=paths.arrays_path(paths.fit_path("{model}", "{estimator}", "{imp}")),
+        resid=paths.resid_path("{model}", "{estimator}", "{imp}"),
     params:
         spec=lambda w: PLAN.slice_fit(w.model, w.estimator),
     log:
@@ -20,13 +20,11 @@ rule fit:
 
 rule pool:
     input:
-        fits=expand(
-            "reports/fits/{{model}}/{{estimator}}/imp{imp}.json", imp=PLAN.pooled_imputations
-        ),
+        fits=[paths.fit_path("{model}", "{estimator}", i) for i in PLAN.pooled_imputations],
         code=mp.library_files("missing", "steps"),
     output:
-        fit="reports/fits/{model}/{estimator}/pooled.json",
-        arrays="reports/fits/{model}/{estimator}/pooled.npz",
+        fit=paths.pooled_path("{model}", "{estimator}"),
+        arrays=paths.arrays_path(paths.pooled_path("{model}", "{estimator}")),
     log:
         "logs/pool/{model}/{estimator}.log",
     script:
@@ -35,15 +33,11 @@ rule pool:
 
 rule compare:
     input:
-        fits=expand(
-            "reports/fits/{model}/{estimator}/pooled.json",
-            model=PLAN.model_names,
-            estimator=PLAN.estimators,
-        ),
+        fits=[paths.pooled_path(m, e) for m in PLAN.model_names for e in PLAN.estimators],
         code=mp.library_files("compare", "effects", "steps"),
     output:
-        json="reports/comparison.json",
-        table="reports/tables/comparison.csv",
+        json=paths.COMPARISON,
+        table=paths.COMPARISON_TABLE,
     params:
         spec=lambda w: PLAN.slice_compare(),
     log:

@@ -1,19 +1,19 @@
 # GLMM predictions of the final model (issue 4): only plans with a non-gaussian family have it;
 # under multiple imputation the model is refitted on every completed data set and pooled.
-GLMM_PLAN = bool(PLAN.glmm_options())
-PREDICTIONS = ["reports/predictions.json", "reports/figures/predictions"] if GLMM_PLAN else []
+GLMM_PLAN = PLAN.glmm is not None
+PREDICTIONS = [paths.PREDICTIONS, paths.PREDICTION_FIGURES] if GLMM_PLAN else []
 
 
 rule predictions:
     input:
-        data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
-        fit=f"reports/fits/{PLAN.model_names[-1]}/ml/pooled.json",
+        data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
+        fit=paths.pooled_path(FINAL_MODEL, REPORT_EST),  # ML: a GLMM has no REML
         code=mp.library_files(
             "effects", "engine", "formula", "missing.rubin", "report.prediction_figures", "steps"
         ),
     output:
-        json="reports/predictions.json",
-        figures=directory("reports/figures/predictions"),
+        json=paths.PREDICTIONS,
+        figures=directory(paths.PREDICTION_FIGURES),
     params:
         spec=lambda w: PLAN.slice_predictions(),
     log:

@@ -8,9 +8,9 @@ rule deviations:
         frozen=lambda w: [str(p) for p in (frozen_plan_path(), freeze_record_path()) if p.exists()],
         code=mp.library_files("prereg"),
     output:
-        "reports/deviations.json",
+        paths.DEVIATIONS,
     params:
-        plan=lambda w: mp.canonical_json(PLAN.config),
+        plan=lambda w: mp.canonical_json(PLAN.to_config()),
     log:
         "logs/deviations.log",
     script:
@@ -19,15 +19,15 @@ rule deviations:
 
 rule decision_log:
     input:
-        fits=expand(
-            "reports/fits/{model}/{estimator}/imp{imp}.json",
-            model=PLAN.model_names,
-            estimator=PLAN.estimators,
-            imp=PLAN.imputations,
-        ),
+        fits=[
+            paths.fit_path(m, e, i)
+            for m in PLAN.model_names
+            for e in PLAN.estimators
+            for i in PLAN.imputations
+        ],
         code=mp.library_files("ladder"),
     output:
-        "reports/decisions.json",
+        paths.DECISIONS,
     log:
         "logs/decision_log.log",
     script:

@@ -1,8 +1,8 @@
 rule provenance:
     input:
-        raw=mp.raw_path(PLAN),
+        raw=paths.raw_path(PLAN),
     output:
-        "reports/provenance.json",
+        paths.PROVENANCE,
     params:
         plan_hash=PLAN.hash,
         seed=PLAN.seed,
@@ -15,13 +15,9 @@ rule provenance:
 
 rule model_figures:
     input:
-        data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
-        fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}.json",
-        fits=expand(
-            "reports/fits/{model}/{estimator}/pooled.json",
-            model=PLAN.model_names,
-            estimator=EFFECTS_EST,
-        ),
+        data=paths.processed_path(IMP0),
+        fit=paths.fit_path(FINAL_MODEL, REPORT_EST, IMP0),
+        fits=[paths.pooled_path(m, REPORT_EST) for m in PLAN.model_names],
         code=mp.library_files(
             "report.slopes",
             "report.variance_partition",
@@ -31,7 +27,7 @@ rule model_figures:
             "formula",
         ),
     output:
-        directory("reports/figures/model"),
+        directory(paths.MODEL_FIGURES),
     params:
         spec=lambda w: PLAN.slice_report(),
         seed=PLAN.seed,
@@ -44,45 +40,37 @@ rule model_figures:
 rule report:
     input:
         notebook="workflow/notebooks/report.ipynb",
-        checks="reports/checks.json",
-        descriptives="reports/tables/descriptives.json",
-        missing="reports/missing.json",
+        checks=paths.CHECKS,
+        descriptives=paths.DESCRIPTIVES,
+        missing=paths.MISSING_REPORT,
         missing_extra=mp_missing_inputs(PLAN),  # figures + delta analysis (mlmpipe.missing)
-        centering="reports/centering.json",
-        comparison="reports/comparison.json",
-        provenance="reports/provenance.json",
-        fits=expand(
-            "reports/fits/{model}/{estimator}/pooled.json",
-            model=PLAN.model_names,
-            estimator=PLAN.estimators,
-        ),
-        resid=expand(
-            "reports/fits/{model}/{estimator}/imp0_resid.parquet",
-            model=PLAN.model_names,
-            estimator=PLAN.estimators,
-        ),
-        sensitivity=sens_grid.sensitivity_targets(PLAN),  # [] when the plan has no multiverse
-        effects="reports/effects.json",
-        diag_residuals="reports/diagnostics/residuals.json",
-        influence="reports/diagnostics/influence.json",
+        centering=paths.CENTERING,
+        comparison=paths.COMPARISON,
+        provenance=paths.PROVENANCE,
+        fits=[paths.pooled_path(m, e) for m in PLAN.model_names for e in PLAN.estimators],
+        resid=[paths.resid_path(m, e, 0) for m in PLAN.model_names for e in PLAN.estimators],
+        sensitivity=paths.sensitivity_targets(PLAN),  # [] when the plan has no multiverse
+        effects=paths.EFFECTS,
+        diag_residuals=paths.DIAG_RESIDUALS,
+        influence=paths.DIAG_INFLUENCE,
         apa_models="reports/tables/apa_models.html",
         apa_comparison="reports/tables/apa_comparison.html",
         apa_correlations="reports/tables/apa_correlations.html",
-        interactions="reports/interactions.json",
-        profile_ci="reports/profile_ci.json",
-        bootstrap=lambda w: ["reports/bootstrap.json"] if BOOT["resamples"] else [],
+        interactions=paths.INTERACTIONS,
+        profile_ci=paths.PROFILE_CI,
+        bootstrap=lambda w: [paths.BOOTSTRAP] if BOOT.resamples else [],
         predictions=PREDICTIONS,  # [json, figures dir] for GLMM plans, else [] (predictions.smk)
-        result_figures="reports/figures/results",
-        model_figures="reports/figures/model",
-        deviations="reports/deviations.json",
-        decisions="reports/decisions.json",
-        reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],
+        result_figures=paths.RESULT_FIGURES,
+        model_figures=paths.MODEL_FIGURES,
+        deviations=paths.DEVIATIONS,
+        decisions=paths.DECISIONS,
+        reproducibility=lambda w: [p for p in [paths.REPRODUCIBILITY] if Path(p).exists()],
         code=mp.library_files(
             "report", "prereg", "missing.report_section", "diagnostics.glmm_residuals"
         ),
     output:
-        html="reports/report.html",
-        notebook="reports/report.ipynb",
+        html=paths.REPORT_HTML,
+        notebook=paths.REPORT_NOTEBOOK,
     params:
         spec=lambda w: PLAN.slice_report(),
     log:

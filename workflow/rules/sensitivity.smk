@@ -25,16 +25,16 @@ wildcard_constraints:
 
 rule sensitivity_influence:
     input:
-        data="data/interim/clean.parquet",
+        data=paths.CLEAN,
         code=SENS_CODE + mp.library_files("sensitivity.influence"),
         # a GLMM plan's cluster influence comes from the GLMM refits of mlmpipe.diagnostics
         glmm_code=mp.library_files("diagnostics.influence", "diagnostics.glmm_influence")
         if PLAN.glmm_options()
         else [],
     output:
-        "reports/sensitivity/influence.json",
+        paths.SENS_INFLUENCE,
     params:
-        spec=lambda w: mp.canonical_json(SENS.influence_definition()),
+        spec=lambda w: SENS.influence_slice().to_json(),
     log:
         "logs/sensitivity/influence.log",
     script:
@@ -43,14 +43,14 @@ rule sensitivity_influence:
 
 rule sensitivity_spec:
     input:
-        data="data/interim/clean.parquet",
+        data=paths.CLEAN,
         influence=lambda w: sens_grid.spec_inputs(PLAN, w.spec),
         code=SENS_CODE,
         missing_code=lambda w: sens_grid.spec_code(PLAN, w.spec),  # imputation/delta specs only
     output:
-        "reports/sensitivity/specs/{spec}.json",
+        paths.spec_path("{spec}"),
     params:
-        spec=lambda w: mp.canonical_json(SENS.definition(w.spec)),
+        spec=lambda w: SENS.spec_slice(w.spec).to_json(),
     log:
         "logs/sensitivity/{spec}.log",
     benchmark:
@@ -61,16 +61,16 @@ rule sensitivity_spec:
 
 rule sensitivity_summary:
     input:
-        specs=expand("reports/sensitivity/specs/{spec}.json", spec=SENS.ids),
+        specs=[paths.spec_path(s) for s in SENS.ids],
         code=mp.library_files(
             "sensitivity.summary", "sensitivity.figures", "sensitivity.steps", "report.figures"
         ),
     output:
-        summary="reports/sensitivity/summary.json",
-        table="reports/tables/sensitivity.csv",
-        figure="reports/figures/specification_curve.png",
+        summary=paths.SENS_SUMMARY,
+        table=paths.SENS_TABLE,
+        figure=paths.SENS_FIGURE,
     params:
-        spec=lambda w: mp.canonical_json(SENS.summary_definition()),
+        spec=lambda w: SENS.summary_slice().to_json(),
     log:
         "logs/sensitivity/summary.log",
     script:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlmpipe import paths
 from mlmpipe.engine.optimize import OptSummary
 from mlmpipe.formula import FormulaSpec, build_design, parse_formula
 from mlmpipe.formula.terms import Design
@@ -346,7 +347,7 @@ class FitRecord:
 
 def arrays_path(path: str | Path) -> Path:
     """Where the arrays of the record stored at ``path`` live (``imp0.json`` -> ``imp0.npz``)."""
-    return Path(path).with_suffix(".npz")
+    return Path(paths.arrays_path(path))
 
 
 def load_record(path: str | Path) -> FitRecord:
