@@ -26,6 +26,11 @@ class EstimationError(MlmpipeError):
     """A model cannot be estimated (e.g. more random effects than observations)."""
 
 
+class SpecificationUnavailable(MlmpipeError):
+    """A multiverse specification asks for something that cannot be estimated (the reason is
+    recorded in its artifact; the other specifications go on)."""
+
+
 class MlmpipeWarning(UserWarning):
     """Base class of mlmpipe warnings."""
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from mlmpipe.errors import SpecificationUnavailable
 from mlmpipe.missing.delta import delta_adjust
 from mlmpipe.missing.handle import imputation_spec
 from mlmpipe.missing.mi_chained import FLAG, impute_multilevel
@@ -69,8 +70,6 @@ def missing_definition(plan: Plan) -> dict:
 def impute_for_model(df: pd.DataFrame, variables: list[str], spec: dict) -> list[pd.DataFrame]:
     """``spec["m"]`` imputed copies of the model's variables (``variables``: outcome, cluster ID,
     raw predictors); one data set when none of them has a missing value."""
-    from mlmpipe.sensitivity.specification import SpecificationUnavailable
-
     if spec is None:
         raise SpecificationUnavailable("missing-data imputation needs the plan's missing section")
     used = set(variables)
@@ -99,8 +98,6 @@ def delta(
     df: pd.DataFrame, variables: list[str], seed: int, spec: dict | None = None
 ) -> list[pd.DataFrame]:
     """The ``delta`` option: the imputations with the imputed outcome shifted by delta x SD."""
-    from mlmpipe.sensitivity.specification import SpecificationUnavailable
-
     if spec is None or spec.get("delta") is None:
         raise SpecificationUnavailable(
             "missing=delta needs missing.delta.grid in the plan (the shift is its largest |delta|)"
@@ -132,11 +129,3 @@ def _shift_discrete(
         prepare_shift(s, outcome, f, spec["glmm"], r).shifted(spec["delta"])
         for s, r in zip(sets, rngs, strict=True)
     ]
-
-
-def register() -> None:
-    """Make ``imputation`` and ``delta`` options of the multiverse's ``missing`` dimension."""
-    from mlmpipe.sensitivity.specification import register_missing_method
-
-    register_missing_method("imputation", imputation)
-    register_missing_method("delta", delta)

@@ -33,14 +33,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from mlmpipe.errors import MlmpipeError, PlanError
+from mlmpipe.errors import PlanError, SpecificationUnavailable
 from mlmpipe.formula.edit import formula_from, random_intercepts_only, uncorrelated
+from mlmpipe.missing import multiverse
 from mlmpipe.sensitivity.families import not_applicable
-
-
-class SpecificationUnavailable(MlmpipeError):
-    """This specification asks for something that cannot be estimated (the reason is recorded)."""
-
 
 # --------------------------------------------------------------------------- missing-data hook
 
@@ -58,10 +54,12 @@ def listwise(
 #: Missing-data methods: name -> function(data, variables, seed, missing spec) returning completed
 #: data sets (``variables``: outcome, cluster ID, raw predictors; the spec is the definition's
 #: ``missing`` entry, present for imputation specifications). More than one data set is analysed
-#: separately and pooled by Rubin's rules. :mod:`mlmpipe.missing.multiverse` registers
-#: ``imputation`` and ``delta`` with :func:`register_missing_method`.
+#: separately and pooled by Rubin's rules. ``imputation`` and ``delta`` come from
+#: :mod:`mlmpipe.missing.multiverse`; :func:`register_missing_method` adds others.
 MISSING_METHODS: dict[str, Callable[[pd.DataFrame, list[str], int], list[pd.DataFrame]]] = {
     "listwise": listwise,
+    "imputation": multiverse.imputation,
+    "delta": multiverse.delta,
 }
 
 
@@ -114,9 +112,6 @@ def center(df: pd.DataFrame, d: dict) -> pd.DataFrame:
 
 def prepare(df: pd.DataFrame, d: dict, influence: dict | None, seed: int = 0) -> list[pd.DataFrame]:
     """Missing-data method -> drop flagged clusters -> centering; returns the analysed data sets."""
-    from mlmpipe.missing.multiverse import register
-
-    register()  # imputation and delta
     method = d["choices"]["missing"]
     if method not in MISSING_METHODS:
         raise SpecificationUnavailable(
