@@ -60,7 +60,7 @@ cat(toJSON(list(seconds = t, ddf = ddf, names = names(fixef(m))), digits = NA, a
 
 def time_ours(key: str, repeat: int) -> dict:
     import mlmpipe
-    from mlmpipe.inference.kenward_roger import kr_adjustment
+    from mlmpipe.engine.kenward_roger import kr_adjustment
 
     formula, _ = CASES[key]
     data = load_case(key)

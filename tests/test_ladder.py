@@ -135,7 +135,6 @@ def test_engine_optimizer_option(hsb):
 def test_decision_log_counts_rungs_and_flags_imputations_ending_at_different_models():
     from mlmpipe.ladder import decision_log
     from mlmpipe.prereg.tables import decision_summary
-
     from mlmpipe.record import FitRecord
 
     def fit(formula, rung):

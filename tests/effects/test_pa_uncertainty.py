@@ -24,7 +24,7 @@ from mlmpipe.effects.predictions import (
     mean_response,
     random_sd_jacobian,
 )
-from mlmpipe.inference.numderiv import jacobian
+from mlmpipe.engine.numderiv import jacobian
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "glmm" / "pa_uncertainty.json"
 FIX = json.loads(FIXTURE.read_text())

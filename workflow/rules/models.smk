@@ -3,7 +3,7 @@ rule fit:
         data=paths.processed_path("{imp}"),
         code=mp.library_files(
             "api", "formula", "engine", "backends", "ladder", "steps",
-            "inference.satterthwaite", "inference.numderiv", "inference.kenward_roger",
+            "engine",
             "diagnostics.response",
         ),
     output:

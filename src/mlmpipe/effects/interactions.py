@@ -25,7 +25,7 @@ from scipy import stats
 from mlmpipe.effects.parts import cluster_means, level_of_columns
 from mlmpipe.effects.refit import fit_again
 from mlmpipe.engine.results import LmmResult
-from mlmpipe.inference.satterthwaite import contrast_df
+from mlmpipe.engine.satterthwaite import contrast_df
 from mlmpipe.record import FitRecord, restore
 
 

@@ -59,11 +59,11 @@ def _fit_model(
     msgs = list(model.warnings)
     report_problems(optsum, msgs, stacklevel=4)
     if df_method == "satterthwaite":
-        from mlmpipe.inference.satterthwaite import satterthwaite_df
+        from mlmpipe.engine.satterthwaite import satterthwaite_df
 
         df = satterthwaite_df(model, theta, sigma, vcov)
     elif df_method == "kenward_roger":
-        from mlmpipe.inference.kenward_roger import kenward_roger
+        from mlmpipe.engine.kenward_roger import kenward_roger
 
         adj = kenward_roger(model, theta, sigma, vcov)
         vcov, df = adj.vcov_adj, adj.coef_df()
@@ -96,7 +96,7 @@ def fit_lmm(
     Estimation: profiled deviance of the penalized least-squares problem (Bates, Maechler, Bolker &
     Walker 2015, J. Stat. Softw. 67(1)); Satterthwaite df as lmerTest (Kuznetsova et al. 2017).
     ``df_method="kenward_roger"`` (REML only) reports Kenward-Roger adjusted SEs and df as
-    pbkrtest (Kenward & Roger 1997; :mod:`mlmpipe.inference.kenward_roger`).
+    pbkrtest (Kenward & Roger 1997; :mod:`mlmpipe.engine.kenward_roger`).
     """
     from mlmpipe.formula import build_design
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import mlmpipe
+from mlmpipe.engine.kenward_roger import kenward_roger, kr_adjustment, kr_ftest
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.errors import EstimationError
 from mlmpipe.formula import build_design
-from mlmpipe.inference.kenward_roger import kenward_roger, kr_adjustment, kr_ftest
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "kr" / "kr_fits.json"
 VECTORS = ("theta", "fixed_names", "beta", "kr_ddf")
@@ -207,7 +207,7 @@ def test_bad_contrast_names_are_named():
 
 
 def test_too_many_random_effects_raise_naming_the_size(monkeypatch):
-    import mlmpipe.inference.kenward_roger as kr
+    import mlmpipe.engine.kenward_roger as kr
 
     model, _, _ = at_r_optimum("penicillin_crossed")  # 24 plates + 6 samples
     monkeypatch.setattr(kr, "MAX_RANEF", 10)

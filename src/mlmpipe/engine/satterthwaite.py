@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlmpipe.inference.numderiv import hessian, jacobian
+from mlmpipe.engine.numderiv import hessian, jacobian
 
 
 def varpar_covariance(model, varpar: np.ndarray, tol: float = 1e-8) -> np.ndarray:
