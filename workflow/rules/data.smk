@@ -1,3 +1,7 @@
+# Library code of each rule: the import closure of the function its script calls (codedeps).
+from mlmpipe import codedeps
+
+
 if PLAN.data["source"] == "example":
 
     rule fetch_example:
@@ -15,7 +19,7 @@ if PLAN.data["source"] == "example":
 rule validate:
     input:
         raw=mp.raw_path(PLAN),
-        code=mp.library_files("data", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:validate_step", "mlmpipe.data:read_table", "mlmpipe.data.descriptives:descriptives_table"),
     output:
         clean="data/interim/clean.parquet",
         checks="reports/checks.json",
@@ -33,12 +37,7 @@ rule validate:
 rule missing:
     input:
         clean="data/interim/clean.parquet",
-        code=mp.library_files(  # not pool/delta/figures: those do not rerun the imputation
-            *(f"missing.{m}" for m in ("handle", "diagnostics", "mcar", "indicators")),
-            *(f"missing.{m}" for m in ("mi_chained", "mi_models", "mi_methods")),
-            *(f"missing.{m}" for m in ("mi_categorical", "mi_three_level")),
-            "steps",
-        ),
+        code=codedeps.code_files("mlmpipe.steps:missing_step"),
     output:
         imputed=expand("data/interim/imputed/imp{imp}.parquet", imp=PLAN.imputations),
         report="reports/missing.json",
@@ -54,7 +53,7 @@ rule missing:
 rule centering_state:
     input:
         data="data/interim/imputed/imp0.parquet",
-        code=mp.library_files("centering", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:centering_state_step"),
     output:
         "reports/centering.json",
     params:
@@ -69,7 +68,7 @@ rule centering_state_imputed:
     # missing.centering: per_imputation -- group/grand means of each imputed data set
     input:
         data="data/interim/imputed/imp{imp}.parquet",
-        code=mp.library_files("centering", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:centering_state_step"),
     output:
         "reports/centering/imp{imp}.json",
     params:
@@ -84,7 +83,7 @@ rule center:
     input:
         data="data/interim/imputed/imp{imp}.parquet",
         state=lambda w: mp.centering_state_path(PLAN, w.imp),
-        code=mp.library_files("centering", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:center_step"),
     output:
         "data/processed/imp{imp}.parquet",
     log:

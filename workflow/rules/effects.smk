@@ -1,4 +1,6 @@
 # Effect sizes of the model sequence and diagnostics of the final model (issue 6).
+from mlmpipe import codedeps
+
 EFFECTS_EST = "reml" if "reml" in PLAN.estimators else "ml"
 FINAL_MODEL = PLAN.model_names[-1]
 
@@ -12,7 +14,7 @@ rule effects:
             estimator=EFFECTS_EST,
             imp=PLAN.pooled_imputations,
         ),
-        code=mp.library_files("effects", "compare", "missing.rubin", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:effects_step"),
     output:
         "reports/effects.json",
     params:
@@ -28,7 +30,7 @@ rule diagnose:
         data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
         fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}.json",
         resid=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/imp{PLAN.imputations[0]}_resid.parquet",
-        code=mp.library_files("diagnostics", "effects", "engine", "formula", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:diagnose_step"),
     output:
         residuals="reports/diagnostics/residuals.json",
         influence="reports/diagnostics/influence.json",
@@ -52,7 +54,7 @@ rule apa_tables:
         ),
         comparison="reports/comparison.json",
         effects="reports/effects.json",
-        code=mp.library_files("report.apa", "report.export", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:apa_tables_step"),
     output:
         expand(
             "reports/tables/apa_{table}.{ext}",
@@ -71,7 +73,7 @@ rule interactions:
     input:
         data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
         fit=f"reports/fits/{FINAL_MODEL}/{EFFECTS_EST}/pooled.json",
-        code=mp.library_files("effects", "engine", "formula", "inference", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:interactions_step"),
     output:
         "reports/interactions.json",
     params:
@@ -90,7 +92,7 @@ rule profile_ci:
             model=PLAN.model_names,
             estimator=EFFECTS_EST,
         ),
-        code=mp.library_files("inference", "engine", "formula", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:profile_step"),
     output:
         "reports/profile_ci.json",
     params:
@@ -110,7 +112,7 @@ rule bootstrap_batch:
     input:
         data=f"data/processed/imp{PLAN.imputations[0]}.parquet",
         fit=f"reports/fits/{BOOT_MODEL}/{EFFECTS_EST}/pooled.json",
-        code=mp.library_files("inference", "engine", "formula", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:bootstrap_batch_step"),
     output:
         "reports/bootstrap/batch{batch}.json",
     wildcard_constraints:
@@ -129,7 +131,7 @@ rule bootstrap:
     input:
         batches=expand("reports/bootstrap/batch{batch}.json", batch=range(BOOT["batches"])),
         fit=f"reports/fits/{BOOT_MODEL}/{EFFECTS_EST}/pooled.json",
-        code=mp.library_files("inference", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:bootstrap_step"),
     output:
         "reports/bootstrap.json",
     params:
@@ -148,7 +150,7 @@ rule result_figures:
         diag="reports/diagnostics/residuals.json",
         influence="reports/diagnostics/influence.json",
         interactions="reports/interactions.json",
-        code=mp.library_files("report", "diagnostics"),
+        code=codedeps.code_files("mlmpipe.report.figure_files:result_figures", "mlmpipe.report.figure_files:save_figures"),
     output:
         directory("reports/figures/results"),
     log:
@@ -160,7 +162,7 @@ rule result_figures:
 rule report_docx:
     input:
         html="reports/report.html",
-        code=mp.library_files("report.export"),
+        code=codedeps.code_files("mlmpipe.report.export:report_to_docx"),
     output:
         "reports/report.docx",
     log:

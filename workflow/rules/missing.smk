@@ -1,11 +1,12 @@
 # Missing-data figures and the MNAR delta analysis (mlmpipe.missing); targets: mlmpipe.missing.targets
+from mlmpipe import codedeps
 from mlmpipe.missing.report_section import missing_report_inputs as mp_missing_inputs
 
 
 rule missing_figures:
     input:
         report="reports/missing.json",
-        code=mp.library_files("missing.figures", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:missing_figures_step", "mlmpipe.report.figures:to_png"),
     output:
         patterns="reports/figures/missing_patterns.png",
     log:
@@ -17,7 +18,7 @@ rule missing_figures:
 rule imputation_trace:
     input:
         report="reports/missing.json",
-        code=mp.library_files("missing.figures", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:missing_figures_step", "mlmpipe.report.figures:to_png"),
     output:
         trace="reports/figures/imputation_trace.png",
     log:
@@ -29,7 +30,7 @@ rule imputation_trace:
 rule delta:
     input:
         data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
-        code=mp.library_files("missing", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:delta_step", "mlmpipe.report.figures:to_png"),
     output:
         json="reports/missing_delta.json",
         figure="reports/figures/tipping_point.png",

@@ -1,11 +1,10 @@
+from mlmpipe import codedeps
+
+
 rule fit:
     input:
         data="data/processed/imp{imp}.parquet",
-        code=mp.library_files(
-            "api", "formula", "engine", "backends", "ladder", "steps",
-            "inference.satterthwaite", "inference.numderiv", "inference.kenward_roger",
-            "diagnostics.response",
-        ),
+        code=codedeps.code_files("mlmpipe.steps:fit_step"),
     output:
         fit="reports/fits/{model}/{estimator}/imp{imp}.json",
         resid="reports/fits/{model}/{estimator}/imp{imp}_resid.parquet",
@@ -22,7 +21,7 @@ rule pool:
         fits=expand(
             "reports/fits/{{model}}/{{estimator}}/imp{imp}.json", imp=PLAN.pooled_imputations
         ),
-        code=mp.library_files("missing", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:pool_step"),
     output:
         "reports/fits/{model}/{estimator}/pooled.json",
     log:
@@ -38,7 +37,7 @@ rule compare:
             model=PLAN.model_names,
             estimator=PLAN.estimators,
         ),
-        code=mp.library_files("compare", "effects", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:compare_step"),
     output:
         json="reports/comparison.json",
         table="reports/tables/comparison.csv",

@@ -1,6 +1,10 @@
+from mlmpipe import codedeps
+
+
 rule provenance:
     input:
         raw=mp.raw_path(PLAN),
+        code=codedeps.code_files("mlmpipe.provenance:provenance_record"),
     output:
         "reports/provenance.json",
     params:
@@ -22,14 +26,7 @@ rule model_figures:
             model=PLAN.model_names,
             estimator=EFFECTS_EST,
         ),
-        code=mp.library_files(
-            "report.slopes",
-            "report.variance_partition",
-            "report.figure_files",
-            "report.figures",
-            "effects",
-            "formula",
-        ),
+        code=codedeps.code_files("mlmpipe.report.figure_files:model_figures", "mlmpipe.report.figure_files:save_figures"),
     output:
         directory("reports/figures/model"),
     params:
@@ -77,8 +74,9 @@ rule report:
         deviations="reports/deviations.json",
         decisions="reports/decisions.json",
         reproducibility=lambda w: [p for p in ["reports/reproducibility.json"] if Path(p).exists()],
-        code=mp.library_files(
-            "report", "prereg", "missing.report_section", "diagnostics.glmm_residuals"
+        code=codedeps.code_files(  # and what the notebook (an input) imports
+            "mlmpipe.report.render:render_report",
+            *codedeps.script_targets(Path(workflow.basedir) / "workflow/notebooks/report.ipynb"),
         ),
     output:
         html="reports/report.html",
