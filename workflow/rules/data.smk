@@ -19,7 +19,11 @@ if PLAN.data["source"] == "example":
 rule validate:
     input:
         raw=mp.raw_path(PLAN),
-        code=codedeps.code_files("mlmpipe.steps:validate_step", "mlmpipe.data:read_table", "mlmpipe.data.descriptives:descriptives_table"),
+        code=codedeps.code_files(
+            "mlmpipe.steps:validate_step",
+            "mlmpipe.data:read_table",
+            "mlmpipe.data.descriptives:descriptives_table",
+        ),
     output:
         clean="data/interim/clean.parquet",
         checks="reports/checks.json",

@@ -150,7 +150,10 @@ rule result_figures:
         diag="reports/diagnostics/residuals.json",
         influence="reports/diagnostics/influence.json",
         interactions="reports/interactions.json",
-        code=codedeps.code_files("mlmpipe.report.figure_files:result_figures", "mlmpipe.report.figure_files:save_figures"),
+        code=codedeps.code_files(
+            "mlmpipe.report.figure_files:result_figures",
+            "mlmpipe.report.figure_files:save_figures",
+        ),
     output:
         directory("reports/figures/results"),
     log:

@@ -6,7 +6,10 @@ from mlmpipe.missing.report_section import missing_report_inputs as mp_missing_i
 rule missing_figures:
     input:
         report="reports/missing.json",
-        code=codedeps.code_files("mlmpipe.steps:missing_figures_step", "mlmpipe.report.figures:to_png"),
+        code=codedeps.code_files(
+            "mlmpipe.steps:missing_figures_step",
+            "mlmpipe.report.figures:to_png",
+        ),
     output:
         patterns="reports/figures/missing_patterns.png",
     log:
@@ -18,7 +21,10 @@ rule missing_figures:
 rule imputation_trace:
     input:
         report="reports/missing.json",
-        code=codedeps.code_files("mlmpipe.steps:missing_figures_step", "mlmpipe.report.figures:to_png"),
+        code=codedeps.code_files(
+            "mlmpipe.steps:missing_figures_step",
+            "mlmpipe.report.figures:to_png",
+        ),
     output:
         trace="reports/figures/imputation_trace.png",
     log:

@@ -10,7 +10,10 @@ rule predictions:
     input:
         data=expand("data/processed/imp{imp}.parquet", imp=PLAN.pooled_imputations),
         fit=f"reports/fits/{PLAN.model_names[-1]}/ml/pooled.json",
-        code=codedeps.code_files("mlmpipe.steps:predictions_step", "mlmpipe.report.figure_files:save_figures"),
+        code=codedeps.code_files(
+            "mlmpipe.steps:predictions_step",
+            "mlmpipe.report.figure_files:save_figures",
+        ),
     output:
         json="reports/predictions.json",
         figures=directory("reports/figures/predictions"),

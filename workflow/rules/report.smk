@@ -26,7 +26,10 @@ rule model_figures:
             model=PLAN.model_names,
             estimator=EFFECTS_EST,
         ),
-        code=codedeps.code_files("mlmpipe.report.figure_files:model_figures", "mlmpipe.report.figure_files:save_figures"),
+        code=codedeps.code_files(
+            "mlmpipe.report.figure_files:model_figures",
+            "mlmpipe.report.figure_files:save_figures",
+        ),
     output:
         directory("reports/figures/model"),
     params:
