@@ -1,11 +1,13 @@
 """Editing a library module reruns exactly the rules whose library function runs it.
 
 The project runs a copy of src/mlmpipe (PYTHONPATH), so a test can edit the library. The fast
-test fakes every output of the sleepstudy plan and records them with ``snakemake --touch``
-(no job runs); the slow one runs part of the DAG for real, so Snakemake records input checksums.
-After an edit, ``snakemake -n --rerun-triggers code`` must list, as outdated by their own
-inputs, exactly the jobs whose rule's code closure (mlmpipe.codedeps) holds the edited file; every
-other listed job is outdated only because an upstream job reruns.
+test fakes every output of the sleepstudy plan and records them with ``snakemake --touch`` (no job
+runs); the slow one runs most of the DAG for real (Snakemake then records input checksums) with
+every script traced, and checks that each library function that ran lies in its rule's closure.
+After an edit, ``snakemake -n --rerun-triggers code`` must list exactly the jobs of the rules
+whose code closure (mlmpipe.codedeps) holds the edited file and of the rules downstream of them.
+Snakemake prints one reason per job: a downstream job of an outdated job reads "Input files
+updated by another job" even when its own code changed too, so the job set is what is compared.
 """
 
 import os
@@ -62,7 +64,7 @@ def closure(targets: list[str], lib: Path) -> set[str]:
 
 def rule_graph(proj: Path, env: dict, targets: list[str]) -> dict[str, set[str]]:
     """Rule -> the rules that consume its outputs, in the DAG of ``targets``."""
-    dot = snakemake(proj, env, "--rulegraph", *targets)
+    dot = snakemake(proj, env, "--rulegraph", "dot", *targets)
     label = dict(re.findall(r'(?m)^\s*(\d+)\[label = "(\w+)"', dot))
     graph: dict[str, set[str]] = {name: set() for name in label.values()}
     for a, b in re.findall(r"(?m)^\s*(\d+) -> (\d+)", dot):
@@ -74,13 +76,13 @@ def check_edit(
     proj: Path, env: dict, lib: Path, module: str, targets: list[str], graph: dict[str, set[str]]
 ) -> set[str]:
     """Append a comment to ``module`` of the library copy and dry-run with the code trigger: the
-    jobs listed are those of the rules whose closure holds the module (all of their jobs) and of
-    the rules downstream of them, nothing else. Return the rules whose closure holds it."""
+    rules of the jobs listed are those whose closure holds the module and those downstream of
+    them, nothing else. Return the rules whose closure holds it."""
     path = lib / module
     text, stat = path.read_text(), path.stat()
     path.write_text(text + "# edited by test_code_rerun\n")
     try:
-        jobs = planned_jobs(snakemake(proj, env, "-n", "--rerun-triggers", "code", *targets))
+        jobs = planned_jobs(snakemake(proj, env, "-n", *targets, "--rerun-triggers", "code"))
     finally:  # the original content and mtime: the next edit is seen alone
         path.write_text(text)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -185,9 +187,9 @@ def test_after_a_real_run_an_edit_reruns_and_a_bare_touch_does_not(tmp_path):
         checked.add(script)
     assert {"fit.py", "effects.py", "compare.py", "apa_tables.py", "diagnose.py"} <= checked
 
-    assert "Nothing to be done" in snakemake(proj, env, "-n", "--rerun-triggers", "code", *targets)
+    assert "Nothing to be done" in snakemake(proj, env, "-n", *targets, "--rerun-triggers", "code")
     os.utime(lib / "engine/lmm.py")  # newer mtime, same content: the recorded checksum matches
-    assert "Nothing to be done" in snakemake(proj, env, "-n", "--rerun-triggers", "code", *targets)
+    assert "Nothing to be done" in snakemake(proj, env, "-n", *targets, "--rerun-triggers", "code")
     graph = rule_graph(proj, env, targets)
     assert check_edit(proj, env, lib, "missing/pool.py", targets, graph) == {"pool", "compare"}
     assert check_edit(proj, env, lib, "engine/lmm.py", targets, graph) >= {"fit", "effects"}
