@@ -144,7 +144,12 @@ def test_decision_log_counts_rungs_and_flags_imputations_ending_at_different_mod
                 "estimator": "reml",
                 "formula": formula,
                 "planned_formula": "y ~ (x | g)",
-                "ladder": {"used_rung": rung, "resolved": True, "formula": formula, "decisions": []},
+                "ladder": {
+                    "used_rung": rung,
+                    "resolved": True,
+                    "formula": formula,
+                    "decisions": [],
+                },
             }
         )
 

@@ -79,14 +79,14 @@ def test_fit_step_uses_the_planned_df_method():
 def test_model_table_note_names_the_df_method():
     """The APA model-sequence table says which df its p-values used."""
     import mlmpipe
-    from mlmpipe.record import FitRecord
+    from mlmpipe.record.capture import record_from_result
     from mlmpipe.report.apa import model_sequence_table
 
     case = json.loads((ROOT / "tests/fixtures/kr/kr_fits.json").read_text())["cases"]
     df = pd.DataFrame(case["sleepstudy_rs"]["data"])
     models = [{"name": "m1", "label": "random slope"}]
     for method, words in [("satterthwaite", "Satterthwaite df"), ("kenward_roger", "Kenward")]:
-        fit = FitRecord.from_result(
+        fit = record_from_result(
             mlmpipe.fit(case["sleepstudy_rs"]["formula"], df, df_method=method)
         )
         table = model_sequence_table(models, {("m1", "reml"): fit})

@@ -23,6 +23,7 @@ from mlmpipe.plan.slices import (
     ValidateSlice,
 )
 from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 
 def _levels(vspec: ValidateSlice) -> list[tuple[str, str | None, list[str]]]:
@@ -109,7 +110,7 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[FitRecord, pd.DataFra
         f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught
     ]
     own = list(getattr(res, "warnings", []))
-    record = FitRecord.from_result(
+    record = record_from_result(
         res,
         model=fspec.model,
         estimator=est,

@@ -13,7 +13,7 @@ from mlmpipe.diagnostics import (
     standardized_modes,
 )
 from mlmpipe.errors import EstimationError
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 FORMULA = "y ~ 1 + x + (1 | g)"
 
@@ -30,7 +30,7 @@ def sim():
     y[(g == 9) & (np.arange(J * n) % n == 0)] += 9.0  # one level-1 outlier
     d = pd.DataFrame({"y": y, "x": x, "g": g})
     res = mlmpipe.fit(FORMULA, d, reml=True)
-    fit = FitRecord.from_result(res, model="sim")
+    fit = record_from_result(res, model="sim")
     resid = pd.DataFrame({"row": res.rows, "fitted": res.fitted(), "residual": res.residuals()})
     return d, fit, resid
 

@@ -22,7 +22,7 @@ from mlmpipe.diagnostics import (
 )
 from mlmpipe.diagnostics.glmm_residuals import trend_tests
 from mlmpipe.errors import EstimationError
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 N = 20_000
 
@@ -186,7 +186,7 @@ def _fit(formula, data, family):
                 **response_columns(res),
             }
         )
-        _FITS[formula, family] = (FitRecord.from_result(res), table)
+        _FITS[formula, family] = (record_from_result(res), table)
     return _FITS[formula, family]
 
 

@@ -7,7 +7,7 @@ from scipy import special
 
 import mlmpipe
 from mlmpipe.diagnostics import leave_one_cluster_out
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 
 def test_glmm_influence_close_to_full_refits():
@@ -19,7 +19,7 @@ def test_glmm_influence_close_to_full_refits():
     data = pd.DataFrame({"g": g, "x": x, "y": y})
     formula = "y ~ x + (1 | g)"
     full = mlmpipe.fit(formula, data, family="binomial")
-    infl = leave_one_cluster_out(FitRecord.from_result(full), data, "g")
+    infl = leave_one_cluster_out(record_from_result(full), data, "g")
     assert infl["clusters"] == J and len(infl["table"]) == J and not infl["warnings"]
     assert "variance parameters" in infl["method"]
     approx = np.array([r["cooks_d"] for r in infl["table"]])

@@ -10,7 +10,7 @@ import pytest
 
 import mlmpipe
 from mlmpipe.diagnostics.influence import leave_one_cluster_out
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from tests.reference.datasets import load
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "influence.json"
@@ -35,7 +35,7 @@ def ours(ifix, sleep):
         res = mlmpipe.fit(c["formula"], sleep, reml=True)
         fit = res.to_dict()
         assert [f["estimate"] for f in fit["fixed"]] == pytest.approx(c["beta"], rel=1e-7)
-        out[case] = leave_one_cluster_out(FitRecord.from_result(res), sleep, c["group"])
+        out[case] = leave_one_cluster_out(record_from_result(res), sleep, c["group"])
     return out
 
 

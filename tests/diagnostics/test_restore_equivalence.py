@@ -17,6 +17,7 @@ from mlmpipe.engine.fit import fit_design
 from mlmpipe.engine.glmm import fit_glmm_design
 from mlmpipe.formula import build_design
 from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 RTOL = 1e-10
 
@@ -67,13 +68,13 @@ def sim():
 @pytest.mark.parametrize("df_method", ["satterthwaite", "kenward_roger"])
 def test_lmm_influence_restored_equals_refitted(monkeypatch, sim, df_method):
     res = mlmpipe.fit("y ~ x + (1 + x | g)", sim, reml=True, df_method=df_method)
-    rec = FitRecord.from_result(res, model="sim")
+    rec = record_from_result(res, model="sim")
     new, old = _old_and_new(monkeypatch, influence, _full_lmm_refit, rec, sim, "g")
     _assert_same(new, old)
 
 
 def test_glmm_influence_restored_equals_refitted(monkeypatch, sim):
-    rec = FitRecord.from_result(mlmpipe.fit("yb ~ x + (1 | g)", sim, family="binomial"))
+    rec = record_from_result(mlmpipe.fit("yb ~ x + (1 | g)", sim, family="binomial"))
     new, old = _old_and_new(monkeypatch, glmm_influence, _full_glmm_refit, rec, sim, "g")
     _assert_same(new, old)
 
@@ -87,7 +88,7 @@ def test_hsb_binary_cooks_distances_restored_equal_refitted(monkeypatch, tmp_pat
     d["cses"] = d["ses"] - d["meanses"]
     formula = "proficient ~ 1 + cses + minrty + sx + meanses + sector + (1 | school)"
     res = mlmpipe.fit(formula, d, family="binomial")
-    FitRecord.from_result(res, model="m2_level2").save(tmp_path / "imp0.json")
+    record_from_result(res, model="m2_level2").save(tmp_path / "imp0.json")
     rec = FitRecord.load(tmp_path / "imp0.json")
     new, old = _old_and_new(monkeypatch, glmm_influence, _full_glmm_refit, rec, d, "school")
     _assert_same(new, old)

@@ -6,7 +6,7 @@ import pytest
 
 import mlmpipe
 from mlmpipe.inference.bootstrap import bootstrap_batch, percentile_intervals
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def small():
     x = rng.normal(size=g.size)
     y = 2.0 + 0.7 * x + rng.normal(scale=1.0, size=30)[g] + rng.normal(scale=0.5, size=g.size)
     d = pd.DataFrame({"y": y, "x": x, "g": g})
-    fit = FitRecord.from_result(mlmpipe.fit("y ~ x + (1 | g)", d), model="small")
+    fit = record_from_result(mlmpipe.fit("y ~ x + (1 | g)", d), model="small")
     return d, fit
 
 

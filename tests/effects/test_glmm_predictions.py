@@ -15,6 +15,7 @@ from mlmpipe.effects.glmm_predictions import glmm_predictions
 from mlmpipe.effects.prediction_grid import predict_at, prediction_model
 from mlmpipe.errors import PlanError
 from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from mlmpipe.report.glmm_section import glmm_section
 from mlmpipe.report.prediction_figures import prediction_figures
 
@@ -95,7 +96,7 @@ def test_report_section_and_figure(binary, tmp_path):
     save_figures(figs, tmp_path / "figs")
     (tmp_path / "pred.json").write_text(json.dumps(out))
     res = mlmpipe.fit(fit.formula_text, d, family="binomial")
-    f = FitRecord.from_result(res, model="m1", estimator="ml")
+    f = record_from_result(res, model="m1", estimator="ml")
     items = glmm_section([f], [str(tmp_path / "pred.json"), str(tmp_path / "figs")])
     kinds = [k for k, _ in items]
     assert "png" in kinds

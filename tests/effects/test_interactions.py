@@ -6,7 +6,7 @@ from scipy import stats
 
 import mlmpipe
 from mlmpipe.effects.interactions import interaction_analysis, johnson_neyman
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_johnson_neyman_bounds_are_where_t_equals_critical():
 
 def test_continuous_moderator_gets_jn_and_curve(hsb):
     res = mlmpipe.fit("mAch ~ 1 + cses * meanses + (1 + cses | school)", hsb)
-    fit = FitRecord.from_result(res)
+    fit = record_from_result(res)
     (entry,) = interaction_analysis(fit, hsb)["interactions"]
     assert entry["moderator"] == "meanses" and not entry["binary_moderator"]
     assert [s["moderator_value"] for s in entry["simple_slopes"]] == [

@@ -12,7 +12,7 @@ import mlmpipe
 from mlmpipe.effects.pooled import pool_icc_ci
 from mlmpipe.effects.summary import effect_sizes
 from mlmpipe.missing import handle_missing
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from mlmpipe.steps import effects_step
 
 CSPEC = {
@@ -45,7 +45,7 @@ def fits_on(datasets):
     for m in CSPEC["models"]:
         for d in datasets:
             res = mlmpipe.fit(m["formula"], d, reml=True)
-            out.append(FitRecord.from_result(res, model=m["name"], estimator="reml"))
+            out.append(record_from_result(res, model=m["name"], estimator="reml"))
     return out
 
 

@@ -11,6 +11,7 @@ import pytest
 import mlmpipe
 from mlmpipe.inference.profile import profile_intervals, profile_sequence
 from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from tests.reference.datasets import load
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "profile_ci.json"
@@ -70,7 +71,7 @@ def test_hsb_null_matches_lme4(rfix, hsb):
 def test_slopes_correlations_and_bounds_match_lme4(pfix, hsb, name):
     case = pfix["cases"][name]
     data = _data(case, hsb)
-    fit = FitRecord.from_result(mlmpipe.fit(case["formula"], data, reml=True))
+    fit = record_from_result(mlmpipe.fit(case["formula"], data, reml=True))
     rows = profile_intervals(fit, data)
     got = {r["parameter"]: r for r in rows}
     exact = {r["parameter"]: r for r in case["confint_exact"]}
@@ -90,7 +91,7 @@ def test_slopes_correlations_and_bounds_match_lme4(pfix, hsb, name):
 def test_boundary_limits_are_flagged(pfix, hsb):
     case = pfix["cases"]["dyestuff2_zero"]
     data = load(case["data"])
-    fit = FitRecord.from_result(mlmpipe.fit(case["formula"], data, reml=True))
+    fit = record_from_result(mlmpipe.fit(case["formula"], data, reml=True))
     sd = profile_intervals(fit, data)[0]
     assert sd["estimate"] == 0.0 and sd["low"] == 0.0 and sd["low_at_bound"]
     assert 0 < sd["high"] < np.inf and not sd["high_at_bound"]
@@ -111,8 +112,8 @@ def test_sequence_profiles_random_slope_models(pfix):
     case = pfix["cases"]["sleepstudy_slope"]
     data = load(case["data"])
     fits = {
-        "m0": FitRecord.from_result(mlmpipe.fit("Reaction ~ Days + (1 | Subject)", data)),
-        "m1": FitRecord.from_result(mlmpipe.fit(case["formula"], data)),
+        "m0": record_from_result(mlmpipe.fit("Reaction ~ Days + (1 | Subject)", data)),
+        "m1": record_from_result(mlmpipe.fit(case["formula"], data)),
     }
     out = profile_sequence(["m0", "m1"], fits, data)
     assert out["skipped"] == {}

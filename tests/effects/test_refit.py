@@ -6,6 +6,7 @@ import mlmpipe
 from mlmpipe.effects.glmm_predictions import glmm_predictions
 from mlmpipe.effects.refit import fit_again
 from mlmpipe.record import FitRecord, ModelFamily
+from mlmpipe.record.capture import record_from_result
 from tests.effects.test_glmm_predictions import NO_PLAN, _data
 
 
@@ -24,7 +25,7 @@ def test_options_keep_nagq_zero_and_gaussian_has_none():
 def test_nagq_zero_record_is_fitted_again_with_nagq_zero():
     d = _data()
     res = mlmpipe.fit("y ~ x + w + (1 | g)", d, family="binomial", nagq=0)
-    rec = FitRecord.from_result(res, model="m1")
+    rec = record_from_result(res, model="m1")
     again = fit_again(rec, d)
     assert again.glmm.nagq == 0
     assert again.theta.tolist() == res.theta.tolist()

@@ -22,7 +22,9 @@ from mlmpipe.effects.interactions import (
 from mlmpipe.effects.parts import fit_parts
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.formula import build_design
-from mlmpipe.record import FitRecord, Pooling, restore
+from mlmpipe.record import FitRecord, Pooling
+from mlmpipe.record.capture import record_from_result
+from mlmpipe.record.restore import restore
 
 REL = 1e-10
 
@@ -53,7 +55,7 @@ def hsb_cross(rfix, hsb, tmp_path_factory):
     formula = rfix["models"]["m4_cross"]["formula"]
     res = mlmpipe.fit(formula, hsb, reml=True)
     path = tmp_path_factory.mktemp("rec") / "imp0.json"
-    FitRecord.from_result(res, model="m4_cross", estimator="reml").save(path)
+    record_from_result(res, model="m4_cross", estimator="reml").save(path)
     rec = FitRecord.load(path)
     old = analyse_interactions(mlmpipe.fit(formula, hsb, reml=True))
     return rec, old
@@ -83,7 +85,7 @@ def test_interactions_of_a_kenward_roger_record_use_the_unadjusted_covariance():
     d = pd.DataFrame({"y": y, "x": x, "w": w, "g": g})
     formula = "y ~ x * w + (1 | g)"
     res = mlmpipe.fit(formula, d, reml=True, df_method="kenward_roger")
-    rec = FitRecord.from_result(res)
+    rec = record_from_result(res)
     assert not np.allclose(rec.vcov, interaction_model(rec, d).vcov, rtol=1e-6)  # KR-adjusted
     old = analyse_interactions(mlmpipe.fit(formula, d, reml=True))
     assert_same(interaction_analysis(rec, d)["interactions"], old)

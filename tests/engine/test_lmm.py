@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlmpipe.engine import fit_design
+from mlmpipe.engine.fit import fit_design
 from mlmpipe.engine.lmm import LinearMixedModel, drop_rank_deficient
 from mlmpipe.errors import EstimationError, RankDeficiencyWarning, SingularFitWarning
 from mlmpipe.formula.terms import Design, ReTerm

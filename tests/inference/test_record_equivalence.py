@@ -22,6 +22,7 @@ from mlmpipe.inference.bootstrap import _parameters, bootstrap_batch
 from mlmpipe.inference.profile import profile_intervals
 from mlmpipe.inference.varpar import random_covariances
 from mlmpipe.record import FitRecord, Pooling
+from mlmpipe.record.capture import record_from_result
 from tests.reference.datasets import load
 
 RTOL = 1e-10
@@ -53,7 +54,7 @@ def _assert_rows_equal(new: list[dict], old: list[dict]) -> None:
 
 @pytest.mark.parametrize("reml,criterion", [(True, "fit"), (False, "ml")])
 def test_profile_of_restored_model_equals_rebuilt(monkeypatch, sleep, reml, criterion):
-    rec = FitRecord.from_result(mlmpipe.fit(SLOPE, sleep, reml=reml))
+    rec = record_from_result(mlmpipe.fit(SLOPE, sleep, reml=reml))
     new = profile_intervals(rec, sleep, criterion=criterion)
     with monkeypatch.context() as m:
         m.setattr(profile, "restore", _rebuilt)
@@ -62,10 +63,10 @@ def test_profile_of_restored_model_equals_rebuilt(monkeypatch, sleep, reml, crit
 
 
 def test_pooled_record_is_profiled_at_its_fit_to_the_data(sleep):
-    rec = FitRecord.from_result(mlmpipe.fit("Reaction ~ Days + (1 | Subject)", sleep, reml=False))
+    rec = record_from_result(mlmpipe.fit("Reaction ~ Days + (1 | Subject)", sleep, reml=False))
     pooled = rec.replace(pooling=Pooling("rubin", 2), theta=rec.theta * 1.1)
     own = fit_design(rec.design(sleep), reml=False, df_method="none", theta0=pooled.theta)
-    want = profile_intervals(FitRecord.from_result(own), sleep)
+    want = profile_intervals(record_from_result(own), sleep)
     _assert_rows_equal(profile_intervals(pooled, sleep), want)
 
 
@@ -100,7 +101,7 @@ def _replicates_from_dict(fit: dict, data: pd.DataFrame, resamples: int, seed: i
 
 def test_bootstrap_replicates_equal_those_from_the_fit_dict(sleep):
     res = mlmpipe.fit(SLOPE, sleep)
-    rec = FitRecord.from_result(res)
+    rec = record_from_result(res)
     new = bootstrap_batch(rec, sleep, 4, seed=20240101, batch=1)
     old = _replicates_from_dict(res.to_dict(), sleep, 4, 20240101, 1)
     assert not new["failures"] and len(new["replicates"]) == 4
@@ -111,6 +112,6 @@ def test_bootstrap_replicates_equal_those_from_the_fit_dict(sleep):
 
 def test_random_covariances_from_the_record_rows(sleep):
     res = mlmpipe.fit(SLOPE, sleep)
-    (names, S) = random_covariances(FitRecord.from_result(res).random)["Subject"]
+    (names, S) = random_covariances(record_from_result(res).random)["Subject"]
     assert names == ["(Intercept)", "Days"]
     np.testing.assert_allclose(S, res.covariance_matrices()["Subject"], rtol=1e-12)

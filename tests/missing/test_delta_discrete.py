@@ -13,7 +13,7 @@ from mlmpipe.missing.mi_chained import impute_multilevel
 from mlmpipe.missing.multiverse import delta as multiverse_delta
 from mlmpipe.missing.outcome_kind import restore_outcome
 from mlmpipe.missing.pool import pool_fits
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from tests.records import document
 
 GLMM = {"family": "binomial", "link": None, "nagq": 1}
@@ -59,7 +59,7 @@ def test_binary_delta_moves_the_pooled_estimate_monotonically(binary_imputed):
     assert res["sd_observed"] is None and res["units"].startswith("log odds ratio")
     # delta = 0 is the MI estimate of the same GLMM
     mi = document(
-        pool_fits([FitRecord.from_result(mlmpipe.fit(f, s, reml=False, **GLMM)) for s in sets])
+        pool_fits([record_from_result(mlmpipe.fit(f, s, reml=False, **GLMM)) for s in sets])
     )
     want = next(r for r in mi["fixed"] if r["term"] == "(Intercept)")
     at0 = next(r for r in res["rows"] if r["delta"] == 0.0)

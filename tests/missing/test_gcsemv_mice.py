@@ -11,7 +11,7 @@ import pytest
 
 import mlmpipe
 from mlmpipe.missing import handle_missing, pool_fits
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from tests.records import document
 
 REF = json.loads((Path(__file__).parents[1] / "fixtures/mi/gcsemv_mice.json").read_text())
@@ -29,7 +29,7 @@ def test_gcsemv_pooled_fixed_effects_agree_with_mice():
     types = {"gender": ("binary", ["F", "M"]), "written": ("continuous", None)}
     sets, _ = handle_missing(d, spec, levels, "course", types=types, seed=20240101)
     fits = [
-        FitRecord.from_result(mlmpipe.fit("course ~ gender + written + (1 | school)", s))
+        record_from_result(mlmpipe.fit("course ~ gender + written + (1 | school)", s))
         for s in sets[1:]
     ]
     pooled = document(pool_fits(fits))

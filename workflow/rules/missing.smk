@@ -1,3 +1,6 @@
+from mlmpipe import codedeps
+
+
 # Missing-data figures and the MNAR delta analysis (mlmpipe.missing); targets: mlmpipe.paths
 from mlmpipe.missing.report_section import missing_report_inputs as mp_missing_inputs
 
@@ -5,7 +8,10 @@ from mlmpipe.missing.report_section import missing_report_inputs as mp_missing_i
 rule missing_figures:
     input:
         report=paths.MISSING_REPORT,
-        code=mp.library_files("missing.figures", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.steps:missing_figures_step",
+            "mlmpipe.report.figures:to_png",
+        ),
     output:
         patterns=paths.MISSING_PATTERNS,
     log:
@@ -17,7 +23,10 @@ rule missing_figures:
 rule imputation_trace:
     input:
         report=paths.MISSING_REPORT,
-        code=mp.library_files("missing.figures", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.steps:missing_figures_step",
+            "mlmpipe.report.figures:to_png",
+        ),
     output:
         trace=paths.IMPUTATION_TRACE,
     log:
@@ -29,7 +38,7 @@ rule imputation_trace:
 rule delta:
     input:
         data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
-        code=mp.library_files("missing", "steps"),
+        code=codedeps.code_files("mlmpipe.steps:delta_step", "mlmpipe.report.figures:to_png"),
     output:
         json=paths.MISSING_DELTA,
         figure=paths.TIPPING_POINT,

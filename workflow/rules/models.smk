@@ -1,11 +1,10 @@
+from mlmpipe import codedeps
+
+
 rule fit:
     input:
         data=paths.processed_path("{imp}"),
-        code=mp.library_files(
-            "api", "formula", "engine", "backends", "ladder", "steps",
-            "engine",
-            "diagnostics.response",
-        ),
+        code=codedeps.code_files("mlmpipe.steps:fit_step"),
     output:
         fit=paths.fit_path("{model}", "{estimator}", "{imp}"),
         arrays=paths.arrays_path(paths.fit_path("{model}", "{estimator}", "{imp}")),
@@ -21,7 +20,10 @@ rule fit:
 rule pool:
     input:
         fits=[paths.fit_path("{model}", "{estimator}", i) for i in PLAN.pooled_imputations],
-        code=mp.library_files("missing", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:pool_step",
+        ),
     output:
         fit=paths.pooled_path("{model}", "{estimator}"),
         arrays=paths.arrays_path(paths.pooled_path("{model}", "{estimator}")),
@@ -34,7 +36,10 @@ rule pool:
 rule compare:
     input:
         fits=[paths.pooled_path(m, e) for m in PLAN.model_names for e in PLAN.estimators],
-        code=mp.library_files("compare", "effects", "steps"),
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.steps:compare_step",
+        ),
     output:
         json=paths.COMPARISON,
         table=paths.COMPARISON_TABLE,

@@ -1,5 +1,8 @@
 # GLMM predictions of the final model (issue 4): only plans with a non-gaussian family have it;
 # under multiple imputation the model is refitted on every completed data set and pooled.
+from mlmpipe import codedeps
+
+
 GLMM_PLAN = PLAN.glmm is not None
 PREDICTIONS = [paths.PREDICTIONS, paths.PREDICTION_FIGURES] if GLMM_PLAN else []
 
@@ -8,8 +11,10 @@ rule predictions:
     input:
         data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
         fit=paths.pooled_path(FINAL_MODEL, REPORT_EST),  # ML: a GLMM has no REML
-        code=mp.library_files(
-            "effects", "engine", "formula", "missing.rubin", "report.prediction_figures", "steps"
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.report.figure_files:save_figures",
+            "mlmpipe.steps:predictions_step",
         ),
     output:
         json=paths.PREDICTIONS,

@@ -1,12 +1,13 @@
 # Preregistration: deviations of the executed plan from the frozen one (prereg/, written by
 # 'mlmpipe prereg freeze') and the log of the preregistered convergence ladder of every fit.
+from mlmpipe import codedeps
 from mlmpipe.prereg.freeze import frozen_plan_path, freeze_record_path
 
 
 rule deviations:
     input:
         frozen=lambda w: [str(p) for p in (frozen_plan_path(), freeze_record_path()) if p.exists()],
-        code=mp.library_files("prereg"),
+        code=codedeps.code_files("mlmpipe.prereg.diff:deviations_step"),
     output:
         paths.DEVIATIONS,
     params:
@@ -25,7 +26,10 @@ rule decision_log:
             for e in PLAN.estimators
             for i in PLAN.imputations
         ],
-        code=mp.library_files("ladder"),
+        code=codedeps.code_files(
+            "mlmpipe.ladder:decision_log",
+            "mlmpipe.record:load_record",
+        ),
     output:
         paths.DECISIONS,
     log:

@@ -1,6 +1,10 @@
+from mlmpipe import codedeps
+
+
 rule provenance:
     input:
         raw=paths.raw_path(PLAN),
+        code=codedeps.code_files("mlmpipe.provenance:provenance_record"),
     output:
         paths.PROVENANCE,
     params:
@@ -18,13 +22,10 @@ rule model_figures:
         data=paths.processed_path(IMP0),
         fit=paths.fit_path(FINAL_MODEL, REPORT_EST, IMP0),
         fits=[paths.pooled_path(m, REPORT_EST) for m in PLAN.model_names],
-        code=mp.library_files(
-            "report.slopes",
-            "report.variance_partition",
-            "report.figure_files",
-            "report.figures",
-            "effects",
-            "formula",
+        code=codedeps.code_files(
+            "mlmpipe.record:load_record",
+            "mlmpipe.report.figure_files:model_figures",
+            "mlmpipe.report.figure_files:save_figures",
         ),
     output:
         directory(paths.MODEL_FIGURES),
@@ -65,8 +66,9 @@ rule report:
         deviations=paths.DEVIATIONS,
         decisions=paths.DECISIONS,
         reproducibility=lambda w: [p for p in [paths.REPRODUCIBILITY] if Path(p).exists()],
-        code=mp.library_files(
-            "report", "prereg", "missing.report_section", "diagnostics.glmm_residuals"
+        code=codedeps.code_files(  # and what the notebook (an input) imports
+            "mlmpipe.report.render:render_report",
+            *codedeps.script_targets(Path(workflow.basedir) / "workflow/notebooks/report.ipynb"),
         ),
     output:
         html=paths.REPORT_HTML,

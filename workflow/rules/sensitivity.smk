@@ -1,22 +1,9 @@
 # The multiverse (plan section `sensitivity:`): one job per specification, each with only its own
 # definition as params, so adding an option runs only the new specifications.
+from mlmpipe import codedeps
 from mlmpipe.sensitivity import grid as sens_grid
 
 SENS = PLAN.sensitivity
-# Library code each rule depends on (an edit to the summary does not rerun the specifications).
-SENS_CODE = mp.library_files(
-    "sensitivity.specification",
-    "sensitivity.alternatives",
-    "sensitivity.steps",
-    "centering",
-    "api",
-    "formula",
-    "engine",
-    "inference",
-    "ladder",
-) + (  # GLMM specs and the family's GLM/GEE (for gaussian plans it only says every choice applies)
-    mp.library_files("sensitivity.families") if PLAN.glmm_options() else []
-)
 
 
 wildcard_constraints:
@@ -26,11 +13,7 @@ wildcard_constraints:
 rule sensitivity_influence:
     input:
         data=paths.CLEAN,
-        code=SENS_CODE + mp.library_files("sensitivity.influence"),
-        # a GLMM plan's cluster influence comes from the GLMM refits of mlmpipe.diagnostics
-        glmm_code=mp.library_files("diagnostics.influence", "diagnostics.glmm_influence")
-        if PLAN.glmm_options()
-        else [],
+        code=codedeps.code_files("mlmpipe.sensitivity.steps:influence_step"),
     output:
         paths.SENS_INFLUENCE,
     params:
@@ -45,8 +28,7 @@ rule sensitivity_spec:
     input:
         data=paths.CLEAN,
         influence=lambda w: sens_grid.spec_inputs(PLAN, w.spec),
-        code=SENS_CODE,
-        missing_code=lambda w: sens_grid.spec_code(PLAN, w.spec),  # imputation/delta specs only
+        code=codedeps.code_files("mlmpipe.sensitivity.steps:specification_step"),
     output:
         paths.spec_path("{spec}"),
     params:
@@ -62,9 +44,7 @@ rule sensitivity_spec:
 rule sensitivity_summary:
     input:
         specs=[paths.spec_path(s) for s in SENS.ids],
-        code=mp.library_files(
-            "sensitivity.summary", "sensitivity.figures", "sensitivity.steps", "report.figures"
-        ),
+        code=codedeps.code_files("mlmpipe.sensitivity.steps:summary_step"),
     output:
         summary=paths.SENS_SUMMARY,
         table=paths.SENS_TABLE,

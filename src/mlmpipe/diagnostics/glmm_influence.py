@@ -26,7 +26,8 @@ from mlmpipe.engine.family import make_family
 from mlmpipe.engine.glmm import GeneralizedLinearMixedModel
 from mlmpipe.errors import EstimationError
 from mlmpipe.formula.terms import Design
-from mlmpipe.record import FitRecord, restore
+from mlmpipe.record import FitRecord
+from mlmpipe.record.restore import restore
 
 METHOD = (
     "GLMM refits with the variance parameters (and NB2 size / ordinal thresholds) held at the "

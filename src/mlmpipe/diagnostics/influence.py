@@ -34,7 +34,8 @@ from mlmpipe.diagnostics.glmm_influence import METHOD, fixed_variance_refitter
 from mlmpipe.engine.fit import fit_design
 from mlmpipe.errors import EstimationError
 from mlmpipe.formula.terms import Design
-from mlmpipe.record import FitRecord, restore
+from mlmpipe.record import FitRecord
+from mlmpipe.record.restore import restore
 
 LMM_METHOD = "full refits (REML flag of the fit), each started from the full-data theta"
 

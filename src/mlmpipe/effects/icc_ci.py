@@ -19,7 +19,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from mlmpipe.errors import EstimationError
-from mlmpipe.record import FitRecord, restore
+from mlmpipe.record import FitRecord
+from mlmpipe.record.restore import restore
 
 
 def icc_profile_ci(rec: FitRecord, data: pd.DataFrame, level: float = 0.95) -> dict[str, float]:

@@ -26,7 +26,8 @@ from mlmpipe.effects.parts import cluster_means, level_of_columns
 from mlmpipe.effects.refit import fit_again
 from mlmpipe.engine.results import LmmResult
 from mlmpipe.engine.satterthwaite import contrast_df
-from mlmpipe.record import FitRecord, restore
+from mlmpipe.record import FitRecord
+from mlmpipe.record.restore import restore
 
 
 def cross_level_terms(names: list[str], X: np.ndarray, codes: np.ndarray) -> list[dict]:

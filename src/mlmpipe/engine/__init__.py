@@ -1,7 +1,4 @@
-"""Estimation engine for linear mixed models: knows only arrays (see ``mlmpipe.formula.terms``)."""
-
-from mlmpipe.engine.fit import fit_design, fit_lmm
-from mlmpipe.engine.lmm import LinearMixedModel
-from mlmpipe.engine.results import LmmResult
-
-__all__ = ["LinearMixedModel", "LmmResult", "fit_design", "fit_lmm"]
+"""Estimation engine for linear and generalized linear mixed models: knows only arrays (see
+``mlmpipe.formula.terms``). Import the modules themselves (``mlmpipe.engine.fit``,
+``mlmpipe.engine.lmm``, ...): this file imports nothing, so using one engine module does not make
+code depend on all of them."""

@@ -29,7 +29,8 @@ from scipy import optimize, stats
 
 from mlmpipe.engine.fit import fit_design
 from mlmpipe.inference.varpar import VarPar
-from mlmpipe.record import FitRecord, restore
+from mlmpipe.record import FitRecord
+from mlmpipe.record.restore import restore
 
 
 class _Profiler:

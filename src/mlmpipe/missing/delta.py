@@ -29,7 +29,7 @@ from mlmpipe.api import fit as fit_model
 from mlmpipe.errors import PlanError
 from mlmpipe.missing.mi_chained import FLAG
 from mlmpipe.missing.pool import pool_fits
-from mlmpipe.record import FitRecord
+from mlmpipe.record.capture import record_from_result
 
 
 def delta_adjust(df: pd.DataFrame, outcome: str, delta: float, sd: float) -> pd.DataFrame:
@@ -104,12 +104,12 @@ def delta_analysis(
     for delta in sorted(set(map(float, grid)) | {0.0}):
         if glmm:
             fits = [
-                FitRecord.from_result(fit_model(formula, s.shifted(delta), reml=False, **glmm))
+                record_from_result(fit_model(formula, s.shifted(delta), reml=False, **glmm))
                 for s in shifts
             ]
         else:
             fits = [
-                FitRecord.from_result(
+                record_from_result(
                     fit_model(
                         formula, delta_adjust(df, outcome, delta, sd), reml=reml, backend=backend
                     )

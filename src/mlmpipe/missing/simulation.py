@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.api import fit as fit_model
-from mlmpipe.record import FitRecord, FixedEffect
+from mlmpipe.record import FixedEffect
+from mlmpipe.record.capture import record_from_result
 
 TRUTH = {"(Intercept)": 1.0, "x": 0.5, "w": 0.4, "x:w": 0.3}
 TAU2 = 0.25
@@ -111,12 +112,12 @@ def coverage_study(
             seed=int(rng.integers(2**31)),
         )
         sets, _ = impute_multilevel(df, spec)
-        fits = [FitRecord.from_result(fit_model(formula, s, reml=True)) for s in sets]
+        fits = [record_from_result(fit_model(formula, s, reml=True)) for s in sets]
         pooled = pool_fits(fits)
         rows += _interval_rows(pooled.fixed, "mi", r)
         icc = pooled.pooling.icc["cl"]["estimate"]
         rows.append({"rep": r, "method": "mi", "term": "ICC", "estimate": icc, "covered": None})
-        cc = FitRecord.from_result(fit_model(formula, df.dropna(), reml=True))
+        cc = record_from_result(fit_model(formula, df.dropna(), reml=True))
         rows += _interval_rows(cc.fixed, "listwise", r)
         rows.append(
             {

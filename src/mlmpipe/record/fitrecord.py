@@ -59,8 +59,9 @@ class Pooling:
 
 @dataclass(frozen=True, eq=False)
 class FitRecord:
-    """A fitted model (see the module docstring). Build with :meth:`from_result` (engine result),
-    :meth:`from_dict` / :meth:`load` (stored), or :func:`mlmpipe.missing.pool.pool_fits`."""
+    """A fitted model (see the module docstring). Build with
+    :func:`mlmpipe.record.record_from_result` (engine result), :meth:`from_dict` / :meth:`load`
+    (stored), or :func:`mlmpipe.missing.pool.pool_fits`."""
 
     formula: FormulaSpec
     fixed: tuple[FixedEffect, ...]
@@ -169,28 +170,6 @@ class FitRecord:
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------- building
-    @classmethod
-    def from_result(cls, res: Any, **meta: Any) -> FitRecord:
-        """The record of an engine result (``LmmResult``, ``GlmmResult``) or of any result with a
-        ``to_dict()`` in the fit-table layout (the statsmodels backend); ``meta`` sets the plan's
-        fields (``model``, ``estimator``, ``planned_formula``, ``ladder``, ``warnings``)."""
-        from mlmpipe.engine.results import LmmResult
-
-        d = res.to_dict()
-        if not isinstance(res, LmmResult):
-            return cls.from_dict(d, arrays={"theta": d.get("theta")}).replace(**meta)
-        arrays: dict[str, Any] = {
-            "theta": np.asarray(res.theta, float),
-            "beta": np.asarray(res.beta, float),
-            "vcov": np.asarray(res.vcov, float),
-        }
-        glmm = getattr(res, "glmm", None)
-        if glmm is not None and glmm.nextra:
-            start = glmm.ntheta + glmm.p
-            arrays["extra"] = np.asarray(res.optsum.theta_end[start:], float)
-        rec = cls.from_dict(d, arrays=arrays)
-        return dataclasses.replace(rec, optimizer=res.optsum, **meta)
-
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], arrays: Mapping[str, Any] | None = None) -> FitRecord:
         """A record from its JSON summary (``arrays`` the contents of its arrays file; without

@@ -66,9 +66,9 @@ def _glmm_influence(df: pd.DataFrame, f: str, d: dict) -> dict:
     """Cook's distances of the base GLMM at fixed variance parameters (clusters whose deletion
     removes a fixed-effect column or whose refit fails are not flagged; listed in ``warnings``)."""
     from mlmpipe.diagnostics.influence import leave_one_cluster_out
-    from mlmpipe.record import FitRecord
+    from mlmpipe.record.capture import record_from_result
 
-    rec = FitRecord.from_result(fit_model(f, df, reml=False, **d["glmm"]))
+    rec = record_from_result(fit_model(f, df, reml=False, **d["glmm"]))
     loo = leave_one_cluster_out(rec, df, d["cluster"])
     clusters = [str(r["cluster"]) for r in loo["table"]]
     cooks = np.array([r["cooks_d"] for r in loo["table"]], float)
