@@ -184,6 +184,7 @@ class Report:
     files_listed: list[str] = field(default_factory=list)
     keys_only_before: dict[str, list[str]] = field(default_factory=dict)
     keys_only_after: dict[str, list[str]] = field(default_factory=dict)
+    moved_numbers: dict[str, tuple[int, int]] = field(default_factory=dict)
     volatile_skipped: int = 0
     per_example: dict[str, list[int]] = field(default_factory=dict)
 
@@ -322,12 +323,30 @@ def rel_diff(a: float, b: float) -> float:
     return abs(a - b) / scale if scale > 0 else abs(a - b)
 
 
+def moved_numbers(
+    before: dict[str, Any], after: dict[str, Any], only_b: list[str], only_a: list[str], rtol: float
+) -> tuple[int, int]:
+    """Of the finite numbers at key paths only before, how many equal (to ``rtol``) some number at
+    a key path only after: a hint that values moved rather than vanished (positions not checked)."""
+    olds = [float(before[k]) for k in only_b if _is_number(before[k])]
+    olds = [v for v in olds if math.isfinite(v)]
+    news = np.sort([float(after[k]) for k in only_a if _is_number(after[k])])
+    matched = 0
+    for v in olds:
+        i = int(np.searchsorted(news, v))
+        matched += any(
+            numbers_equal(v, float(news[j]), rtol) for j in (i - 1, i) if 0 <= j < len(news)
+        )
+    return matched, len(olds)
+
+
 def compare_leaves(doc: str, before: dict[str, Any], after: dict[str, Any], rep: Report) -> None:
     """Compare the leaves of one document present on both sides; record the rest as layout."""
     only_b = sorted(k for k in before.keys() - after.keys() if not is_volatile(doc, k))
     only_a = sorted(k for k in after.keys() - before.keys() if not is_volatile(doc, k))
     if only_b:
         rep.keys_only_before[doc] = only_b
+        rep.moved_numbers[doc] = moved_numbers(before, after, only_b, only_a, rep.rtol)
     if only_a:
         rep.keys_only_after[doc] = only_a
     for key in sorted(before.keys() & after.keys()):
@@ -410,7 +429,11 @@ def format_report(rep: Report) -> str:
     lines += [f"  file only after:  {f}" for f in rep.files_only_after]
     for label, table in (("before", rep.keys_only_before), ("after", rep.keys_only_after)):
         for doc, keys in sorted(table.items()):
-            lines.append(f"  keys only {label} in {doc}:")
+            head = f"  keys only {label} in {doc}"
+            if label == "before" and rep.moved_numbers[doc][1]:
+                found, n = rep.moved_numbers[doc]
+                head += f" ({n} finite numbers, {found} of them found among the keys only after)"
+            lines.append(head + ":")
             lines += [f"    {g}" for g in group_keys(keys)]
     lines.append("\nOK" if rep.ok else "\nFAILED: numbers (or text) differ")
     return "\n".join(lines)

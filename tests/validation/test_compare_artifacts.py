@@ -116,7 +116,10 @@ def test_null_equals_nan_and_text_changes_fail(tmp_path: Path) -> None:
 
 def test_layout_changes_are_listed_not_failures(tmp_path: Path) -> None:
     before = write_tree(tmp_path / "before", FIT)
-    after_fit = {k: v for k, v in FIT.items() if k != "ranef"} | {"schema_version": 1}
+    after_fit = {k: v for k, v in FIT.items() if k != "ranef"} | {
+        "schema_version": 1,
+        "modes": [-0.25, 0.25 * (1 + 1e-12)],
+    }
     after = write_tree(tmp_path / "after", after_fit)
     (before / "ex" / "reports" / "old.json").write_text("{}")
     (after / "ex" / "reports" / "figure.png").write_bytes(b"\x89PNG")
@@ -126,7 +129,8 @@ def test_layout_changes_are_listed_not_failures(tmp_path: Path) -> None:
     assert rep.files_only_after == ["ex/reports/figure.png"]
     assert rep.files_listed == ["ex/reports/report.html"]
     doc = "ex/reports/fits/m0/reml/imp0.json"
-    assert rep.keys_only_after == {doc: ["schema_version"]}
+    assert rep.keys_only_after == {doc: ["modes/0", "modes/1", "schema_version"]}
+    assert rep.moved_numbers[doc] == (2, 2)  # the two modes, found at their new key paths
     assert rep.keys_only_before[doc] == [
         "ranef/g/levels/0",
         "ranef/g/levels/1",
@@ -168,3 +172,13 @@ def test_run_records_are_not_artifacts(tmp_path: Path) -> None:
     (after / "ex" / "snakemake.log").write_text("done")
     rep = ca.compare_trees(before, after)
     assert rep.ok and rep.files_only_after == [] and rep.files_only_before == []
+
+
+def test_run_builds_a_project_from_an_exported_revision(tmp_path: Path) -> None:
+    src_root, commit = ca.export_revision("HEAD", tmp_path / "rev")
+    assert len(commit) == 40 and (src_root / "src" / "mlmpipe" / "__init__.py").is_file()
+    ca.make_project(src_root, ca.EXAMPLES["sleepstudy"], tmp_path / "project")
+    plan = (tmp_path / "project" / "config" / "analysis.yaml").read_text()
+    assert plan == (src_root / "config" / "examples" / "sleepstudy.yaml").read_text()
+    assert (tmp_path / "project" / "Snakefile").is_file()
+    assert (tmp_path / "project" / "data" / "raw").is_dir()
