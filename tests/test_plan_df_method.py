@@ -11,7 +11,7 @@ import yaml
 
 from mlmpipe.errors import PlanError
 from mlmpipe.plan import Plan
-from mlmpipe.steps import fit_step
+from mlmpipe.steps.models import fit_step
 from tests.records import document
 
 ROOT = Path(__file__).resolve().parents[1]

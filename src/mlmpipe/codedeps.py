@@ -1,7 +1,7 @@
 """Library code a workflow rule depends on: the import closure of the library function its
 script calls, computed statically from the source (``ast``; nothing is imported).
 
-A rule lists ``code=codedeps.code_files("mlmpipe.steps:fit_step")`` among its inputs, so editing
+A rule lists ``code=codedeps.code_files("mlmpipe.steps.models:fit_step")`` among its inputs, so editing
 any module in that closure makes the rule's jobs outdated (Snakemake compares the mtime and, when
 recorded, the checksum of every input file) and editing any other module does not.
 

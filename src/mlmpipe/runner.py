@@ -18,10 +18,15 @@ from typing import Any
 
 import pandas as pd
 
-from mlmpipe import steps
 from mlmpipe.data import fetch_example, read_table
-from mlmpipe.plan import Plan, centering_state_path, fit_path, raw_path
+from mlmpipe.paths import centering_state_path, fit_path, pooled_path, raw_path
+from mlmpipe.plan import Plan
 from mlmpipe.record import FitRecord
+from mlmpipe.steps.data import center_step, centering_state_step, missing_step, validate_step
+from mlmpipe.steps.delta import delta_step
+from mlmpipe.steps.diagnose import diagnose_step
+from mlmpipe.steps.effects import effects_step
+from mlmpipe.steps.models import compare_step, fit_step, pool_step
 
 
 @dataclass
@@ -53,27 +58,25 @@ def run_plan(plan: Plan, workdir: str | Path) -> PlanRun:
     work = Path(workdir)
     raw = work / raw_path(plan)
     if not raw.exists():
-        if plan.data["source"] != "example":
+        if plan.data.source != "example":
             raise FileNotFoundError(f"data.file: {str(raw)!r} does not exist")
         raw.parent.mkdir(parents=True, exist_ok=True)
-        fetch_example(plan.data["example"], str(raw))
+        fetch_example(plan.data.example, str(raw))
 
-    clean, checks, desc = steps.validate_step(
-        read_table(raw, plan.data["format"]), plan.slice_validate()
-    )
+    clean, checks, desc = validate_step(read_table(raw, plan.data.format), plan.slice_validate())
     _write_json(work / "reports/checks.json", checks)
     _write_json(work / "reports/tables/descriptives.json", desc)
-    datasets, missing = steps.missing_step(clean, plan.slice_missing(), plan.slice_validate())
+    datasets, missing = missing_step(clean, plan.slice_missing(), plan.slice_validate())
     _write_json(work / "reports/missing.json", missing)
 
     processed: dict[int, pd.DataFrame] = {}
     for imp, df in zip(plan.imputations, datasets, strict=True):
-        state = steps.centering_state_step(df, plan.slice_center())
+        state = centering_state_step(df, plan.slice_center())
         _write_json(work / centering_state_path(plan, imp), state)
-        processed[imp] = steps.center_step(df, state)
+        processed[imp] = center_step(df, state)
 
     final = plan.model_names[-1]
-    report_est = "reml" if "reml" in plan.estimators else "ml"
+    report_est = plan.reporting_estimator
     first = plan.imputations[0]
     fits: dict[tuple[str, str], list[FitRecord]] = {}
     resid: dict[tuple[str, str, int], pd.DataFrame] = {}
@@ -84,7 +87,7 @@ def run_plan(plan: Plan, workdir: str | Path) -> PlanRun:
             if (model, est) == (final, report_est) and first not in wanted:
                 wanted.append(first)  # the diagnostics read the final model on data set 0
             for imp in wanted:
-                rec, table = steps.fit_step(processed[imp], plan.slice_fit(model, est))
+                rec, table = fit_step(processed[imp], plan.slice_fit(model, est))
                 path = work / fit_path(model, est, imp)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 rec.save(path)
@@ -92,20 +95,20 @@ def run_plan(plan: Plan, workdir: str | Path) -> PlanRun:
                 single[(model, est, imp)], resid[(model, est, imp)] = rec, table
             fits[(model, est)] = [single[(model, est, i)] for i in plan.pooled_imputations]
 
-    pooled = {key: steps.pool_step(recs) for key, recs in fits.items()}
+    pooled = {key: pool_step(recs) for key, recs in fits.items()}
     for (model, est), rec in pooled.items():
-        rec.save(work / f"reports/fits/{model}/{est}/pooled.json")
+        rec.save(work / pooled_path(model, est))
 
-    comparison, table = steps.compare_step(pooled, plan.slice_compare())
+    comparison, table = compare_step(pooled, plan.slice_compare())
     _write_json(work / "reports/comparison.json", comparison)
     table.to_csv(work / "reports/tables/comparison.csv", index=False)
 
     effect_data = [processed[i] for i in plan.pooled_imputations]
     effect_fits = [r for m in plan.model_names for r in fits[(m, report_est)]]
-    effects = steps.effects_step(effect_data, effect_fits, plan.slice_compare())
+    effects = effects_step(effect_data, effect_fits, plan.slice_compare())
     _write_json(work / "reports/effects.json", effects)
 
-    diag, infl = steps.diagnose_step(
+    diag, infl = diagnose_step(
         processed[first],
         single[(final, report_est, first)],
         resid[(final, report_est, first)],
@@ -116,8 +119,8 @@ def run_plan(plan: Plan, workdir: str | Path) -> PlanRun:
     _write_json(work / "reports/diagnostics/influence.json", infl)
 
     delta = None
-    if plan.missing["delta"]["grid"]:
-        delta, _figure = steps.delta_step(effect_data, plan.slice_delta())
+    if plan.missing.delta.grid:
+        delta, _figure = delta_step(effect_data, plan.slice_delta())
         _write_json(work / "reports/missing_delta.json", delta)
 
     return PlanRun(

@@ -133,7 +133,7 @@ def test_soft_checks_warn(df):
 
 
 def test_model_that_cannot_be_estimated():
-    from mlmpipe.steps import fit_step
+    from mlmpipe.steps.models import fit_step
 
     d = pd.DataFrame({"id": np.arange(20), "y": np.arange(20.0), "x": np.linspace(0, 1, 20)})
     fspec = {

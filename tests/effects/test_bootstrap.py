@@ -46,7 +46,7 @@ def test_percentile_intervals_pool_batches(small):
 
 
 def test_batch_sizes_split_resamples_evenly():
-    from mlmpipe.steps import batch_sizes
+    from mlmpipe.steps.inference import batch_sizes
 
     assert batch_sizes(10, 4) == [3, 3, 2, 2]
     assert batch_sizes(3, 4) == [1, 1, 1, 0]

@@ -14,7 +14,7 @@ from mlmpipe.effects.glmm_predictions import glmm_predictions, make_layout, pred
 from mlmpipe.effects.mi_predictions import glmm_predictions_mi, pool_predictions
 from mlmpipe.missing.rubin import barnard_rubin_df
 from mlmpipe.record import FitRecord, ModelFamily
-from mlmpipe.steps import predictions_step
+from mlmpipe.steps.effects import predictions_step
 from tests.effects.test_glmm_predictions import GLMM, NO_PLAN, SPEC, _data
 
 FIT = FitRecord.from_dict({"model": "m1", "formula": "y ~ x + w + (1 | g)"} | GLMM)

@@ -13,7 +13,7 @@ from mlmpipe.effects.pooled import pool_icc_ci
 from mlmpipe.effects.summary import effect_sizes
 from mlmpipe.missing import handle_missing
 from mlmpipe.record.capture import record_from_result
-from mlmpipe.steps import effects_step
+from mlmpipe.steps.effects import effects_step
 
 CSPEC = {
     "models": [

@@ -13,7 +13,7 @@ from mlmpipe.missing.handle import imputation_spec
 from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
 from mlmpipe.missing.mi_three_level import build_hierarchy
 from mlmpipe.missing.report_section import missing_section
-from mlmpipe.steps import missing_step, validate_step
+from mlmpipe.steps.data import missing_step, validate_step
 
 
 def simulate(K=30, C=4, n=10, seed=4):

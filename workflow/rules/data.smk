@@ -20,7 +20,7 @@ rule validate:
     input:
         raw=paths.raw_path(PLAN),
         code=codedeps.code_files(
-            "mlmpipe.steps:validate_step",
+            "mlmpipe.steps.data:validate_step",
             "mlmpipe.data:read_table",
             "mlmpipe.data.descriptives:descriptives_table",
         ),
@@ -41,7 +41,7 @@ rule validate:
 rule missing:
     input:
         clean=paths.CLEAN,
-        code=codedeps.code_files("mlmpipe.steps:missing_step"),
+        code=codedeps.code_files("mlmpipe.steps.data:missing_step"),
     output:
         imputed=[paths.imputed_path(i) for i in PLAN.imputations],
         report=paths.MISSING_REPORT,
@@ -57,7 +57,7 @@ rule missing:
 rule centering_state:
     input:
         data=paths.imputed_path(0),
-        code=codedeps.code_files("mlmpipe.steps:centering_state_step"),
+        code=codedeps.code_files("mlmpipe.steps.data:centering_state_step"),
     output:
         paths.CENTERING,
     params:
@@ -72,7 +72,7 @@ rule centering_state_imputed:
     # missing.centering: per_imputation -- group/grand means of each imputed data set
     input:
         data=paths.imputed_path("{imp}"),
-        code=codedeps.code_files("mlmpipe.steps:centering_state_step"),
+        code=codedeps.code_files("mlmpipe.steps.data:centering_state_step"),
     output:
         paths.CENTERING_IMPUTED,
     params:
@@ -87,7 +87,7 @@ rule center:
     input:
         data=paths.imputed_path("{imp}"),
         state=lambda w: paths.centering_state_path(PLAN, w.imp),
-        code=codedeps.code_files("mlmpipe.steps:center_step"),
+        code=codedeps.code_files("mlmpipe.steps.data:center_step"),
     output:
         paths.processed_path("{imp}"),
     log:

@@ -15,7 +15,7 @@ rule effects:
         ],
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:effects_step",
+            "mlmpipe.steps.effects:effects_step",
         ),
     output:
         paths.EFFECTS,
@@ -34,7 +34,7 @@ rule diagnose:
         resid=paths.resid_path(FINAL_MODEL, REPORT_EST, IMP0),
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:diagnose_step",
+            "mlmpipe.steps.diagnose:diagnose_step",
         ),
     output:
         residuals=paths.DIAG_RESIDUALS,
@@ -57,7 +57,7 @@ rule apa_tables:
         effects=paths.EFFECTS,
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:apa_tables_step",
+            "mlmpipe.steps.report:apa_tables_step",
         ),
     output:
         expand(
@@ -79,7 +79,7 @@ rule interactions:
         fit=paths.pooled_path(FINAL_MODEL, REPORT_EST),
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:interactions_step",
+            "mlmpipe.steps.effects:interactions_step",
         ),
     output:
         paths.INTERACTIONS,
@@ -97,7 +97,7 @@ rule profile_ci:
         fits=[paths.pooled_path(m, REPORT_EST) for m in PLAN.model_names],
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:profile_step",
+            "mlmpipe.steps.inference:profile_step",
         ),
     output:
         paths.PROFILE_CI,
@@ -120,7 +120,7 @@ rule bootstrap_batch:
         fit=paths.pooled_path(BOOT_MODEL, REPORT_EST),
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:bootstrap_batch_step",
+            "mlmpipe.steps.inference:bootstrap_batch_step",
         ),
     output:
         paths.bootstrap_batch_path("{batch}"),
@@ -140,7 +140,7 @@ rule bootstrap:
         fit=paths.pooled_path(BOOT_MODEL, REPORT_EST),
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:bootstrap_step",
+            "mlmpipe.steps.inference:bootstrap_step",
         ),
     output:
         paths.BOOTSTRAP,

@@ -9,7 +9,7 @@ rule missing_figures:
     input:
         report=paths.MISSING_REPORT,
         code=codedeps.code_files(
-            "mlmpipe.steps:missing_figures_step",
+            "mlmpipe.steps.data:missing_figures_step",
             "mlmpipe.report.figures:to_png",
         ),
     output:
@@ -24,7 +24,7 @@ rule imputation_trace:
     input:
         report=paths.MISSING_REPORT,
         code=codedeps.code_files(
-            "mlmpipe.steps:missing_figures_step",
+            "mlmpipe.steps.data:missing_figures_step",
             "mlmpipe.report.figures:to_png",
         ),
     output:
@@ -38,7 +38,7 @@ rule imputation_trace:
 rule delta:
     input:
         data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
-        code=codedeps.code_files("mlmpipe.steps:delta_step", "mlmpipe.report.figures:to_png"),
+        code=codedeps.code_files("mlmpipe.steps.delta:delta_step", "mlmpipe.report.figures:to_png"),
     output:
         json=paths.MISSING_DELTA,
         figure=paths.TIPPING_POINT,

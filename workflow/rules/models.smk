@@ -4,7 +4,7 @@ from mlmpipe import codedeps
 rule fit:
     input:
         data=paths.processed_path("{imp}"),
-        code=codedeps.code_files("mlmpipe.steps:fit_step"),
+        code=codedeps.code_files("mlmpipe.steps.models:fit_step"),
     output:
         fit=paths.fit_path("{model}", "{estimator}", "{imp}"),
         arrays=paths.arrays_path(paths.fit_path("{model}", "{estimator}", "{imp}")),
@@ -22,7 +22,7 @@ rule pool:
         fits=[paths.fit_path("{model}", "{estimator}", i) for i in PLAN.pooled_imputations],
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:pool_step",
+            "mlmpipe.steps.models:pool_step",
         ),
     output:
         fit=paths.pooled_path("{model}", "{estimator}"),
@@ -38,7 +38,7 @@ rule compare:
         fits=[paths.pooled_path(m, e) for m in PLAN.model_names for e in PLAN.estimators],
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
-            "mlmpipe.steps:compare_step",
+            "mlmpipe.steps.models:compare_step",
         ),
     output:
         json=paths.COMPARISON,

@@ -14,7 +14,7 @@ rule predictions:
         code=codedeps.code_files(
             "mlmpipe.record:load_record",
             "mlmpipe.report.figure_files:save_figures",
-            "mlmpipe.steps:predictions_step",
+            "mlmpipe.steps.effects:predictions_step",
         ),
     output:
         json=paths.PREDICTIONS,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlmpipe.record import load_record
-from mlmpipe.steps import apa_tables_step
+from mlmpipe.steps.report import apa_tables_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

@@ -5,7 +5,7 @@ import sys
 
 import pandas as pd
 
-from mlmpipe.steps import centering_state_step
+from mlmpipe.steps.data import centering_state_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

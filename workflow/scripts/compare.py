@@ -4,7 +4,7 @@ import json
 import sys
 
 from mlmpipe.record import load_record
-from mlmpipe.steps import compare_step
+from mlmpipe.steps.models import compare_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

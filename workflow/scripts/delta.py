@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 
 from mlmpipe.report.figures import to_png
-from mlmpipe.steps import delta_step
+from mlmpipe.steps.delta import delta_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

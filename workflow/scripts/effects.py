@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 
 from mlmpipe.record import load_record
-from mlmpipe.steps import effects_step
+from mlmpipe.steps.effects import effects_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

@@ -4,7 +4,7 @@ import sys
 
 import pandas as pd
 
-from mlmpipe.steps import fit_step
+from mlmpipe.steps.models import fit_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

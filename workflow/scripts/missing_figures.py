@@ -4,7 +4,7 @@ import json
 import sys
 
 from mlmpipe.report.figures import to_png
-from mlmpipe.steps import missing_figures_step
+from mlmpipe.steps.data import missing_figures_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

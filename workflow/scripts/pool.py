@@ -3,7 +3,7 @@
 import sys
 
 from mlmpipe.record import load_record
-from mlmpipe.steps import pool_step
+from mlmpipe.steps.models import pool_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

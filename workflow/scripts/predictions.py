@@ -7,7 +7,7 @@ import pandas as pd
 
 from mlmpipe.record import load_record
 from mlmpipe.report.figure_files import save_figures
-from mlmpipe.steps import predictions_step
+from mlmpipe.steps.effects import predictions_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

@@ -5,7 +5,7 @@ import sys
 
 from mlmpipe.data import read_table
 from mlmpipe.data.descriptives import descriptives_table
-from mlmpipe.steps import validate_step
+from mlmpipe.steps.data import validate_step
 
 sm = snakemake  # noqa: F821
 sys.stderr = open(sm.log[0], "w")

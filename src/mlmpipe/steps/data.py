@@ -1,0 +1,62 @@
+"""Data steps: validation, missing-data handling and centering (the rules ``validate``, ``missing``,
+``centering_state``, ``center`` and the missing-data figures)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from mlmpipe.centering import CenteringState, apply_centering, centering_log, fit_centering
+from mlmpipe.data import describe, validate_data
+from mlmpipe.missing import handle_missing
+from mlmpipe.missing.figures import pattern_figure, trace_figure
+from mlmpipe.plan.slices import CenterSlice, MissingSlice, ValidateSlice
+
+
+def validate_step(raw: pd.DataFrame, vspec: str | dict) -> tuple[pd.DataFrame, dict, dict]:
+    """Checks + descriptives. Returns (clean data, checks report, descriptives)."""
+    vspec = ValidateSlice.decode(vspec).to_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warn-level findings are recorded in the report
+        clean, report = validate_data(raw, vspec)
+    return clean, report, describe(clean, vspec)
+
+
+def missing_step(clean: pd.DataFrame, mspec: str | dict, vspec: str | dict):
+    """Missing-data handling. Returns (list of completed data sets, missing report)."""
+    mspec = MissingSlice.decode(mspec)
+    vspec = ValidateSlice.decode(vspec)
+    types = vspec.predictor_types()
+    return handle_missing(
+        clean,
+        mspec.missing.to_dict(),
+        _levels(vspec),
+        vspec.outcome,
+        types=types,
+        seed=mspec.seed,
+        interactions=[list(p) for p in mspec.interactions or ()],
+        family=mspec.family,
+    )
+
+
+def centering_state_step(df: pd.DataFrame, cspec: str | dict) -> dict:
+    """Compute the centering state on the analysis data; returns state + log (JSON-able)."""
+    cspec = CenterSlice.decode(cspec).to_dict()
+    state = fit_centering(df, cspec)
+    return {"state": state.to_dict(), "log": centering_log(state)}
+
+
+def center_step(df: pd.DataFrame, state: dict) -> pd.DataFrame:
+    """Apply a stored centering state to a data set."""
+    return apply_centering(df, CenteringState.from_dict(state["state"]))
+
+
+def missing_figures_step(report: dict) -> dict:
+    """Missingness-pattern figure, and the imputation trace figure when data were imputed."""
+    trace = trace_figure(report["imputation"]) if "imputation" in report else None
+    return {"patterns": pattern_figure(report), "trace": trace}
+
+
+def _levels(vspec: ValidateSlice) -> list[tuple[str, str | None, list[str]]]:
+    return vspec.level_variables()
