@@ -6,6 +6,11 @@ from typing import Any
 
 import pandas as pd
 
+from mlmpipe.backends.statsmodels_backend import fit_statsmodels
+from mlmpipe.engine.fit import fit_lmm
+from mlmpipe.engine.glmm import fit_glmm
+from mlmpipe.errors import PlanError
+
 BACKENDS = ("mlmpipe", "statsmodels")
 
 
@@ -33,21 +38,13 @@ def fit(
     """
     if family != "gaussian":
         if backend != "mlmpipe":
-            from mlmpipe.errors import PlanError
-
             raise PlanError(f"estimation.backend: family {family!r} needs backend 'mlmpipe'")
-        from mlmpipe.engine.glmm import fit_glmm
 
         return fit_glmm(formula, data, family=family, link=link, nagq=nagq, **kwargs)
     if backend == "mlmpipe":
-        from mlmpipe.engine.fit import fit_lmm
-
         return fit_lmm(formula, data, reml=reml, **kwargs)
     if backend == "statsmodels":
-        from mlmpipe.backends.statsmodels_backend import fit_statsmodels
-
         return fit_statsmodels(formula, data, reml=reml, **kwargs)
-    from mlmpipe.errors import PlanError
 
     raise PlanError(
         f"estimation.backend: unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}"

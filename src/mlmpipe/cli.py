@@ -11,6 +11,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import mlmpipe
 from mlmpipe.errors import MlmpipeError
 
 
@@ -66,8 +67,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    import mlmpipe
-    from mlmpipe.data import read_table
+    from mlmpipe.data import read_table  # per command: keeps --help fast
 
     df = read_table(args.data)
     res = mlmpipe.fit(
@@ -88,7 +88,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_prereg_freeze(args) -> int:
-    from mlmpipe.prereg import freeze_plan
+    from mlmpipe.prereg import freeze_plan  # per command: keeps --help fast
 
     rec = freeze_plan(args.plan, root=".", force=args.force)
     docs = ", ".join(v for k, v in rec["documents"].items() if v and k != "docx_note")
@@ -101,8 +101,8 @@ def cmd_prereg_freeze(args) -> int:
 
 
 def cmd_prereg_diff(args) -> int:
-    from mlmpipe.plan import load_plan
-    from mlmpipe.prereg import deviation_report, format_deviations, load_frozen
+    from mlmpipe.plan import load_plan  # per command: keeps --help fast
+    from mlmpipe.prereg import deviation_report, format_deviations, load_frozen  # per command
 
     frozen = load_frozen(".")
     if frozen is None:
@@ -116,7 +116,7 @@ def cmd_prereg_diff(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from mlmpipe.prereg.verify import format_certificate, verify
+    from mlmpipe.prereg.verify import format_certificate, verify  # per command: keeps --help fast
 
     cert = verify(".", cores=args.cores, keep=args.keep)
     print(format_certificate(cert))

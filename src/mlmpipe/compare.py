@@ -14,6 +14,7 @@ Tests between consecutive models:
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from mlmpipe.effects.latent import SKIPPED
@@ -140,8 +141,6 @@ def compare_sequence(models: list[dict], fits: dict[tuple[str, str], FitRecord])
 
 def comparison_table(comp: dict):
     """Flat pandas table of :func:`compare_sequence` output for the report."""
-    import pandas as pd
-
     out = []
     for r in comp["models"]:
         e = "ml" if "ml" in r else comp["estimators"][0]

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 from mlmpipe.errors import EstimationError
+from mlmpipe.formula import build_design
 
 BACKEND = "statsmodels"
 
@@ -250,9 +251,7 @@ def _check_estimable(design) -> None:
 
 def fit_statsmodels(formula: str, data, reml: bool = True, **kwargs):
     """Fit ``formula`` (lme4 syntax, one grouping factor) with statsmodels MixedLM."""
-    from statsmodels.regression.mixed_linear_model import MixedLM
-
-    from mlmpipe.formula import build_design
+    from statsmodels.regression.mixed_linear_model import MixedLM  # heavy (statsmodels): here only
 
     design = build_design(formula, data)
     _check_estimable(design)

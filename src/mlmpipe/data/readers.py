@@ -38,7 +38,7 @@ def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
         return pd.read_csv(path)
     if fmt == "parquet":
         return pd.read_parquet(path)
-    import pyreadstat
+    import pyreadstat  # heavy: SPSS/Stata files only
 
     reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
     df, _meta = reader(str(path), apply_value_formats=True, formats_as_category=True)

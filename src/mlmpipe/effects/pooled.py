@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from mlmpipe.effects.summary import effect_sizes
+from mlmpipe.missing.rubin import pool_scalar
 from mlmpipe.record import FitRecord
 
 
@@ -52,8 +53,6 @@ def _logit(p: float) -> float:
 
 def pool_icc_ci(cis: list[dict], level: float) -> dict:
     """Rubin's rules on logit(ICC) with SEs from each imputation's interval (see module doc)."""
-    from mlmpipe.missing.rubin import pool_scalar
-
     ok = [c for c in cis if all(k in c for k in ("icc", "low", "high")) and 0 < c["icc"] < 1]
     if len(ok) < 2:
         return {"note": "no pooled ICC interval: fewer than 2 imputations have one"} | (

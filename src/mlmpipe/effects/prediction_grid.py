@@ -26,6 +26,8 @@ from mlmpipe.effects.predictions import (
     random_sd_jacobian,
 )
 from mlmpipe.errors import PlanError
+from mlmpipe.formula import new_data_matrices
+from mlmpipe.formula.parse import walk_names
 
 MAX_DEFAULT_ROWS = 256
 
@@ -118,7 +120,6 @@ def model_variables(res) -> list[str]:
 
 def group_columns(res) -> list[str]:
     spec = res.model.design.spec.formula
-    from mlmpipe.formula.parse import walk_names
 
     out: list[str] = []
     for r in spec.random:
@@ -207,8 +208,6 @@ def build_grid(
 
 # --------------------------------------------------------------------------- predictions
 def _design_rows(res, newdata: pd.DataFrame, data: pd.DataFrame | None):
-    from mlmpipe.formula import new_data_matrices
-
     nd = newdata.copy()
     for g in group_columns(res):
         if g not in nd.columns:  # cluster IDs are not used: modes are looked up by label below

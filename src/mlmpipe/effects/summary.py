@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from mlmpipe.compare import prv
 from mlmpipe.effects.icc_ci import icc_profile_ci
 from mlmpipe.effects.latent import ICC_CI_NOTE, SKIPPED, latent_standardized
 from mlmpipe.effects.parts import fit_parts
@@ -18,8 +19,6 @@ from mlmpipe.record import FitRecord
 
 
 def _prv(null: FitRecord, rec: FitRecord) -> dict:
-    from mlmpipe.compare import prv  # compare imports mlmpipe.effects
-
     return prv(null, rec)
 
 

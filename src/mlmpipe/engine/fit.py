@@ -7,9 +7,13 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from mlmpipe.engine.kenward_roger import kenward_roger
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.results import LmmResult
+from mlmpipe.engine.satterthwaite import satterthwaite_df
+from mlmpipe.errors import EstimationError, PlanError
+from mlmpipe.formula import build_design
 from mlmpipe.formula.terms import Design
 
 
@@ -33,8 +37,6 @@ def fit_design(
     fits in parallel. Pass None on an idle machine for large crossed designs.
     """
     if df_method == "kenward_roger" and not reml:
-        from mlmpipe.errors import EstimationError
-
         raise EstimationError(
             "df_method kenward_roger needs a REML fit (as lmerTest); use reml=True or "
             "df_method='satterthwaite'"
@@ -59,12 +61,8 @@ def _fit_model(
     msgs = list(model.warnings)
     report_problems(optsum, msgs, stacklevel=4)
     if df_method == "satterthwaite":
-        from mlmpipe.engine.satterthwaite import satterthwaite_df
-
         df = satterthwaite_df(model, theta, sigma, vcov)
     elif df_method == "kenward_roger":
-        from mlmpipe.engine.kenward_roger import kenward_roger
-
         adj = kenward_roger(model, theta, sigma, vcov)
         vcov, df = adj.vcov_adj, adj.coef_df()
     elif df_method == "residual":
@@ -72,8 +70,6 @@ def _fit_model(
     elif df_method == "none":
         df = np.full(model.p, np.inf)
     else:
-        from mlmpipe.errors import PlanError
-
         raise PlanError(
             f"df_method: unknown value {df_method!r}; allowed: satterthwaite, "
             "kenward_roger, residual, none"
@@ -98,8 +94,6 @@ def fit_lmm(
     ``df_method="kenward_roger"`` (REML only) reports Kenward-Roger adjusted SEs and df as
     pbkrtest (Kenward & Roger 1997; :mod:`mlmpipe.engine.kenward_roger`).
     """
-    from mlmpipe.formula import build_design
-
     return fit_design(
         build_design(formula, data),
         reml=reml,

@@ -20,9 +20,11 @@ import dataclasses
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mlmpipe.engine.aghq import MAX_NAGQ, aghq_deviance
 from mlmpipe.engine.family import Family, make_family
+from mlmpipe.engine.glmm_results import GlmmResult
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.pirls import Pirls, PirlsState
@@ -32,6 +34,7 @@ from mlmpipe.engine.support import (
     separation_warnings,
 )
 from mlmpipe.errors import ConvergenceWarning, EstimationError
+from mlmpipe.formula import build_design
 from mlmpipe.formula.terms import Design
 
 XTOL = 1e-7  # absolute x tolerance of the stage-2 BOBYQA (lme4's nloptwrap default is 1e-6)
@@ -188,10 +191,6 @@ def fit_glmm_design(
     alpha: float = 0.05,
 ):
     """Fit a GLMM to a ``Design`` in lme4's two stages (see module docstring)."""
-    from threadpoolctl import threadpool_limits
-
-    from mlmpipe.engine.glmm_results import GlmmResult
-
     fam = make_family(family, link)
     model = GeneralizedLinearMixedModel(design, fam, nagq)
     lmm = model.lmm
@@ -315,6 +314,4 @@ def fit_glmm(
     alpha: float = 0.05,
 ):
     """Fit a GLMM given in lme4 syntax (``cbind(successes, failures) ~ ...`` for binomial trials)."""
-    from mlmpipe.formula import build_design
-
     return fit_glmm_design(build_design(formula, data), family, link, nagq, alpha)

@@ -24,10 +24,13 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
+from scipy.linalg.lapack import dtrtri
 
 from mlmpipe.engine import blocks as B
 from mlmpipe.engine.remat import ReMat, cross_block, unique_group_names
+from mlmpipe.engine.reweight import WeightedCrossProducts
 from mlmpipe.errors import EstimationError, RankDeficiencyWarning
 from mlmpipe.formula.random import lme4_term_order
 from mlmpipe.formula.terms import Design
@@ -143,8 +146,6 @@ class LinearMixedModel:
         ``[Z X z]' W [Z X z]`` with ``W = diag(w)``: the penalized weighted least-squares system of
         one PIRLS step of a GLMM (working weights and working response; Bates et al. 2015, sec. 5;
         lme4's ``glmerLaplace``). ``factorize``, ``beta_from`` and ``spherical_modes`` then solve it."""
-        from mlmpipe.engine.reweight import WeightedCrossProducts
-
         self.y = np.asarray(z, float)
         if getattr(self, "_wcross", None) is None:
             self._wcross = WeightedCrossProducts(self)
@@ -263,8 +264,6 @@ class LinearMixedModel:
         return float(np.sqrt(f.pwrss / dof))
 
     def beta_from(self, f: Factorization) -> np.ndarray:
-        import scipy.linalg as sla
-
         LK = f.L[self.K][self.K]
         p = self.p
         if p == 0:
@@ -273,8 +272,6 @@ class LinearMixedModel:
 
     def rx_inverse(self, f: Factorization) -> np.ndarray:
         """R_X^{-1} with R_X lower here: vcov(beta) = sigma^2 R_X^{-T} R_X^{-1}."""
-        from scipy.linalg.lapack import dtrtri
-
         p = self.p
         if p == 0:  # no fixed effects (e.g. a thresholds-only ordinal model)
             return np.zeros((0, 0))
@@ -321,6 +318,5 @@ def _solve_lower_t(Ljj, rhs: np.ndarray) -> np.ndarray:
             return rhs / Ljj.data[:, 0, 0]
         inv = Ljj.inv_lower()
         return np.einsum("lba,lb->la", inv, rhs.reshape(m, q)).ravel()
-    import scipy.linalg as sla
 
     return sla.solve_triangular(Ljj, rhs, lower=True, trans="T", check_finite=False)

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import special, stats
 
 from mlmpipe.engine.links import LINKS, Link
+from mlmpipe.errors import EstimationError
 
 
 def _cdf_pdf_dpdf(link: str, x: np.ndarray):
@@ -133,8 +134,6 @@ class OrdinalFamily:
 
 
 def make_ordinal(link: str | None) -> OrdinalFamily:
-    from mlmpipe.errors import EstimationError
-
     link = link or "logit"
     if link not in ("logit", "probit"):
         raise EstimationError(

@@ -12,6 +12,7 @@ from scipy import stats
 from mlmpipe.engine.condvar import spherical_condvar
 from mlmpipe.engine.lmm import Factorization, LinearMixedModel
 from mlmpipe.engine.optimize import OptSummary
+from mlmpipe.formula import new_data_matrices
 
 
 @dataclass
@@ -203,8 +204,6 @@ class LmmResult:
 
     def predict(self, newdata: pd.DataFrame, re: bool = True) -> np.ndarray:
         """Predictions for new rows; levels unseen in the fit get the population prediction."""
-        from mlmpipe.formula import new_data_matrices
-
         m = self.model
         X_new, codes_new, Z_new, off_new = new_data_matrices(m.design, newdata)
         if X_new.shape[1] == len(m.design.fixed_names) + 1:  # ordinal: thresholds replaced the

@@ -27,6 +27,7 @@ import pandas as pd
 
 from mlmpipe.api import fit as fit_model
 from mlmpipe.errors import PlanError
+from mlmpipe.missing.delta_discrete import UNITS, prepare_shift
 from mlmpipe.missing.mi_chained import FLAG
 from mlmpipe.missing.pool import pool_fits
 from mlmpipe.record.capture import record_from_result
@@ -90,8 +91,6 @@ def delta_analysis(
         else np.ones(len(datasets[0]), bool)
     )
     if glmm:
-        from mlmpipe.missing.delta_discrete import prepare_shift
-
         rngs = np.random.default_rng(seed).spawn(len(datasets))
         shifts = [
             prepare_shift(df, outcome, formula, glmm, r)
@@ -143,8 +142,6 @@ def delta_analysis(
         "tipping_point": tipping_point(rows, alpha),
     }
     if glmm:
-        from mlmpipe.missing.delta_discrete import UNITS
-
         out |= {"family": glmm["family"], "units": UNITS[glmm["family"]], "seed": seed}
         out["imputed_changed"] = _changed(shifts, rows)
     return out

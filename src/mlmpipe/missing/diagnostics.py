@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mlmpipe.missing.indicators import indicator_models, missing_by_cluster
+from mlmpipe.missing.mcar import little_mcar_test
+
 
 def missing_report(
     df: pd.DataFrame, levels: list[tuple[str, str | None, list[str]]], outcome: str
@@ -57,9 +60,6 @@ def missing_report(
         "per_level": per_level,
     }
     if len(levels) > 1 and miss.to_numpy().any():
-        from mlmpipe.missing.indicators import indicator_models, missing_by_cluster
-        from mlmpipe.missing.mcar import little_mcar_test
-
         cluster = levels[1][1]
         out["by_cluster"] = missing_by_cluster(df, cluster, variables)
         out["little_mcar"] = little_mcar_test(df[variables])

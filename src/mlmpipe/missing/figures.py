@@ -8,7 +8,7 @@ import pandas as pd
 
 
 def _figure(nrows=1, ncols=1, figsize=None):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy (matplotlib): figures only
 
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(nrows=nrows, ncols=ncols, squeeze=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mlmpipe.errors import DataValidationError, PlanError
+from mlmpipe.missing.available import available_cases
 from mlmpipe.missing.diagnostics import missing_report
 from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
 from mlmpipe.missing.outcome_kind import ordered_outcome, outcome_type, restore_outcome
@@ -106,8 +107,6 @@ def handle_missing(
     report["method"] = method
     report["m"] = 0
     if method == "available":  # every row with an observed outcome (mlmpipe.missing.available)
-        from mlmpipe.missing.available import available_cases
-
         datasets, report["available"] = available_cases(df, levels, outcome)
     if method == "multiple_imputation":
         if types is None:

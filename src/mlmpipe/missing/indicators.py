@@ -150,7 +150,7 @@ def _multilevel(x: pd.DataFrame, y: pd.Series, groups: pd.Series, alpha: float) 
 
 def _cluster_level(x: pd.DataFrame, y: pd.Series, alpha: float) -> dict:
     """Single-level logistic regression (one row per cluster) by maximum likelihood."""
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # heavy (statsmodels): cluster-level model only
 
     xx = sm.add_constant(x, has_constant="add").rename(columns={"const": "(Intercept)"})
     with warnings.catch_warnings():

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import qr
 
 from mlmpipe.errors import DataValidationError, EstimationError
 from mlmpipe.missing.mi_categorical import draw_categorical
@@ -191,8 +192,6 @@ def _design(
 
 def _select_columns(target: _Var, names: list, X: np.ndarray) -> np.ndarray:
     """Indices of a full-rank subset of predictors (pivoted QR on the observed rows)."""
-    from scipy.linalg import qr
-
     Xo = X[target.obs]
     n_obs = int(target.obs.sum())
     if np.ptp(target.values[target.obs]) == 0:

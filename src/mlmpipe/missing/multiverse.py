@@ -38,6 +38,7 @@ import pandas as pd
 
 from mlmpipe.errors import SpecificationUnavailable
 from mlmpipe.missing.delta import delta_adjust
+from mlmpipe.missing.delta_discrete import prepare_shift
 from mlmpipe.missing.handle import imputation_spec
 from mlmpipe.missing.mi_chained import FLAG, impute_multilevel
 from mlmpipe.missing.outcome_kind import restore_outcome
@@ -120,8 +121,6 @@ def _shift_discrete(
     """A non-gaussian outcome's imputations redrawn under the shift ``spec["delta"]`` on the link
     (binary: logit; counts: log) or latent (ordinal) scale, from a random-intercept GLMM of the
     outcome on the model's raw predictors (:mod:`mlmpipe.missing.delta_discrete`)."""
-    from mlmpipe.missing.delta_discrete import prepare_shift
-
     outcome, cluster, preds = variables[0], variables[1], variables[2:]
     f = f"{outcome} ~ {' + '.join(['1', *preds])} + (1 | {cluster})"
     rngs = np.random.default_rng(spec["seed"]).spawn(len(sets))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlmpipe.missing.available import available_section
+from mlmpipe.missing.targets import missing_targets
 from mlmpipe.record import FitRecord
 
 GRUND_NOTE = (
@@ -103,8 +105,6 @@ def missing_section(missing: dict, extra: list[str], fits: list[FitRecord] | Non
     if "missing_patterns.png" in files:
         out.append(("png", files["missing_patterns.png"].read_bytes()))
     if "available" in missing:
-        from mlmpipe.missing.available import available_section
-
         out += available_section(missing["available"], fits or [])
     info = missing.get("imputation")
     if info:
@@ -163,6 +163,4 @@ def missing_section(missing: dict, extra: list[str], fits: list[FitRecord] | Non
 
 def missing_report_inputs(plan) -> list[str]:
     """Files the report's missing-data section reads (for the report rule's input)."""
-    from mlmpipe.missing.targets import missing_targets
-
     return missing_targets(plan)

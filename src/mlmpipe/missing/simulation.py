@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.api import fit as fit_model
+from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
+from mlmpipe.missing.pool import pool_fits
 from mlmpipe.record import FixedEffect
 from mlmpipe.record.capture import record_from_result
 
@@ -92,9 +94,6 @@ def coverage_study(
 ) -> pd.DataFrame:
     """Per replication, term and method (``mi`` / ``listwise``): estimate and whether the 95 % CI
     covers the truth. Summarise with :func:`summarise`."""
-    from mlmpipe.missing.mi_chained import ImputationSpec, impute_multilevel
-    from mlmpipe.missing.pool import pool_fits
-
     formula = "y ~ x * w + (1 | cl)"
     rows = []
     seeds = np.random.SeedSequence(seed).spawn(reps)

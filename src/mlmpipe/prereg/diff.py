@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mlmpipe.prereg.freeze import load_frozen, plan_sha256
+
 NOT_COMPARED = ("deviations",)
 ABSENT = "<absent>"
 
@@ -147,8 +149,6 @@ def format_deviations(report: dict) -> str:
 
 def deviations_step(plan_json: str | dict, root: str = ".") -> dict:
     """The ``deviations`` rule: the executed plan (canonical JSON) against ``root/prereg/``."""
-    from mlmpipe.prereg.freeze import load_frozen, plan_sha256
-
     executed = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
     frozen = load_frozen(root)
     if frozen is None:

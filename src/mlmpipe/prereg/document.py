@@ -198,7 +198,7 @@ def preregistration_markdown(plan: Plan, record: dict) -> str:
 
 
 def markdown_to_html(md: str, title: str) -> str:
-    import mistune
+    import mistune  # undeclared (comes with nbconvert): HTML only
 
     body = mistune.html(md)
     style = (
@@ -214,7 +214,7 @@ def markdown_to_html(md: str, title: str) -> str:
 def markdown_to_docx(md_file: Path, docx_file: Path) -> str | None:
     """Convert with pandoc; returns None on success, else why the DOCX was not written."""
     try:
-        import pypandoc
+        import pypandoc  # optional (prereg extra); else system pandoc
 
         pypandoc.convert_file(str(md_file), "docx", outputfile=str(docx_file))
         return None

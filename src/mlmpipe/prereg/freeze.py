@@ -22,6 +22,8 @@ from pathlib import Path
 
 from mlmpipe.errors import PlanError
 from mlmpipe.plan import canonical_json, load_plan, raw_path
+from mlmpipe.prereg.document import write_documents
+from mlmpipe.provenance import package_versions, sha256_file
 
 PREREG_DIR = "prereg"
 FROZEN_PLAN = "plan.frozen.json"
@@ -49,9 +51,6 @@ def freeze_plan(
 ) -> dict:
     """Validate ``plan_file`` and write the frozen plan, its record and the document under
     ``root/prereg/``. Returns the freeze record."""
-    from mlmpipe.prereg.document import write_documents
-    from mlmpipe.provenance import package_versions, sha256_file
-
     root = Path(root)
     plan = load_plan(plan_file)
     out = root / PREREG_DIR

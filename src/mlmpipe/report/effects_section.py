@@ -11,6 +11,8 @@ reason (``mlmpipe.effects.latent.SKIPPED``) instead of numbers that would be wro
 from __future__ import annotations
 
 from mlmpipe.effects import summary as effect_tables
+from mlmpipe.report import diagnostic_figures as dfig
+from mlmpipe.report import figures
 
 LABELS = {
     "snijders_bosker": "Snijders & Bosker R²",
@@ -29,9 +31,6 @@ def _skipped_lines(es: dict) -> str:
 
 def effects_items(es: dict, final_model: str) -> list:
     """Items of the section for the effect-size artifact ``es`` and the final model's name."""
-    from mlmpipe.report import diagnostic_figures as dfig
-    from mlmpipe.report import figures
-
     latent = "scale" in es
     out: list = [
         ("md", f"### ICC, design effect and effective sample size ({es['null_model']})"),

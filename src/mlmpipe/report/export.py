@@ -8,7 +8,11 @@ below the header, bottom), and "*Note.*" under the table. DOCX is produced by pa
 from __future__ import annotations
 
 import html as _html
+import os
+import re
 from pathlib import Path
+
+import pypandoc
 
 from mlmpipe.report.apa import ApaTable
 
@@ -97,10 +101,6 @@ def to_latex(t: ApaTable) -> str:
 def _pandoc_docx(html: str, path: str | Path) -> None:
     """HTML -> DOCX with pandoc; ``SOURCE_DATE_EPOCH=0`` makes the file byte-identical across runs
     (pandoc otherwise stamps the creation time into docProps/core.xml and the zip entries)."""
-    import os
-
-    import pypandoc
-
     old = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = "0"
     try:
@@ -134,8 +134,6 @@ def write_table(t: ApaTable, stem: str | Path) -> list[Path]:
 def report_to_docx(html_path: str | Path, docx_path: str | Path) -> None:
     """The rendered HTML report as DOCX through pandoc: embedded figures become Word images and
     HTML tables Word tables; nbconvert's heading anchors (the pilcrow links) are dropped first."""
-    import re
-
     html = Path(html_path).read_text(encoding="utf-8")
     html = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", html, flags=re.S)
     _pandoc_docx(html, docx_path)

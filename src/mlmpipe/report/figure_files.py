@@ -56,7 +56,7 @@ def save_figures(figs: dict, outdir: str | Path, dpi: int = 150) -> list[Path]:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
-    import matplotlib
+    import matplotlib  # heavy: only when writing figures
 
     for name, fig in figs.items():
         for ext in ("png", "svg"):

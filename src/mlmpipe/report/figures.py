@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from scipy import stats
 
@@ -10,7 +12,7 @@ from mlmpipe.record import FitRecord
 
 def _figure(ncols=1, figsize=None, squeeze=False):
     """A Figure without pyplot state (no backend or display needed)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy (matplotlib): figures only
 
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(ncols=ncols, squeeze=squeeze)
@@ -18,8 +20,6 @@ def _figure(ncols=1, figsize=None, squeeze=False):
 
 def to_png(fig, dpi: int = 110) -> bytes:
     """PNG bytes of a figure (to embed in the report or write under reports/figures/)."""
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()

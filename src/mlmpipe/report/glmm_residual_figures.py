@@ -55,7 +55,7 @@ def glmm_residual_panels(diag: dict):
     preds = [c for c in t if c not in _TABLE_META]
     ncols = 3
     nrows = 1 + int(np.ceil(len(preds) / ncols))
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy (matplotlib): figures only
 
     fig = Figure(figsize=(13, 3.8 * nrows))
     axes = fig.subplots(nrows=nrows, ncols=ncols, squeeze=False)

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from mlmpipe.errors import PlanError
+from mlmpipe.report.offline import make_offline
 
 ENGINES = ("auto", "quarto", "nbconvert")
 KERNEL_NAME = "mlmpipe-python"
@@ -46,7 +47,7 @@ def _kernel_dir() -> str:
 
 
 def execute_notebook(notebook, parameters: dict, executed) -> None:
-    import papermill as pm
+    import papermill as pm  # heavy: only when executing the notebook
 
     kdir = _kernel_dir()
     old = os.environ.get("JUPYTER_PATH")
@@ -69,8 +70,8 @@ def execute_notebook(notebook, parameters: dict, executed) -> None:
 
 
 def to_html_nbconvert(executed, html) -> None:
-    import nbformat
-    from nbconvert import HTMLExporter
+    import nbformat  # heavy: nbconvert rendering only
+    from nbconvert import HTMLExporter  # heavy: nbconvert rendering only
 
     nb = nbformat.read(str(executed), as_version=4)
     exporter = HTMLExporter(template_name="lab")
@@ -79,7 +80,6 @@ def to_html_nbconvert(executed, html) -> None:
     exporter.exclude_output_prompt = True
     exporter.embed_images = True
     body, _ = exporter.from_notebook_node(nb)
-    from mlmpipe.report.offline import make_offline
 
     Path(html).write_text(make_offline(body), encoding="utf-8")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mlmpipe.compare import comparison_table as _ct
+from mlmpipe.data.descriptives import descriptives_table
 from mlmpipe.record import FitRecord
 
 
@@ -16,8 +18,6 @@ def cluster_size_table(desc: dict) -> pd.DataFrame:
 
 
 def descriptives_by_level(desc: dict) -> dict[str, pd.DataFrame]:
-    from mlmpipe.data.descriptives import descriptives_table
-
     t = descriptives_table(desc)
     return {
         lv: g.dropna(axis=1, how="all").drop(columns="level")
@@ -93,6 +93,4 @@ def fit_overview(recs: list[FitRecord]) -> pd.DataFrame:
 
 
 def comparison_table(comparison: dict) -> pd.DataFrame:
-    from mlmpipe.compare import comparison_table as _ct
-
     return _ct(comparison)

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mlmpipe.engine.lmm import drop_rank_deficient
+from mlmpipe.formula import build_design
+
 
 def _design(data: pd.DataFrame, f: str):
-    from mlmpipe.formula import build_design
-
     design = build_design(f, data)
     codes = np.asarray(design.re_terms[0].codes)
     X = pd.DataFrame(np.asarray(design.X, dtype=float), columns=list(design.fixed_names))
@@ -61,7 +62,7 @@ def _info(y: np.ndarray, codes: np.ndarray, **more) -> dict:
 
 
 def ols_cluster(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # heavy (statsmodels): this estimator only
 
     X, y, codes = _design(data, f)
     res = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": codes})
@@ -70,7 +71,7 @@ def ols_cluster(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict
 
 
 def gee(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # heavy (statsmodels): this estimator only
 
     X, y, codes = _design(data, f)
     model = sm.GEE(
@@ -93,7 +94,7 @@ def _panel(X: pd.DataFrame, y: np.ndarray, codes: np.ndarray):
 
 
 def _within(X, y, codes):
-    from linearmodels.panel import PanelOLS
+    from linearmodels.panel import PanelOLS  # heavy (linearmodels): this estimator only
 
     Xp, yp = _panel(X.drop(columns=["(Intercept)"], errors="ignore"), y, codes)
     with warnings.catch_warnings():
@@ -107,8 +108,6 @@ def _within(X, y, codes):
 
 def _between_columns(X: pd.DataFrame, codes: np.ndarray) -> tuple[list[str], list[str]]:
     """Columns identified by a regression on cluster means (constant or collinear means drop)."""
-    from mlmpipe.engine.lmm import drop_rank_deficient
-
     means = X.groupby(codes).mean()
     scale = np.maximum(X.abs().max().to_numpy(), 1.0)
     spread = means.std().to_numpy() / scale
@@ -119,7 +118,7 @@ def _between_columns(X: pd.DataFrame, codes: np.ndarray) -> tuple[list[str], lis
 
 
 def _between(X, y, codes):
-    from linearmodels.panel import BetweenOLS
+    from linearmodels.panel import BetweenOLS  # heavy (linearmodels): this estimator only
 
     kept, dropped = _between_columns(X, codes)
     Xp, yp = _panel(X[kept], y, codes)
@@ -162,7 +161,7 @@ def hausman_within_between(X: pd.DataFrame, y: np.ndarray, codes: np.ndarray) ->
 
 
 def random_effects(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
-    from linearmodels.panel import RandomEffects
+    from linearmodels.panel import RandomEffects  # heavy (linearmodels): this estimator only
 
     X, y, codes = _design(data, f)
     Xp, yp = _panel(X, y, codes)

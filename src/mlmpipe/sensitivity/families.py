@@ -35,6 +35,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from mlmpipe.sensitivity.alternatives import _design, _info, _table
+
 #: Axis wording of the specification curve per (family, link): the scale of the estimates.
 SCALES = {
     "logit": "log-odds (logit scale)",
@@ -87,7 +89,7 @@ def not_applicable(choices: dict, glmm: dict | None) -> str | None:
 
 def sm_family(glmm: dict, alpha: float | None = None):
     """statsmodels family with the plan's link (``alpha``: the NB2 dispersion for ``negbin``)."""
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # heavy (statsmodels): the GLM estimators only
 
     links = sm.families.links
     link = glmm.get("link") or default_link(glmm["family"])
@@ -106,7 +108,7 @@ def sm_family(glmm: dict, alpha: float | None = None):
 
 def _nb2(y: np.ndarray, X: pd.DataFrame, codes: np.ndarray, glmm: dict):
     """NB2 regression (dispersion by ML) with cluster-robust SEs; returns (result, alpha)."""
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # heavy (statsmodels): the GLM estimators only
 
     link = glmm.get("link") or "log"
     if link != "log":
@@ -123,9 +125,7 @@ def _nb2(y: np.ndarray, X: pd.DataFrame, codes: np.ndarray, glmm: dict):
 
 def glm_cluster(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
     """Single-level GLM of the plan's family with cluster-robust SEs (the ``ols_cluster`` option)."""
-    import statsmodels.api as sm
-
-    from mlmpipe.sensitivity.alternatives import _design, _info, _table
+    import statsmodels.api as sm  # heavy (statsmodels): this estimator only
 
     X, y, codes = _design(data, f)
     glmm = d["glmm"]
@@ -141,9 +141,7 @@ def glm_cluster(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict
 
 def gee_family(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
     """GEE with the plan's family and link, exchangeable working correlation (the ``gee`` option)."""
-    import statsmodels.api as sm
-
-    from mlmpipe.sensitivity.alternatives import _design, _info, _table
+    import statsmodels.api as sm  # heavy (statsmodels): this estimator only
 
     X, y, codes = _design(data, f)
     glmm = d["glmm"]

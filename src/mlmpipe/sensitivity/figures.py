@@ -33,7 +33,7 @@ def specification_curve(
 ):
     """Specification curve of one focal parameter from :func:`summary.specification_table`;
     ``scale`` names the scale of the estimates (a GLMM's link scale) on the axis."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy (matplotlib): the curve only
 
     sub = table[table["focal"] == focal] if "focal" in table.columns else table
     curve = curve_data(sub)

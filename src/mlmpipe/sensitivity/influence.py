@@ -24,14 +24,15 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.api import fit as fit_model
+from mlmpipe.diagnostics.influence import leave_one_cluster_out
+from mlmpipe.engine.lmm import LinearMixedModel
+from mlmpipe.formula import build_design
+from mlmpipe.record.capture import record_from_result
+from mlmpipe.sensitivity.specification import _raw_variables, center, formula, listwise
 
 
 def cluster_influence(data: pd.DataFrame, d: dict) -> dict:
     """Cook's distance per cluster and the flagged clusters (``d``: ``influence_definition()``)."""
-    from mlmpipe.engine.lmm import LinearMixedModel
-    from mlmpipe.formula import build_design
-    from mlmpipe.sensitivity.specification import center, formula, listwise
-
     base = {**d, "choices": {"random": "slopes" if d["slopes"] else "intercept"}}
     f = formula(base)
     df = center(listwise(data, _columns(d, data), 0)[0], base)
@@ -65,9 +66,6 @@ def _flag(f: str, d: dict, clusters: list[str], cooks: np.ndarray, n_clusters: i
 def _glmm_influence(df: pd.DataFrame, f: str, d: dict) -> dict:
     """Cook's distances of the base GLMM at fixed variance parameters (clusters whose deletion
     removes a fixed-effect column or whose refit fails are not flagged; listed in ``warnings``)."""
-    from mlmpipe.diagnostics.influence import leave_one_cluster_out
-    from mlmpipe.record.capture import record_from_result
-
     rec = record_from_result(fit_model(f, df, reml=False, **d["glmm"]))
     loo = leave_one_cluster_out(rec, df, d["cluster"])
     clusters = [str(r["cluster"]) for r in loo["table"]]
@@ -81,6 +79,4 @@ def _glmm_influence(df: pd.DataFrame, f: str, d: dict) -> dict:
 
 
 def _columns(d: dict, data: pd.DataFrame) -> list[str]:
-    from mlmpipe.sensitivity.specification import _raw_variables
-
     return [c for c in _raw_variables(d) if c in data.columns]

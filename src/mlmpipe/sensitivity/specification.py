@@ -33,9 +33,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from mlmpipe.centering import apply_centering, fit_centering
 from mlmpipe.errors import PlanError, SpecificationUnavailable
 from mlmpipe.formula.edit import formula_from, random_intercepts_only, uncorrelated
 from mlmpipe.missing import multiverse
+from mlmpipe.missing.rubin import pool_scalar
+from mlmpipe.sensitivity.alternatives import ESTIMATORS
+from mlmpipe.sensitivity.families import ESTIMATORS as GLM_ESTIMATORS
 from mlmpipe.sensitivity.families import not_applicable
 
 # --------------------------------------------------------------------------- missing-data hook
@@ -91,8 +95,6 @@ def _raw_variables(d: dict) -> list[str]:
 
 def center(df: pd.DataFrame, d: dict) -> pd.DataFrame:
     """The plan's centering, then each varied predictor's column as the specification chooses."""
-    from mlmpipe.centering import apply_centering, fit_centering
-
     varied = {k.split(".", 1)[1]: v for k, v in d["choices"].items() if k.startswith("centering.")}
     cspec = copy.deepcopy(d["center"])
     for var in varied:
@@ -153,7 +155,7 @@ def fit_mlm(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
     non-gaussian plan's specification is a GLMM with the plan's family, link and nagq, by ML
     (:mod:`mlmpipe.sensitivity.families`). Non-convergence and singular fits follow the plan's
     registered ladder (:func:`mlmpipe.ladder.fit_with_ladder`)."""
-    from mlmpipe.ladder import fit_with_ladder
+    from mlmpipe.ladder import fit_with_ladder  # not at top: would add ladder.py to rules' codedeps
 
     glmm = d.get("glmm")
     if glmm:
@@ -189,11 +191,7 @@ def _estimate(data: pd.DataFrame, f: str, d: dict) -> tuple[pd.DataFrame, dict]:
     if method == "mlm":
         return fit_mlm(data, f, d)
     if d.get("glmm"):
-        from mlmpipe.sensitivity.families import ESTIMATORS as GLM_ESTIMATORS
-
         return GLM_ESTIMATORS[method](data, f, d)
-    from mlmpipe.sensitivity.alternatives import ESTIMATORS
-
     return ESTIMATORS[method](data, f, d)
 
 
@@ -201,8 +199,6 @@ def rubin(tables: list[pd.DataFrame], alpha: float = 0.05) -> pd.DataFrame:
     """Pool per-imputation estimates by Rubin's rules (Rubin 1987): T = W + (1 + 1/m) B, with
     Barnard & Rubin (1999) df from the mean complete-data df of the tables
     (:func:`mlmpipe.missing.rubin.pool_scalar`; infinite when a method reports none)."""
-    from mlmpipe.missing.rubin import pool_scalar
-
     if len(tables) == 1:
         return tables[0]
     est = np.vstack([t["estimate"].to_numpy(float) for t in tables])

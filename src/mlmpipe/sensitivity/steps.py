@@ -6,6 +6,12 @@ import json
 
 import pandas as pd
 
+from mlmpipe.report.figures import to_png
+from mlmpipe.sensitivity.figures import specification_curve
+from mlmpipe.sensitivity.influence import cluster_influence
+from mlmpipe.sensitivity.specification import run_specification
+from mlmpipe.sensitivity.summary import summarize
+
 
 def _decode(spec: str | dict) -> dict:
     return json.loads(spec) if isinstance(spec, str) else spec
@@ -13,16 +19,12 @@ def _decode(spec: str | dict) -> dict:
 
 def influence_step(clean: pd.DataFrame, spec: str | dict) -> dict:
     """Cluster Cook's distances of the base model (computed once for all specifications)."""
-    from mlmpipe.sensitivity.influence import cluster_influence
-
     return cluster_influence(clean, _decode(spec))
 
 
 def specification_step(clean: pd.DataFrame, spec: str | dict, influence: list[str]) -> dict:
     """Estimate one specification; ``influence`` holds the influence artifact path when it drops
     flagged clusters (empty otherwise)."""
-    from mlmpipe.sensitivity.specification import run_specification
-
     infl = None
     if influence:
         with open(influence[0], encoding="utf-8") as fh:
@@ -32,10 +34,6 @@ def specification_step(clean: pd.DataFrame, spec: str | dict, influence: list[st
 
 def summary_step(results: list[dict], spec: str | dict) -> tuple[dict, pd.DataFrame, bytes]:
     """Summary, table of every specification, and the specification curve (PNG) of the first focal."""
-    from mlmpipe.report.figures import to_png
-    from mlmpipe.sensitivity.figures import specification_curve
-    from mlmpipe.sensitivity.summary import summarize
-
     spec = _decode(spec)
     summary, table = summarize(results, spec)
     focal = spec["focal"][0]
