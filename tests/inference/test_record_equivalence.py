@@ -20,7 +20,6 @@ from mlmpipe.formula import build_design
 from mlmpipe.inference import profile
 from mlmpipe.inference.bootstrap import _parameters, bootstrap_batch
 from mlmpipe.inference.profile import profile_intervals
-from mlmpipe.inference.varpar import random_covariances
 from mlmpipe.record import FitRecord, Pooling
 from mlmpipe.record.capture import record_from_result
 from tests.reference.datasets import load
@@ -112,6 +111,6 @@ def test_bootstrap_replicates_equal_those_from_the_fit_dict(sleep):
 
 def test_random_covariances_from_the_record_rows(sleep):
     res = mlmpipe.fit(SLOPE, sleep)
-    (names, S) = random_covariances(record_from_result(res).random)["Subject"]
+    (names, S) = record_from_result(res).covariance_matrices()["Subject"]
     assert names == ["(Intercept)", "Days"]
     np.testing.assert_allclose(S, res.covariance_matrices()["Subject"], rtol=1e-12)

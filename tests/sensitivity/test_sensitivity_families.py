@@ -11,9 +11,10 @@ import yaml
 
 import mlmpipe
 from mlmpipe.plan import Plan
+from mlmpipe.plan.applicability import scale_label
 from mlmpipe.record.capture import record_from_result
 from mlmpipe.sensitivity import run_specification
-from mlmpipe.sensitivity.families import gee_family, glm_cluster, scale_label
+from mlmpipe.sensitivity.families import gee_family, glm_cluster
 from mlmpipe.sensitivity.figures import specification_curve
 from mlmpipe.sensitivity.grid import spec_inputs
 from mlmpipe.sensitivity.specification import center, prepare

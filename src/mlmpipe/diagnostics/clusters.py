@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlmpipe.inference.varpar import random_covariances
 from mlmpipe.record import FitRecord
 
 OUTLIER_Z = 3.0
@@ -23,7 +22,7 @@ OUTLIER_Z = 3.0
 def standardized_modes(rec: FitRecord) -> dict[str, pd.DataFrame]:
     """Per grouping factor: levels x terms table of the record's standardized conditional modes
     (conditional variances taken as 0 when the record has no ``condsd``)."""
-    covs = random_covariances(rec.random)
+    covs = rec.covariance_matrices()
     out = {}
     for g, block in rec.ranef.items():
         vals = np.asarray(block.values, float)

@@ -32,25 +32,6 @@ class FitParts:
         return self.X.shape[0]
 
 
-def covariance_matrices(rec: FitRecord) -> dict[str, tuple[list[str], np.ndarray]]:
-    """``{group: (term names, Sigma)}`` from the variance-component rows of a fit record."""
-    out: dict[str, tuple[list[str], np.ndarray]] = {}
-    names: dict[str, list[str]] = {}
-    for r in rec.random:
-        if r.group != "Residual" and r.is_variance:
-            names.setdefault(r.group, []).append(r.term1)
-    for g, nm in names.items():
-        S = np.zeros((len(nm), len(nm)))
-        for r in rec.random:
-            if r.group != g:
-                continue
-            a = nm.index(r.term1)
-            b = a if r.is_variance else nm.index(r.term2)
-            S[a, b] = S[b, a] = float(r.vcov)
-        out[g] = (nm, S)
-    return out
-
-
 def residual_variance(rec: FitRecord) -> float:
     """sigma^2; for a GLMM the latent-scale level-1 variance (pi^2/3 logit, 1 probit, lognormal
     approximation for counts), which makes the R^2 those of Nakagawa & Schielzeth (2013)."""
@@ -76,7 +57,7 @@ def fit_parts(rec: FitRecord, data: pd.DataFrame) -> FitParts:
         )
     X = np.asarray(design.X, float)[:, [cols.index(t) for t in names]]
     beta = np.array([r.estimate for r in rec.fixed], float)
-    covs = covariance_matrices(rec)
+    covs = rec.covariance_matrices()
     terms = {}
     used: set[str] = set()
     for t in design.re_terms:

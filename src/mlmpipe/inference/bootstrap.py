@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.engine.fit import fit_design
-from mlmpipe.inference.varpar import random_covariances
 from mlmpipe.record import FitRecord
 
 
@@ -51,7 +50,7 @@ def bootstrap_batch(
     est = {f.term: f.estimate for f in rec.fixed}
     beta = np.array([est.get(n, 0.0) for n in names])
     mean = np.asarray(design.X, float) @ beta
-    covs = random_covariances(rec.random)
+    covs = rec.covariance_matrices()
     sigma = float(rec.sigma)
     theta0 = np.asarray(rec.theta, float)
     rng = np.random.default_rng([int(seed), int(batch)])

@@ -15,11 +15,7 @@ is a Cholesky factorization that sets a column to zero where its pivot vanishes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
-
-from mlmpipe.record import VarCorr
 
 
 def semichol(S: np.ndarray, tol: float = 1e-12) -> np.ndarray | None:
@@ -110,24 +106,3 @@ class VarPar:
                 return None
             theta[sl] = L[r.tri_rows, r.tri_cols] / sigma
         return theta
-
-
-def random_covariances(rows: Iterable[VarCorr]) -> dict[str, tuple[list[str], np.ndarray]]:
-    """``{group: (term names, Sigma_g)}``: each grouping factor's random-effects covariance matrix
-    from a fit record's variance-component rows (``rec.random``; the residual row is skipped)."""
-    rows = tuple(rows)
-    names: dict[str, list[str]] = {}
-    for r in rows:
-        if r.group != "Residual" and r.is_variance:
-            names.setdefault(r.group, []).append(r.term1)
-    out: dict[str, tuple[list[str], np.ndarray]] = {}
-    for g, nm in names.items():
-        S = np.zeros((len(nm), len(nm)))
-        for r in rows:
-            if r.group != g:
-                continue
-            a = nm.index(r.term1)
-            b = a if r.is_variance else nm.index(r.term2)
-            S[a, b] = S[b, a] = float(r.vcov)
-        out[g] = (nm, S)
-    return out

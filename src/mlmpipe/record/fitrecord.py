@@ -139,6 +139,24 @@ class FitRecord:
         """Variance rows (not covariances), residual included."""
         return tuple(r for r in self.random if r.is_variance)
 
+    def covariance_matrices(self) -> dict[str, tuple[list[str], np.ndarray]]:
+        """``{group: (term names, Sigma_g)}``: each grouping factor's random-effects covariance
+        matrix from the variance-component rows (the residual row is skipped)."""
+        names: dict[str, list[str]] = {}
+        for r in self.random:
+            if r.group != "Residual" and r.is_variance:
+                names.setdefault(r.group, []).append(r.term1)
+        out: dict[str, tuple[list[str], np.ndarray]] = {}
+        for g, nm in names.items():
+            S = np.zeros((len(nm), len(nm)))
+            for r in self.random:
+                if r.group == g:
+                    a = nm.index(r.term1)
+                    b = a if r.is_variance else nm.index(r.term2)
+                    S[a, b] = S[b, a] = float(r.vcov)
+            out[g] = (nm, S)
+        return out
+
     def variance_components(self) -> dict[str, float]:
         """``{group: random-intercept variance, ..., "Residual": sigma^2}``; for a non-gaussian fit
         the residual is the latent-scale level-1 variance (pi^2/3 for logit; Snijders & Bosker

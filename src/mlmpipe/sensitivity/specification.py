@@ -38,9 +38,9 @@ from mlmpipe.errors import PlanError, SpecificationUnavailable
 from mlmpipe.formula.edit import formula_from, random_intercepts_only, uncorrelated
 from mlmpipe.missing import multiverse
 from mlmpipe.missing.rubin import pool_scalar
+from mlmpipe.plan.applicability import not_applicable
 from mlmpipe.sensitivity.alternatives import ESTIMATORS
 from mlmpipe.sensitivity.families import ESTIMATORS as GLM_ESTIMATORS
-from mlmpipe.sensitivity.families import not_applicable
 
 # --------------------------------------------------------------------------- missing-data hook
 
