@@ -12,6 +12,7 @@ import mlmpipe
 from mlmpipe.inference.profile import profile_intervals, profile_sequence
 from mlmpipe.record import FitRecord
 from mlmpipe.record.capture import record_from_result
+from tests.effects.conftest import as_fit
 from tests.reference.datasets import load
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "effects" / "profile_ci.json"
@@ -27,17 +28,7 @@ def _r_record(rfix: dict, name: str) -> FitRecord:
     tests check the profile, not the optimizer), sigma from its residual row."""
     entry = rfix["models"][name]
     sigma = next(r["sdcor"] for r in entry["random"] if r["group"] == "Residual")
-    return FitRecord.from_dict(
-        {
-            "model": name,
-            "formula": entry["formula"],
-            "reml": True,
-            "theta": [float(t) for t in np.atleast_1d(entry["theta"])],
-            "fixed": entry["fixed"],
-            "random": entry["random"],
-            "sigma": sigma,
-        }
-    )
+    return FitRecord.from_dict(as_fit(name, entry) | {"sigma": sigma})
 
 
 def _data(case: dict, hsb):
