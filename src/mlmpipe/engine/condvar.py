@@ -37,6 +37,9 @@ def _left_solve(L, M):
 def _product(A, Y):
     """``A @ Y`` for A (BSR or dense) and Y (BlockDiag, BSR or dense)."""
     if isinstance(Y, B.BlockDiag):
+        if sp.issparse(A) and not (B.is_bsr(A) and A.blocksize[1] == Y.q):
+            # e.g. a CSR product of two earlier terms (three or more terms): blocks of Y.q columns
+            A = A.tocsr().tobsr(blocksize=(1, Y.q))
         if B.is_bsr(A):  # block k of A in column block A.indices[k]
             return B.with_data(A, np.matmul(A.data, Y.data[A.indices]))
         r = A.shape[0]
