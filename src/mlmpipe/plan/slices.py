@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from mlmpipe.plan.frozen import FrozenMap, canonical_json, freeze, plain
@@ -204,6 +204,16 @@ class MissingSlice(Slice):
             out["outliers"] = {"drop_influential": True, "cutoff": self.outliers.cutoff}
         return out
 
+    def same_data_sets(self, other: MissingSlice) -> bool:
+        """Whether the missing step makes the same data sets under both slices: the delta grid
+        (read by the delta analysis) and a variant's outlier handling (applied after the step)
+        do not enter it."""
+
+        def key(s: MissingSlice) -> MissingSlice:
+            return replace(s, outliers=None, missing=replace(s.missing, delta=DeltaSection()))
+
+        return key(self) == key(other)
+
     @classmethod
     def from_dict(cls, d: Mapping) -> MissingSlice:
         m = d["missing"]
@@ -236,15 +246,30 @@ class CenterLevel:
 
 
 @dataclass(frozen=True)
+class ColumnNames:
+    """The column a model uses for a level-1 predictor and that predictor's cluster mean."""
+
+    column: str
+    cluster_mean: str
+
+
+@dataclass(frozen=True)
 class CenterSlice(Slice):
-    """``centering_state``: the name patterns and every predictor's centering, by level."""
+    """``centering_state``: the name patterns and every predictor's centering, by level.
+
+    ``kept`` (variants only, :meth:`mlmpipe.plan.Plan.with_choices`): predictors whose centering
+    the variant changed while its models keep the planned columns: the predictor is written to
+    the planned column under the new rule (``none``: the raw values) and its cluster mean is
+    written too, so a contextual term of the model keeps its column.
+    """
 
     centered_name: str
     cluster_mean_name: str
     levels: tuple[CenterLevel, ...]
+    kept: FrozenMap[str, ColumnNames] = FrozenMap()
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "names": {
                 "centered_name": self.centered_name,
                 "cluster_mean_name": self.cluster_mean_name,
@@ -254,6 +279,12 @@ class CenterSlice(Slice):
                 for lv in self.levels
             ],
         }
+        if self.kept:
+            out["kept"] = {
+                k: {"column": c.column, "cluster_mean": c.cluster_mean}
+                for k, c in self.kept.items()
+            }
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping) -> CenterSlice:
@@ -264,6 +295,7 @@ class CenterSlice(Slice):
                 CenterLevel(lv["name"], lv["id"], FrozenMap.of(lv["predictors"]))
                 for lv in d["levels"]
             ),
+            FrozenMap.of({k: ColumnNames(**c) for k, c in (d.get("kept") or {}).items()}),
         )
 
 
