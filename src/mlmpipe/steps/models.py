@@ -4,6 +4,7 @@ sequence (the rules ``fit``, ``pool``, ``compare``)."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -66,9 +67,47 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[FitRecord, pd.DataFra
     return record, resid
 
 
-def pool_step(fits: list[FitRecord]) -> FitRecord:
+#: Refits with a common random structure before :func:`fit_imputations` gives up.
+MAX_COMMON_ROUNDS = 3
 
-    return pool_fits(fits)
+
+def fit_imputations(datasets: list[pd.DataFrame], fspec: str | dict | FitSlice) -> list[FitRecord]:
+    """Fit one model on every imputed data set with one random structure for all of them.
+
+    The convergence ladder runs on each data set; when it ends at different structures, every
+    data set is refitted with the simplest structure reached (fewest variance parameters), and
+    again until all agree, because fits of different models cannot be pooled by Rubin's rules.
+    Each record's ``ladder`` then says ``common_structure`` and the per-imputation formulas
+    before the refit.
+    """
+    fspec = FitSlice.decode(fspec)
+    records = [fit_step(df, fspec)[0] for df in datasets]
+    reached: list[str] = [r.formula_text for r in records]
+    for _ in range(MAX_COMMON_ROUNDS + 1):
+        if len({r.formula_text for r in records}) == 1:
+            break
+        if _ == MAX_COMMON_ROUNDS:
+            raise EstimationError(
+                f"models.{fspec.model} ({fspec.estimator}): the convergence ladder ends at "
+                f"different random structures across imputations ({'; '.join(sorted(set(reached)))})"
+            )
+        simplest = min(records, key=lambda r: len(r.theta) if r.theta is not None else 0)
+        fspec = replace(fspec, formula=simplest.formula_text)
+        records = [fit_step(df, fspec)[0] for df in datasets]
+    if len(set(reached)) > 1:
+        note = {
+            "common_structure": records[0].formula_text,
+            "rule": "the simplest random structure the ladder reached in any imputation, "
+            "refitted on every imputation",
+            "per_imputation": reached,
+        }
+        records = [r.replace(ladder={**(r.ladder or {}), **note}) for r in records]
+    return records
+
+
+def pool_step(fits: list[FitRecord], alpha: float = 0.05) -> FitRecord:
+    """Pool one model's fits over the imputations (Rubin's rules; :func:`mlmpipe.missing.pool_fits`)."""
+    return pool_fits(fits, alpha)
 
 
 def compare_step(
