@@ -13,7 +13,6 @@ nothing of the plan (the plan package re-exports these functions).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
@@ -160,20 +159,3 @@ def targets(plan: PlanFacts) -> list[str]:
         + missing_targets(plan)
         + [CHECKS, MISSING_REPORT, CENTERING, COMPARISON, PROVENANCE, REPORT_HTML, REPORT_DOCX]
     )
-
-
-def library_files(*modules: str) -> list[str]:
-    """Absolute paths of library source files so rules rerun when that code changes.
-
-    ``modules`` are dotted names relative to ``mlmpipe`` (``"centering"``, ``"data"``); a package
-    contributes all of its ``.py`` files.
-    """
-    root = Path(str(resources.files("mlmpipe")))
-    out: list[str] = []
-    for mod in modules:
-        p = root.joinpath(*mod.split("."))
-        if p.is_dir():
-            out.extend(str(f) for f in sorted(p.rglob("*.py")))
-        elif p.with_suffix(".py").exists():
-            out.append(str(p.with_suffix(".py")))
-    return out

@@ -1,7 +1,7 @@
 """Formula edits (mlmpipe.formula.edit) and rendering (mlmpipe.formula.render).
 
 The literal tables are the outputs of the text surgery these operations replace (the former
-``mlmpipe.ladder.uncorrelated``/``drop_effect`` and ``sensitivity.specification.formula``, run once
+``mlmpipe.ladder.uncorrelated``/``drop_effect`` and the former ``sensitivity.specification.formula``, run once
 on the test formulas and on every model of config/analysis.yaml and config/examples/*.yaml):
 the operations must give the same strings, since they go into fit artifacts and are parsed again.
 """
@@ -24,8 +24,9 @@ from mlmpipe.formula.edit import (
     uncorrelated,
     without_fixed,
 )
-from mlmpipe.sensitivity.specification import SpecificationUnavailable
-from mlmpipe.sensitivity.specification import formula as specification_formula
+from mlmpipe.plan.frozen import FrozenMap
+from mlmpipe.plan.sections import ModelSpec
+from mlmpipe.plan.sequence import formula_of, with_random
 
 COLUMNS = ["f", "x"]  # the data columns the old drop_effect was given (f: a factor)
 
@@ -426,17 +427,20 @@ def test_drop_random_effect_gives_the_former_strings(formula, group, effect, exp
 
 @pytest.mark.parametrize("row", SENSITIVITY)
 def test_sensitivity_random_options_give_the_former_strings(row):
+    """The multiverse's random options are the variant plan's model edits
+    (:func:`mlmpipe.plan.sequence.with_random`); they give the strings of the former
+    specification formula builder. (A slopes option of a model without slopes is recorded as
+    failed by :mod:`mlmpipe.plan.variants`.)"""
+    from types import SimpleNamespace
+
     outcome, fixed, slopes, cluster, *expected = row
-    d = {"outcome": outcome, "fixed": list(fixed), "slopes": list(slopes), "cluster": cluster}
-    d["model"] = "m"
+    levels = [SimpleNamespace(name=cluster, id=cluster)]  # the cluster level (name, id column)
+    random = FrozenMap.of({levels[0].name: tuple(slopes)} if slopes else {})
+    model = ModelSpec("m", None, formula_of(outcome, levels, fixed, random), fixed, random, True)
     for choice, want in zip(["slopes", "intercept", "uncorrelated"], expected, strict=True):
-        spec = {**d, "choices": {"random": choice}}
-        if want is None:
-            with pytest.raises(SpecificationUnavailable, match="no random slopes"):
-                specification_formula(spec)
-        else:
-            assert specification_formula(spec) == want
-    assert specification_formula({**d, "choices": {}}) == expected[1]  # no random dimension
+        if want is not None:
+            assert with_random(model, outcome, levels, choice).formula == want
+    assert with_random(model, outcome, levels, "intercept").formula == expected[1]
 
 
 def test_non_canonical_text_is_rendered_as_r_deparses_it_with_the_same_design():

@@ -10,7 +10,7 @@ from mlmpipe.missing.delta import delta_analysis
 from mlmpipe.missing.delta_discrete import DiscreteShift
 from mlmpipe.missing.handle import imputation_spec
 from mlmpipe.missing.mi_chained import impute_multilevel
-from mlmpipe.missing.multiverse import delta as multiverse_delta
+from mlmpipe.missing.multiverse import shift_imputed_outcome
 from mlmpipe.missing.outcome_kind import restore_outcome
 from mlmpipe.missing.pool import pool_fits
 from mlmpipe.record.capture import record_from_result
@@ -106,21 +106,13 @@ def test_coupled_draw_has_the_shifted_distribution_and_is_monotone(family):
         )
 
 
-def test_multiverse_delta_option_for_a_binary_outcome():
-    df = _binary_data(5)
-    spec = {
-        "m": 2,
-        "iterations": 3,
-        "donors": 5,
-        "seed": 1,
-        "levels": [["student", None, ["x"]], ["school", "cl", []]],
-        "types": {"x": ["continuous", None]},
-        "interactions": [],
-        "delta": 2.0,
-        "glmm": GLMM,
-    }
-    shifted = multiverse_delta(df, ["y", "cl", "x"], 1, spec)
-    base = multiverse_delta(df, ["y", "cl", "x"], 1, {**spec, "delta": 0.0})
+def test_multiverse_delta_option_for_a_binary_outcome(binary_imputed):
+    """The multiverse's ``missing: delta`` option shifts the imputed 0/1 outcomes by coupled
+    redraws on the logit scale: only imputed values change, and only upwards for delta > 0."""
+    _, sets = binary_imputed
+    f = "y ~ 1 + x + (1 | cl)"
+    shifted = shift_imputed_outcome(sets, "y", 2.0, f, GLMM, seed=1)
+    base = shift_imputed_outcome(sets, "y", 0.0, f, GLMM, seed=1)
     for s, b in zip(shifted, base, strict=True):
         assert set(s["y"].unique()) <= {0.0, 1.0}
         imp = s["imputed_y"].to_numpy()

@@ -12,12 +12,13 @@ import yaml
 import mlmpipe
 from mlmpipe.plan import Plan
 from mlmpipe.plan.applicability import scale_label
+from mlmpipe.plan.variants import influence_slice, spec_slice
 from mlmpipe.record.capture import record_from_result
 from mlmpipe.sensitivity import run_specification
 from mlmpipe.sensitivity.families import gee_family, glm_cluster
 from mlmpipe.sensitivity.figures import specification_curve
 from mlmpipe.sensitivity.grid import spec_inputs
-from mlmpipe.sensitivity.specification import center, prepare
+from mlmpipe.sensitivity.specification import prepare
 from mlmpipe.sensitivity.summary import summarize
 
 from .conftest import find_spec
@@ -53,14 +54,18 @@ def binary_small():
     return df[df["school"].isin(keep)].reset_index(drop=True)
 
 
+def center(data, s):
+    return prepare(data, s)[0]
+
+
 def test_glmm_specification_equals_a_direct_binomial_fit(binary_plan, binary_small):
     sens = binary_plan.sensitivity
-    d = sens.definition(sens.primary.id)
-    assert d["glmm"] == {"family": "binomial", "link": None, "nagq": 1}
+    d = spec_slice(binary_plan, sens.primary.id)
+    assert d.fit.glmm.to_dict() == {"family": "binomial", "link": None, "nagq": 1}
     res = run_specification(binary_small, d)
     assert res["status"] == "ok", res.get("reason")
     assert res["formula"] == "proficient ~ 1 + cses + minrty + sx + meanses + sector + (1 | school)"
-    data = prepare(binary_small, d, None)[0]
+    data = center(binary_small, d)
     direct = mlmpipe.fit(res["formula"], data, reml=False, family="binomial")
     want = direct.fixed_table().set_index("term")
     for row in res["fixed"]:
@@ -72,9 +77,7 @@ def test_glmm_specification_equals_a_direct_binomial_fit(binary_plan, binary_sma
 
 
 def test_glm_alternative_is_statsmodels_glm_with_cluster_robust_ses(binary_plan, binary_small):
-    d = binary_plan.sensitivity.definition(
-        find_spec(binary_plan.sensitivity, method="ols_cluster").id
-    )
+    d = spec_slice(binary_plan, find_spec(binary_plan.sensitivity, method="ols_cluster").id)
     res = run_specification(binary_small, d)
     assert res["status"] == "ok"
     data = center(binary_small, d)
@@ -137,7 +140,7 @@ def test_count_alternatives_match_statsmodels(family):
 def test_options_without_meaning_are_not_applicable_with_reason(binary_plan, choices, reason):
     sens = binary_plan.sensitivity
     s = find_spec(sens, **choices)
-    res = run_specification(pd.DataFrame(), sens.definition(s.id))  # nothing is read or fitted
+    res = run_specification(pd.DataFrame(), spec_slice(binary_plan, s.id))  # nothing is fitted
     assert res["status"] == "not_applicable" and res["reason"].startswith(reason)
     assert spec_inputs(binary_plan, s.id) == []  # no influence job for these
 
@@ -148,7 +151,7 @@ def test_not_applicable_specs_are_counted_apart_and_axis_names_the_scale(binary_
     ok |= {"ci_low": 0.3, "ci_high": 0.7}
     results = []
     for s in sens.specifications:
-        r = run_specification(pd.DataFrame(), sens.definition(s.id))
+        r = run_specification(pd.DataFrame(), spec_slice(binary_plan, s.id))
         if r["status"] != "not_applicable":  # applicable: pretend it was fitted
             r = {"id": s.id, "choices": s.choices, "status": "ok", "fixed": [ok]}
         results.append(r)
@@ -174,7 +177,8 @@ def test_the_primary_of_a_glmm_plan_is_its_first_applicable_specification(binary
 
 def test_gaussian_definitions_carry_no_family(example_plan):
     sens = example_plan.sensitivity
-    assert "glmm" not in sens.definition(sens.primary.id)
+    assert spec_slice(example_plan, sens.primary.id).fit.glmm is None
+    assert "family" not in spec_slice(example_plan, sens.primary.id).to_dict()["fit"]
     assert "scale" not in sens.summary_definition()
     assert scale_label(None) is None
     assert scale_label({"family": "poisson", "link": None}) == "log scale (log rate ratio)"
@@ -187,22 +191,26 @@ def test_gaussian_spec_ids_are_unchanged(example_plan):
     assert example_plan.sensitivity.ids[:3] == ("s364a9e549d", "s5da16f7567", "s503993da91")
 
 
-def test_ordinal_specification_is_a_cumulative_link_glmm(binary_plan, hsb_small):
-    sens = binary_plan.sensitivity
+def test_ordinal_specification_is_a_cumulative_link_glmm(hsb_small):
+    cfg = binary_config(method=["mlm", "gee"])
+    cfg["outcome"] = {"name": "grade"}
+    cfg["estimation"]["family"] = "ordinal"
+    plan = Plan.from_config(cfg)
     glmm = {"family": "ordinal", "link": None, "nagq": 1}
-    d = {**sens.definition(sens.primary.id), "outcome": "grade", "glmm": glmm}
+    d = spec_slice(plan, plan.sensitivity.primary.id)
+    assert d.fit.glmm.to_dict() == glmm
     cats = ["low", "middle", "high"]
     small = hsb_small.groupby("sector", observed=True).head(300).reset_index(drop=True)
     grade = pd.qcut(small["mAch"], 3, labels=cats).astype(pd.CategoricalDtype(cats, True))
     data = small.assign(grade=grade)
     res = run_specification(data, d)
     assert res["status"] == "ok", res.get("reason")
-    direct = mlmpipe.fit(res["formula"], prepare(data, d, None)[0], reml=False, **glmm)
+    direct = mlmpipe.fit(res["formula"], center(data, d), reml=False, **glmm)
     want = direct.fixed_table().set_index("term")
     assert "(Intercept)" not in want.index  # thresholds take its place
     for row in res["fixed"]:
         assert row["estimate"] == pytest.approx(want.loc[row["term"], "estimate"], rel=1e-8)
-    gee = {**d, "choices": {**d["choices"], "method": "gee"}}
+    gee = spec_slice(plan, find_spec(plan.sensitivity, method="gee").id)
     assert run_specification(data, gee)["reason"] == (
         "not applicable: method gee has no cumulative-link version in mlmpipe"
     )
@@ -214,10 +222,9 @@ def test_influential_clusters_of_a_binomial_plan_come_from_the_glmm(binary_plan,
     from mlmpipe.sensitivity.influence import cluster_influence
 
     sens = binary_plan.sensitivity
-    infl = cluster_influence(binary_small, sens.influence_definition())
+    infl = cluster_influence(binary_small, influence_slice(binary_plan))
     assert infl["method"].startswith("GLMM refits with the variance parameters")
-    d = sens.definition(sens.primary.id)
-    data = prepare(binary_small, d, None)[0]
+    data = center(binary_small, spec_slice(binary_plan, sens.primary.id))
     fit = mlmpipe.fit(infl["formula"], data, reml=False, family="binomial")
     loo = leave_one_cluster_out(record_from_result(fit), data, "school")
     np.testing.assert_allclose(infl["cooks_distance"], [r["cooks_d"] for r in loo["table"]])
@@ -227,7 +234,7 @@ def test_influential_clusters_of_a_binomial_plan_come_from_the_glmm(binary_plan,
     ]
     spec = find_spec(sens, outliers="drop_influential")
     assert spec_inputs(binary_plan, spec.id) == ["reports/sensitivity/influence.json"]
-    res = run_specification(binary_small, sens.definition(spec.id), infl)
+    res = run_specification(binary_small, spec_slice(binary_plan, spec.id), infl)
     assert res["status"] == "ok"
     kept = binary_small[~binary_small["school"].astype(str).isin(infl["flagged"])]
     assert res["nclusters"] == kept["school"].nunique() and res["nobs"] == len(kept)

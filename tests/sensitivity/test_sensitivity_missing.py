@@ -1,12 +1,15 @@
-"""The multiverse's ``missing`` dimension with multiple imputation and delta adjustment
-(mlmpipe.missing.multiverse): a specification imputes the variables of its model, fits every
-imputed data set and pools the focal estimate by Rubin's rules."""
+"""The multiverse's ``missing`` dimension with multiple imputation and delta adjustment: a
+specification runs the main missing-data step of its variant plan (the plan's multilevel
+imputation), fits every imputed data set and pools by Rubin's rules."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from mlmpipe.missing.multiverse import DEFAULT_M, missing_definition
 from mlmpipe.plan import Plan
+from mlmpipe.plan.multiverse import MULTIVERSE_M
+from mlmpipe.plan.variants import spec_slice
 from mlmpipe.sensitivity import run_specification
 
 from .conftest import find_spec
@@ -19,6 +22,12 @@ def plan_with(config, **missing):
     config["sensitivity"]["dimensions"]["missing"] = ["listwise", "imputation", "delta"]
     config["sensitivity"]["subset"] = [{"missing": "imputation"}, {"missing": "delta"}]
     return Plan.from_config(config)
+
+
+def fewer(s, m=3, iterations=4):
+    """The slice with fewer imputations and iterations (keeps the test fast)."""
+    section = replace(s.missing.missing, m=m, planned_m=m, iterations=iterations)
+    return replace(s, missing=replace(s.missing, missing=section))
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +55,12 @@ def test_listwise_and_imputation_specifications_both_estimate_the_focal(config, 
         "imputation",
         "delta",
     ]
-    lw = sens.definition(find_spec(sens).id)
-    mi = sens.definition(find_spec(sens, missing="imputation").id)
-    assert "missing" not in lw and mi["missing"]["m"] == DEFAULT_M  # listwise params unchanged
-    mi["missing"] = {**mi["missing"], "m": 3, "iterations": 4}  # keep the test fast
-    a, b = run_specification(holes, lw), run_specification(holes, mi)
+    lw = spec_slice(plan, find_spec(sens).id)
+    mi = spec_slice(plan, find_spec(sens, missing="imputation").id)
+    assert lw.missing.missing.method == "listwise"
+    assert lw.missing == plan.missing_slice()  # the main analysis's own missing step
+    assert mi.missing.missing.imputes and mi.missing.missing.m == MULTIVERSE_M
+    a, b = run_specification(holes, lw), run_specification(holes, fewer(mi))
     assert a["status"] == b["status"] == "ok", (a.get("reason"), b.get("reason"))
     fa, fb = focal(a), focal(b)
     assert "imputations" not in a and b["imputations"] == 3
@@ -65,8 +75,7 @@ def test_listwise_and_imputation_specifications_both_estimate_the_focal(config, 
     assert list(table["missing"]) == ["listwise", "imputation"]
     assert table["estimate"].notna().all()
     # a plan without a delta grid cannot run the delta option: failed with its reason
-    d = sens.definition(find_spec(sens, missing="delta").id)
-    res = run_specification(holes, d)
+    res = run_specification(holes, spec_slice(plan, find_spec(sens, missing="delta").id))
     assert res["status"] == "failed" and "missing.delta.grid" in res["reason"]
 
 
@@ -74,12 +83,23 @@ def test_delta_specification_shifts_the_imputed_outcome(config, holes):
     plan = plan_with(
         config, method="multiple_imputation", m=3, iterations=4, delta={"grid": [-1, 2]}
     )
-    spec = missing_definition(plan)
-    assert spec["m"] == 3 and spec["delta"] == 2.0 and ["ses", "sector"] in spec["interactions"]
+    assert plan.delta_extreme == 2.0
     sens = plan.sensitivity
-    mi = run_specification(holes, sens.definition(find_spec(sens, missing="imputation").id))
-    de = run_specification(holes, sens.definition(find_spec(sens, missing="delta").id))
-    assert mi["status"] == de["status"] == "ok"
+    mi = spec_slice(plan, find_spec(sens, missing="imputation").id)
+    de = spec_slice(plan, find_spec(sens, missing="delta").id)
+    assert mi.missing == plan.missing_slice()  # the plan imputes: the main step's imputations
+    assert de.missing.missing.delta.grid == (2.0,)
+    assert ("ses", "sector") in mi.missing.interactions  # imputed with the model's products
+    # the main delta analysis at the grid's extreme gives the delta specification's estimate
+    from mlmpipe.missing.delta import delta_analysis
+    from mlmpipe.sensitivity.specification import prepare
+
+    main = delta_analysis(prepare(holes, mi), "mAch", mi.fit.formula, FOCAL, [2.0])
+    at2 = next(r for r in main["rows"] if r["delta"] == 2.0)
+    mi, de = run_specification(holes, mi), run_specification(holes, de)
+    assert focal(de)["estimate"] == pytest.approx(at2["estimate"], rel=1e-10)
+    assert focal(de)["se"] == pytest.approx(at2["se"], rel=1e-10)
+    assert mi["status"] == de["status"] == "ok", (mi.get("reason"), de.get("reason"))
     # same imputations (same seed), outcome shifted up by 2 SD where imputed: the intercept moves
     # up by about 2 SD x the share of imputed outcomes, the slopes much less
     share = holes["mAch"].isna().mean()
@@ -87,14 +107,3 @@ def test_delta_specification_shifts_the_imputed_outcome(config, holes):
     b0 = {r["term"]: r["estimate"] for r in mi["fixed"]}
     b1 = {r["term"]: r["estimate"] for r in de["fixed"]}
     assert b1["(Intercept)"] - b0["(Intercept)"] == pytest.approx(shift, rel=0.5)
-
-
-def test_only_imputing_specifications_depend_on_the_missing_code(config):
-    from mlmpipe.sensitivity.grid import spec_code
-
-    plan = plan_with(config, method="listwise")
-    sens = plan.sensitivity
-    assert spec_code(plan, find_spec(sens).id) == []
-    files = spec_code(plan, find_spec(sens, missing="imputation").id)
-    assert any(f.endswith("missing/mi_chained.py") for f in files)
-    assert any(f.endswith("missing/multiverse.py") for f in files)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mlmpipe.plan.variants import spec_slice
 from mlmpipe.sensitivity import run_specification
 
 from .conftest import find_spec
@@ -19,7 +20,7 @@ CASES = json.loads(FIXTURE.read_text())["specs"]
 def test_mixed_model_specification_matches_lmertest(example_plan, hsb, case):
     sens = example_plan.sensitivity
     spec = find_spec(sens, random=case["random"], estimator=case["estimator"])
-    res = run_specification(hsb, sens.definition(spec.id))
+    res = run_specification(hsb, spec_slice(example_plan, spec.id))
     assert res["status"] == "ok" and res["nobs"] == 7185
     row = next(r for r in res["fixed"] if r["term"] == "cses:sectorCatholic")
     assert row["estimate"] == pytest.approx(case["estimate"], rel=1e-6)

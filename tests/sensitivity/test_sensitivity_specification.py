@@ -6,18 +6,33 @@ import pytest
 
 import mlmpipe
 from mlmpipe.errors import PlanError
-from mlmpipe.sensitivity import register_missing_method, run_specification
+from mlmpipe.plan.variants import influence_slice, spec_slice, variant_slice
+from mlmpipe.sensitivity import run_specification
 from mlmpipe.sensitivity.alternatives import _design, _within, hausman_within_between
 from mlmpipe.sensitivity.influence import cluster_influence
-from mlmpipe.sensitivity.specification import MISSING_METHODS, center, formula
+from mlmpipe.sensitivity.specification import prepare, rubin
 
 from .conftest import find_spec
 
 FOCAL = "cses:sectorCatholic"
 
 
-def definition(sens, **choices):
-    return sens.definition(find_spec(sens, **choices).id)
+def definition(plan, **choices):
+    """The job slice of the specification with these choices (others: the primary's)."""
+    return spec_slice(plan, find_spec(plan.sensitivity, **choices).id)
+
+
+def center(data, s):
+    return prepare(data, s)[0]
+
+
+def formula(s):
+    return s.fit.formula if s.method == "mlm" else s.alternative
+
+
+def with_choices(plan, s, **choices):
+    """The slice of ``s`` with some choices replaced (a specification the grid does not hold)."""
+    return variant_slice(plan, {**s.choices, **choices}, s.id)
 
 
 def focal_row(result):
@@ -25,7 +40,7 @@ def focal_row(result):
 
 
 def test_primary_specification_is_the_plans_model(example_plan, hsb_small):
-    d = definition(example_plan.sensitivity)
+    d = definition(example_plan)
     res = run_specification(hsb_small, d)
     assert res["status"] == "ok"
     assert res["formula"] == example_plan.model("m4_cross").formula
@@ -39,11 +54,10 @@ def test_primary_specification_is_the_plans_model(example_plan, hsb_small):
 
 
 def test_centering_choice_rewrites_the_models_column(example_plan, hsb_small):
-    sens = example_plan.sensitivity
     ses = hsb_small["ses"]
-    grand = center(hsb_small, definition(sens, centering__ses="grand"))
-    none = center(hsb_small, definition(sens, centering__ses="none"))
-    group = center(hsb_small, definition(sens))
+    grand = center(hsb_small, definition(example_plan, centering__ses="grand"))
+    none = center(hsb_small, definition(example_plan, centering__ses="none"))
+    group = center(hsb_small, definition(example_plan))
     means = hsb_small.groupby("school")["ses"].transform("mean")
     np.testing.assert_allclose(grand["cses"], ses - ses.mean(), atol=1e-12)
     np.testing.assert_allclose(none["cses"], ses, atol=0)
@@ -54,36 +68,29 @@ def test_centering_choice_rewrites_the_models_column(example_plan, hsb_small):
 
 
 def test_random_structure_choice_sets_the_random_part(example_plan):
-    sens = example_plan.sensitivity
+    sens = example_plan
     assert formula(definition(sens, random="intercept")).endswith("+ (1 | school)")
     assert formula(definition(sens, random="uncorrelated")).endswith("+ (1 + cses || school)")
     assert formula(definition(sens, method="gee")).endswith("+ (1 | school)")
 
 
-@pytest.mark.parametrize(
-    ("choices", "reason"),
-    [
-        ({"missing": "hot_deck"}, "missing-data method 'hot_deck' is not available"),
-        (
-            {"random": "slopes", "_no_slopes": True},
-            "random=slopes: the base model 'm4_cross' has no random slopes",
-        ),
-    ],
-)
-def test_unavailable_choices_are_failed_with_reason(example_plan, hsb_small, choices, reason):
-    d = dict(definition(example_plan.sensitivity))
-    d["choices"] = {**d["choices"], **{k: v for k, v in choices.items() if not k.startswith("_")}}
-    if choices.get("_no_slopes"):
-        d["slopes"] = []
+def test_unavailable_choices_are_failed_with_reason(example_plan, config, hsb_small):
+    d = with_choices(example_plan, definition(example_plan), missing="hot_deck")
     res = run_specification(hsb_small, d)
-    assert res["status"] == "failed" and res["reason"].startswith(reason)
+    assert res["status"] == "failed"
+    assert res["reason"].startswith("missing 'hot_deck' is not allowed; allowed: listwise")
     assert "fixed" not in res
+    for m in config["models"]:  # the multiverse's model without random slopes
+        m.pop("add_random", None)
+    plan = mlmpipe.Plan.from_config(config)
+    res = run_specification(hsb_small, definition(plan, random="uncorrelated"))
+    assert res["status"] == "failed"
+    assert res["reason"] == "random=uncorrelated: the base model 'm4_cross' has no random slopes"
 
 
 def test_kenward_roger_choice_is_estimated(example_plan, hsb_small):
     """df=kenward_roger runs our Kenward-Roger code (REML); with ML it is failed with the reason."""
-    d = dict(definition(example_plan.sensitivity))
-    d["choices"] = {**d["choices"], "df": "kenward_roger"}
+    d = with_choices(example_plan, definition(example_plan), df="kenward_roger")
     res = run_specification(hsb_small, d)
     assert res["status"] == "ok", res.get("reason")
     df = hsb_small.assign(meanses=hsb_small.groupby("school")["ses"].transform("mean"))
@@ -94,33 +101,33 @@ def test_kenward_roger_choice_is_estimated(example_plan, hsb_small):
     assert row["df"] == pytest.approx(want["df"], rel=1e-8)
     satt = mlmpipe.fit(res["formula"], df).fixed_table().set_index("term").loc[FOCAL]
     assert row["se"] > satt["se"]  # the adjusted SE, not the unadjusted one
-    d["choices"] = {**d["choices"], "estimator": "ml"}
-    res = run_specification(hsb_small, d)
+    res = run_specification(hsb_small, with_choices(example_plan, d, estimator="ml"))
     assert res["status"] == "failed" and "REML" in res["reason"]
 
 
 def test_numerical_failure_is_recorded_not_raised(example_plan, hsb_small):
-    d = definition(example_plan.sensitivity, method="ols_cluster")
+    d = definition(example_plan, method="ols_cluster")
     broken = hsb_small.assign(mAch=np.nan)  # no complete rows left
     res = run_specification(broken, d)
     assert res["status"] == "failed"
-    assert res["reason"].startswith("no complete rows on mAch, school, ses, minrty, sx, sector")
+    assert res["reason"].startswith("missing.method: listwise deletion leaves no rows")
+    assert "fixed" not in res
     one = hsb_small[hsb_small["school"] == hsb_small["school"].iloc[0]]  # a single school
-    res = run_specification(one, definition(example_plan.sensitivity))
+    res = run_specification(one, definition(example_plan))
     assert res["status"] == "failed" and res["reason"]
 
 
 def test_absent_focal_parameter_names_it_and_the_specification(example_plan, hsb_small):
-    d = dict(definition(example_plan.sensitivity, method="ols_cluster"))
-    d["focal"] = ["cses:sectorPublic"]
+    d = definition(example_plan, method="ols_cluster")
+    d = type(d).from_dict({**d.to_dict(), "focal": ["cses:sectorPublic"]})
     with pytest.raises(
-        PlanError, match=rf"'cses:sectorPublic' is not a parameter of specification {d['id']}"
+        PlanError, match=rf"'cses:sectorPublic' is not a parameter of specification {d.id}"
     ):
         run_specification(hsb_small, d)
 
 
 def test_between_estimator_cannot_identify_a_within_cluster_interaction(example_plan, hsb_small):
-    res = run_specification(hsb_small, definition(example_plan.sensitivity, method="between"))
+    res = run_specification(hsb_small, definition(example_plan, method="between"))
     assert res["status"] == "failed"
     assert (
         res["reason"]
@@ -128,7 +135,7 @@ def test_between_estimator_cannot_identify_a_within_cluster_interaction(example_
     )
     assert "cses" in res["not_identified"]  # group-centred: its cluster means are all 0
     grand = run_specification(
-        hsb_small, definition(example_plan.sensitivity, method="between", centering__ses="grand")
+        hsb_small, definition(example_plan, method="between", centering__ses="grand")
     )
     assert (
         grand["status"] == "ok" and "meanses" in grand["not_identified"]
@@ -136,7 +143,7 @@ def test_between_estimator_cannot_identify_a_within_cluster_interaction(example_
 
 
 def test_within_estimator_equals_ols_on_cluster_demeaned_data(example_plan, hsb_small):
-    d = definition(example_plan.sensitivity, method="within")
+    d = definition(example_plan, method="within")
     res = run_specification(hsb_small, d)
     assert set(res["not_identified"]) == {"meanses", "sectorCatholic"}  # absorbed
     data = center(hsb_small, d)
@@ -149,7 +156,7 @@ def test_within_estimator_equals_ols_on_cluster_demeaned_data(example_plan, hsb_
 
 
 def test_hausman_contrast_matches_its_formula(example_plan, hsb_small):
-    d = definition(example_plan.sensitivity, method="random_effects", centering__ses="grand")
+    d = definition(example_plan, method="random_effects", centering__ses="grand")
     X, y, codes = _design(center(hsb_small, d), formula(d))
     h = hausman_within_between(X, y, codes)
     assert h["terms"] == ["cses", "minrtyYes", "sxMale", FOCAL]
@@ -162,30 +169,29 @@ def test_hausman_contrast_matches_its_formula(example_plan, hsb_small):
     assert res["status"] == "ok" and res["hausman"]["statistic"] == pytest.approx(h["statistic"])
 
 
-def test_missing_data_hook_pools_several_data_sets_by_rubins_rules(example_plan, hsb_small):
-    d = dict(definition(example_plan.sensitivity, method="ols_cluster"))
-    single = run_specification(hsb_small, d)
-    register_missing_method("twice", lambda df, variables, seed, spec: [df, df.copy()])
-    try:
-        d["choices"] = {**d["choices"], "missing": "twice"}
-        pooled = run_specification(hsb_small, d)
-    finally:
-        MISSING_METHODS.pop("twice")
-    # identical completed data sets: no between-imputation variance, the pooled result is the single one
-    assert focal_row(pooled)["estimate"] == pytest.approx(focal_row(single)["estimate"])
-    assert focal_row(pooled)["se"] == pytest.approx(focal_row(single)["se"])
+def test_rubin_pooling_of_identical_data_sets_is_the_single_result(example_plan, hsb_small):
+    """No between-imputation variance: the pooled table of an alternative estimator is the single
+    data set's (estimate, SE)."""
+    from mlmpipe.sensitivity.alternatives import ols_cluster
+
+    d = definition(example_plan, method="ols_cluster")
+    data = center(hsb_small, d)
+    table, _ = ols_cluster(data, d.alternative, {"alpha": 0.05})
+    pooled = rubin([table, table.copy()]).set_index("term").loc[FOCAL]
+    single = table.set_index("term").loc[FOCAL]
+    assert pooled["estimate"] == pytest.approx(single["estimate"], rel=1e-12)
+    assert pooled["se"] == pytest.approx(single["se"], rel=1e-12)
 
 
 def test_influence_flags_clusters_above_the_cutoff_and_drop_removes_them(example_plan, hsb_small):
-    sens = example_plan.sensitivity
-    infl = cluster_influence(hsb_small, sens.influence_definition())
+    infl = cluster_influence(hsb_small, influence_slice(example_plan))
     assert len(infl["clusters"]) == 40 and infl["cutoff"] == pytest.approx(4 / 40)
     cooks = dict(zip(infl["clusters"], infl["cooks_distance"], strict=True))
     assert infl["flagged"] == [c for c, v in cooks.items() if v > 4 / 40]
     assert infl["flagged"]  # HSB has influential schools
     # D_j by hand for the most influential school: GLS without it at the full-data theta
     j = max(cooks, key=cooks.get)
-    d = definition(sens)
+    d = definition(example_plan)
     df = center(hsb_small, d)
     full = mlmpipe.fit(infl["formula"], df)
     from mlmpipe.engine.lmm import LinearMixedModel
@@ -196,6 +202,6 @@ def test_influence_flags_clusters_above_the_cutoff_and_drop_removes_them(example
     assert cooks[j] == pytest.approx(
         delta @ np.linalg.solve(full.vcov, delta) / len(delta), rel=1e-6
     )
-    res = run_specification(hsb_small, definition(sens, outliers="drop_influential"), infl)
+    res = run_specification(hsb_small, definition(example_plan, outliers="drop_influential"), infl)
     kept = hsb_small[~hsb_small["school"].astype(str).isin(infl["flagged"])]
     assert res["nobs"] == len(kept) and res["nclusters"] == 40 - len(infl["flagged"])

@@ -1,6 +1,8 @@
-# The multiverse (plan section `sensitivity:`): one job per specification, each with only its own
-# definition as params, so adding an option runs only the new specifications.
+# The multiverse (plan section `sensitivity:`): one job per specification, whose params are the main
+# steps' slices of its variant plan (plan.with_choices), so adding an option runs only the new
+# specifications.
 from mlmpipe import codedeps
+from mlmpipe.plan.variants import influence_slice, spec_slice
 from mlmpipe.sensitivity import grid as sens_grid
 
 SENS = PLAN.sensitivity
@@ -17,7 +19,7 @@ rule sensitivity_influence:
     output:
         paths.SENS_INFLUENCE,
     params:
-        spec=lambda w: SENS.influence_slice().to_json(),
+        spec=lambda w: influence_slice(PLAN).to_json(),
     log:
         "logs/sensitivity/influence.log",
     script:
@@ -28,11 +30,12 @@ rule sensitivity_spec:
     input:
         data=paths.CLEAN,
         influence=lambda w: sens_grid.spec_inputs(PLAN, w.spec),
+        datasets=lambda w: sens_grid.shared_datasets(PLAN, w.spec),
         code=codedeps.code_files("mlmpipe.sensitivity.steps:specification_step"),
     output:
         paths.spec_path("{spec}"),
     params:
-        spec=lambda w: SENS.spec_slice(w.spec).to_json(),
+        spec=lambda w: spec_slice(PLAN, w.spec).to_json(),
     log:
         "logs/sensitivity/{spec}.log",
     benchmark:

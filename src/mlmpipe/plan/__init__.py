@@ -6,7 +6,8 @@ This package is the only code that knows the keys of ``config/analysis.yaml``:
 * :mod:`~mlmpipe.plan.sections` - the typed sections; :mod:`~mlmpipe.plan.multiverse` - the
   ``sensitivity:`` section resolved into specifications;
 * :mod:`~mlmpipe.plan.slices` - one typed slice per step (``to_json`` = the rule's parameter);
-* :mod:`~mlmpipe.plan.core` - :class:`Plan` (derived facts, slices, :meth:`Plan.with_choices`).
+* :mod:`~mlmpipe.plan.core` - :class:`Plan` (derived facts, slices, :meth:`Plan.with_choices`);
+* :mod:`~mlmpipe.plan.variants` - a multiverse specification as the variant plan's step slices.
 
 Artifact paths live in :mod:`mlmpipe.paths` (re-exported here for existing callers).
 """
@@ -14,7 +15,6 @@ Artifact paths live in :mod:`mlmpipe.paths` (re-exported here for existing calle
 from mlmpipe.paths import (
     centering_state_path,
     fit_path,
-    library_files,
     missing_targets,
     raw_path,
     sensitivity_targets,
@@ -33,6 +33,7 @@ from mlmpipe.plan.sections import (
     ModelSpec,
     Predictor,
 )
+from mlmpipe.plan.variants import influence_slice, spec_slice, variant_slice
 
 __all__ = [
     "CENTERINGS",
@@ -48,7 +49,7 @@ __all__ = [
     "canonical_json",
     "centering_state_path",
     "fit_path",
-    "library_files",
+    "influence_slice",
     "load_plan",
     "load_schema",
     "missing_targets",
@@ -57,7 +58,9 @@ __all__ = [
     "sensitivity_targets",
     "spec_id",
     "spec_path",
+    "spec_slice",
     "targets",
     "validate_config",
+    "variant_slice",
     "walk_fields",
 ]

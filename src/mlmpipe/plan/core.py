@@ -22,8 +22,6 @@ from mlmpipe.plan.multiverse import (
     MULTIVERSE_M,
     NOT_APPLICABLE,
     OPTIONS,
-    ColumnNames,
-    ImputationDefinition,
     MultiverseContext,
     SensitivitySection,
     build_sensitivity,
@@ -54,6 +52,7 @@ from mlmpipe.plan.slices import (
     BootstrapBatchSlice,
     CenterLevel,
     CenterSlice,
+    ColumnNames,
     CompareSlice,
     DeltaSlice,
     FetchSlice,
@@ -117,8 +116,9 @@ def _model_variables(levels: tuple[Level, ...], names: CenteringNames) -> dict[s
 class Plan:
     """The validated plan: typed, frozen sections and the facts derived from them.
 
-    ``outliers``, ``method`` and ``imputation`` are set by :meth:`with_choices` only (a plan
-    analyses all clusters with the mixed model and pools every imputation).
+    ``outliers``, ``method``, ``imputation`` and ``kept_columns`` are set by :meth:`with_choices`
+    only (a plan analyses all clusters with the mixed model, pools every imputation and names its
+    centred columns by its own rules).
     """
 
     project: str
@@ -143,6 +143,7 @@ class Plan:
     outliers: OutlierChoice | None = None
     method: str = "mlm"
     imputation: int | None = None
+    kept_columns: FrozenMap[str, ColumnNames] = FrozenMap()
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -228,23 +229,8 @@ class Plan:
 
     def multiverse_context(self) -> MultiverseContext:
         """What resolving the ``sensitivity`` section needs of this plan."""
-        columns = {}
-        for p in self.levels[0].predictors:
-            if p.type == "continuous":
-                columns[p.name] = ColumnNames(
-                    self.centered_name(p) if p.centering != "none" else p.name,
-                    self.cluster_mean_name(p),
-                )
         return MultiverseContext(
-            levels=self.levels,
-            models=self.models,
-            outcome=self.outcome,
-            alpha=self.alpha,
-            center=self.center_slice(),
-            columns=FrozenMap.of(columns),
-            convergence=self.convergence,
-            glmm=self.glmm,
-            imputation=self.imputation_definition(),
+            levels=self.levels, models=self.models, alpha=self.alpha, glmm=self.glmm
         )
 
     # ---------------------------------------------------------------- derived facts
@@ -361,22 +347,11 @@ class Plan:
         method = self.estimation.df_method_for(estimator)
         return {"df_method": method} if method else {}
 
-    def imputation_definition(self) -> ImputationDefinition:
-        """The imputation settings of the multiverse's imputation / delta specifications."""
+    @property
+    def delta_extreme(self) -> float | None:
+        """The ``missing.delta.grid`` value of largest magnitude (None without a grid)."""
         grid = [float(x) for x in self.missing.delta.grid]
-        return ImputationDefinition(
-            m=int(self.missing.m) or MULTIVERSE_M,
-            iterations=int(self.missing.iterations),
-            donors=int(self.missing.donors),
-            seed=int(self.seed),
-            levels=tuple(
-                (lv.name, lv.id, tuple(p.name for p in lv.predictors)) for lv in self.levels
-            ),
-            types=FrozenMap.of({p.name: (p.type, p.levels) for p in self.predictors}),
-            interactions=tuple(tuple(p) for p in self.interaction_pairs()),
-            delta=max(grid, key=abs) if grid else None,
-            glmm=self.glmm,
-        )
+        return max(grid, key=abs) if grid else None
 
     # ---------------------------------------------------------------- per-step slices (typed)
     def fetch_slice(self) -> FetchSlice:
@@ -425,6 +400,7 @@ class Plan:
                 )
                 for lv in self.levels
             ),
+            self.kept_columns,
         )
 
     def fit_slice(self, model: str, estimator: str) -> FitSlice:
@@ -574,8 +550,9 @@ class Plan:
                         f"with_choices: {key} {value!r} is not allowed; allowed: "
                         f"{', '.join(OPTIONS[key])}"
                     )
+        planned = {p.name: p.centering for p in self.predictors}
         for var, method in centering.items():
-            if method != NOT_APPLICABLE:
+            if method != NOT_APPLICABLE and planned.get(var, method + "?") != method:
                 plan = plan._with_centering(var, method)
         for key in DIMENSIONS:
             value = choices.get(key)
@@ -603,11 +580,15 @@ class Plan:
             )
         levels = []
         found = False
+        kept = dict(self.kept_columns)
         for i, lv in enumerate(self.levels):
             preds = []
             for p in lv.predictors:
                 if p.name == var:
                     found = True
+                    if var not in kept:  # the models keep the planned columns
+                        column = self.centered_name(p) if p.centering != "none" else p.name
+                        kept[var] = ColumnNames(column, self.cluster_mean_name(p))
                     if method != "none" and p.type != "continuous":
                         raise PlanError(f"with_choices: centering.{var}: {var!r} is not continuous")
                     if method == "group" and i == len(self.levels) - 1:
@@ -619,7 +600,7 @@ class Plan:
             levels.append(replace(lv, predictors=tuple(preds)))
         if not found:
             raise PlanError(f"with_choices: centering.{var}: no predictor named {var!r}")
-        return replace(self, levels=tuple(levels))
+        return replace(self, levels=tuple(levels), kept_columns=FrozenMap.of(kept))
 
     def _choose_random(self, structure: str) -> Plan:
         models = tuple(
@@ -643,7 +624,7 @@ class Plan:
             if method == "imputation" and not self.missing.imputes:
                 section = replace(section, delta=DeltaSection())
             if method == "delta":
-                extreme = self.imputation_definition().delta
+                extreme = self.delta_extreme
                 if extreme is None:
                     raise PlanError(
                         "with_choices: missing=delta needs missing.delta.grid in the plan (the "

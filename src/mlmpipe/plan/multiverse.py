@@ -24,15 +24,9 @@ from typing import Any
 
 from mlmpipe.errors import PlanError
 from mlmpipe.plan.applicability import not_applicable, scale_label
-from mlmpipe.plan.frozen import FrozenMap, plain
-from mlmpipe.plan.sections import (
-    ConvergenceSection,
-    GlmmOptions,
-    Level,
-    ModelSpec,
-    SensitivityConfig,
-)
-from mlmpipe.plan.slices import CenterSlice, Slice
+from mlmpipe.plan.frozen import FrozenMap
+from mlmpipe.plan.sections import GlmmOptions, Level, ModelSpec, SensitivityConfig
+from mlmpipe.plan.slices import CenterSlice, FitSlice, MissingSlice, Slice, ValidateSlice
 
 #: Allowed options per dimension (the schema enums say the same; kept here for the subset check).
 OPTIONS: dict[str, tuple[str, ...]] = {
@@ -49,9 +43,10 @@ MLM_ONLY = ("random", "estimator", "df")
 #: Order of the dimensions in IDs, tables and the choice matrix (centering.<var> come first).
 ORDER = ("method", "random", "estimator", "df", "missing", "outliers")
 NOT_APPLICABLE = "-"
-#: Imputations per imputation / delta specification when the plan itself does not impute (enough
-#: for Rubin's rules on a focal fixed effect at moderate missing information; see
-#: :mod:`mlmpipe.missing.multiverse`).
+#: Imputations per imputation / delta specification when the plan itself does not impute: enough
+#: for Rubin's rules on a focal fixed effect at a moderate fraction of missing information
+#: (relative efficiency 1 / (1 + FMI/m) >= 0.94 for FMI <= 0.3) while keeping a multiverse of many
+#: specifications affordable.
 MULTIVERSE_M = 5
 
 
@@ -78,152 +73,111 @@ class Specification:
 
 
 @dataclass(frozen=True)
-class ColumnNames:
-    """The column a base model uses for a level-1 predictor and that predictor's cluster mean."""
-
-    column: str
-    cluster_mean: str
-
-
-@dataclass(frozen=True)
-class SensitivityBase(Slice):
-    """The base model of the multiverse and the columns its centering dimension rewrites."""
-
-    model: str
-    outcome: str
-    cluster: str
-    fixed: tuple[str, ...]
-    slopes: tuple[str, ...]
-    center: CenterSlice
-    columns: FrozenMap[str, ColumnNames]
-    convergence: ConvergenceSection
-    glmm: GlmmOptions | None = None
-
-    def to_dict(self) -> dict:
-        out = {
-            "model": self.model,
-            "outcome": self.outcome,
-            "cluster": self.cluster,
-            "fixed": list(self.fixed),
-            "slopes": list(self.slopes),
-            "center": self.center.to_dict(),
-            "columns": {
-                k: {"column": c.column, "cluster_mean": c.cluster_mean}
-                for k, c in self.columns.items()
-            },
-            "convergence": self.convergence.to_dict(),
-        }
-        return out | ({"glmm": self.glmm.to_dict()} if self.glmm is not None else {})
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> SensitivityBase:
-        g = d.get("glmm")
-        return cls(
-            d["model"],
-            d["outcome"],
-            d["cluster"],
-            tuple(d["fixed"]),
-            tuple(d["slopes"]),
-            CenterSlice.from_dict(d["center"]),
-            FrozenMap.of({k: ColumnNames(**c) for k, c in d["columns"].items()}),
-            ConvergenceSection.from_config(d["convergence"]),
-            GlmmOptions(**g) if g else None,
-        )
-
-
-_BASE_KEYS = ("model", "outcome", "cluster", "fixed", "slopes", "center", "columns")
-
-
-@dataclass(frozen=True)
-class ImputationDefinition(Slice):
-    """What an imputation or delta specification needs of the plan: imputations (the plan's
-    ``missing.m``, else :data:`MULTIVERSE_M`), iterations, donors, seed, the variables by level and
-    their types, the models' interaction pairs, the largest |delta| of the plan's grid."""
-
-    m: int
-    iterations: int
-    donors: int
-    seed: int
-    levels: tuple[tuple[str, str | None, tuple[str, ...]], ...]
-    types: FrozenMap[str, tuple[str, tuple | None]]
-    interactions: tuple[tuple[str, str], ...]
-    delta: float | None
-    glmm: GlmmOptions | None = None
-
-    def to_dict(self) -> dict:
-        out = {
-            "m": self.m,
-            "iterations": self.iterations,
-            "donors": self.donors,
-            "seed": self.seed,
-            "levels": [[n, i, list(p)] for n, i, p in self.levels],
-            "types": {k: [t, plain(lv)] for k, (t, lv) in self.types.items()},
-            "interactions": plain(self.interactions),
-            "delta": self.delta,
-        }
-        return out | ({"glmm": self.glmm.to_dict()} if self.glmm is not None else {})
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> ImputationDefinition:
-        g = d.get("glmm")
-        return cls(
-            d["m"], d["iterations"], d["donors"], d["seed"],
-            tuple((n, i, tuple(p)) for n, i, p in d["levels"]),
-            FrozenMap.of(
-                {k: (t, tuple(lv) if lv is not None else None) for k, (t, lv) in d["types"].items()}
-            ),
-            tuple(tuple(p) for p in d["interactions"]),
-            d["delta"],
-            GlmmOptions(**g) if g else None,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
 class SpecSlice(Slice):
-    """``sensitivity_spec``: everything one specification job needs, nothing of the others."""
+    """``sensitivity_spec``: one specification as the main steps' slices of its variant plan
+    (:meth:`mlmpipe.plan.Plan.with_choices`), and nothing of the other specifications.
+
+    ``validate``, ``missing``, ``center`` and ``fit`` are the variant's slices of the missing-data,
+    centering and fit steps (``fit``: the multiverse's model under the variant's reporting
+    estimator); ``alternative`` is the formula of the alternative estimators (the fixed part and a
+    random intercept of ``cluster``, the highest level); ``outliers`` drops the clusters of
+    ``cluster`` flagged by the influence analysis. A specification whose choices have no meaning
+    for the family carries ``not_applicable``; one that cannot be built (a choice the plan cannot
+    honour) carries ``unavailable``; neither carries step slices.
+    """
 
     id: str
     choices: FrozenMap[str, str]
     focal: tuple[str, ...]
     alpha: float
-    base: SensitivityBase
-    missing: ImputationDefinition | None = None
+    cluster: str
+    validate: ValidateSlice | None = None
+    missing: MissingSlice | None = None
+    center: CenterSlice | None = None
+    fit: FitSlice | None = None
+    alternative: str | None = None
+    not_applicable: str | None = None
+    unavailable: str | None = None
 
     def to_dict(self) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "id": self.id,
             "choices": dict(self.choices),
             "focal": list(self.focal),
             "alpha": self.alpha,
-            **self.base.to_dict(),
+            "cluster": self.cluster,
         }
-        return out | ({"missing": self.missing.to_dict()} if self.missing is not None else {})
+        for name in ("validate", "missing", "center", "fit"):
+            part = getattr(self, name)
+            if part is not None:
+                out[name] = part.to_dict()
+        for name in ("alternative", "not_applicable", "unavailable"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping) -> SpecSlice:
+        def part(name: str, kind: type[Slice]) -> Any:
+            return kind.from_dict(d[name]) if name in d else None
+
         return cls(
             d["id"],
             FrozenMap.of(d["choices"]),
             tuple(d["focal"]),
             d["alpha"],
-            SensitivityBase.from_dict(d),
-            ImputationDefinition.from_dict(d["missing"]) if d.get("missing") else None,
+            d["cluster"],
+            part("validate", ValidateSlice),
+            part("missing", MissingSlice),
+            part("center", CenterSlice),
+            part("fit", FitSlice),
+            d.get("alternative"),
+            d.get("not_applicable"),
+            d.get("unavailable"),
         )
+
+    @property
+    def method(self) -> str:
+        return self.choices.get("method", "mlm")
+
+    @property
+    def drops_influential(self) -> bool:
+        return self.choices.get("outliers") == "drop_influential"
 
 
 @dataclass(frozen=True)
 class InfluenceSlice(Slice):
-    """``sensitivity_influence``: the base model on which cluster influence is computed once."""
+    """``sensitivity_influence``: the multiverse's model as planned (complete cases, the plan's
+    centering) and the clusters of ``cluster`` (the highest level) whose influence is computed
+    once; ``cutoff``: the plan's Cook's distance cutoff (None: 4 / number of clusters)."""
 
     cutoff: float | None
-    base: SensitivityBase
+    cluster: str
+    validate: ValidateSlice
+    missing: MissingSlice
+    center: CenterSlice
+    fit: FitSlice
 
     def to_dict(self) -> dict:
-        return {"cutoff": self.cutoff, **self.base.to_dict()}
+        return {
+            "cutoff": self.cutoff,
+            "cluster": self.cluster,
+            "validate": self.validate.to_dict(),
+            "missing": self.missing.to_dict(),
+            "center": self.center.to_dict(),
+            "fit": self.fit.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> InfluenceSlice:
-        return cls(d["cutoff"], SensitivityBase.from_dict(d))
+        return cls(
+            d["cutoff"],
+            d["cluster"],
+            ValidateSlice.from_dict(d["validate"]),
+            MissingSlice.from_dict(d["missing"]),
+            CenterSlice.from_dict(d["center"]),
+            FitSlice.from_dict(d["fit"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -255,9 +209,10 @@ class SummarySlice(Slice):
 @dataclass(frozen=True)
 class SensitivitySection:
     """The ``sensitivity:`` section resolved: the multiverse's dimensions (``centering.<var>``
-    first, then :data:`ORDER`), its specifications (primary first), the base model and the
-    imputation settings of imputation / delta specifications. ``planned`` is the section as written
-    (for :meth:`mlmpipe.plan.Plan.to_config`)."""
+    first, then :data:`ORDER`), its specifications (primary first) and the model they vary.
+    ``planned`` is the section as written (for :meth:`mlmpipe.plan.Plan.to_config`). The job
+    parameters of a specification are the slices of its variant plan
+    (:func:`mlmpipe.plan.variants.spec_slice`)."""
 
     planned: SensitivityConfig
     enabled: bool
@@ -265,10 +220,9 @@ class SensitivitySection:
     focal: tuple[str, ...]
     dimensions: FrozenMap[str, tuple[str, ...]]
     specifications: tuple[Specification, ...]
-    base: SensitivityBase | None
     influence_cutoff: float | None
     alpha: float
-    missing: ImputationDefinition | None = None
+    glmm: GlmmOptions | None = None
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -285,28 +239,11 @@ class SensitivitySection:
         """The plan's own analysis: the first specification that applies to its family."""
         return self.specifications[0]
 
-    def spec_slice(self, sid: str) -> SpecSlice:
-        s = self.spec(sid)
-        imputes = s.choices.get("missing") in ("imputation", "delta")
-        return SpecSlice(
-            s.id, s.choices, self.focal, self.alpha, self.base, self.missing if imputes else None
-        )
-
-    def influence_slice(self) -> InfluenceSlice:
-        return InfluenceSlice(self.influence_cutoff, self.base)
-
     def summary_slice(self) -> SummarySlice:
-        glmm = self.base.glmm.to_dict() if self.base and self.base.glmm else None
+        glmm = self.glmm.to_dict() if self.glmm is not None else None
         return SummarySlice(
             self.focal, self.alpha, self.dimensions, self.primary.id, scale_label(glmm)
         )
-
-    def definition(self, sid: str) -> dict:
-        """The job parameters of one specification (decoded :meth:`spec_slice`)."""
-        return self.spec_slice(sid).to_dict()
-
-    def influence_definition(self) -> dict:
-        return self.influence_slice().to_dict()
 
     def summary_definition(self) -> dict:
         return self.summary_slice().to_dict()
@@ -379,43 +316,8 @@ class MultiverseContext:
 
     levels: tuple[Level, ...]
     models: tuple[ModelSpec, ...]
-    outcome: str
     alpha: float
-    center: CenterSlice
-    columns: FrozenMap[str, ColumnNames]
-    convergence: ConvergenceSection
     glmm: GlmmOptions | None
-    imputation: ImputationDefinition
-
-    def model(self, name: str) -> ModelSpec:
-        return next(m for m in self.models if m.name == name)
-
-
-def _base(ctx: MultiverseContext, model_name: str) -> SensitivityBase:
-    """Resolve the base model and the columns the centering dimension rewrites."""
-    if len(ctx.levels) != 2:
-        raise PlanError(
-            "sensitivity: the multiverse supports two-level plans; this plan has "
-            f"{len(ctx.levels)} levels"
-        )
-    cluster = ctx.levels[1]
-    m = ctx.model(model_name)
-    if not m.staged:
-        raise PlanError(
-            f"sensitivity.model: {model_name!r} is an explicit formula; the multiverse varies a "
-            "staged model (add_fixed/add_random)"
-        )
-    return SensitivityBase(
-        model=m.name,
-        outcome=ctx.outcome,
-        cluster=cluster.id,
-        fixed=m.fixed,
-        slopes=tuple(m.random.get(cluster.name, ())),
-        center=ctx.center,
-        columns=ctx.columns,
-        convergence=ctx.convergence,
-        glmm=ctx.glmm,
-    )
 
 
 def build_sensitivity(cfg: SensitivityConfig, ctx: MultiverseContext) -> SensitivitySection:
@@ -424,9 +326,14 @@ def build_sensitivity(cfg: SensitivityConfig, ctx: MultiverseContext) -> Sensiti
     model = cfg.model or names[-1]
     if model not in names:
         raise PlanError(f"sensitivity.model: no model named {model!r}; allowed: {', '.join(names)}")
+    if not next(m for m in ctx.models if m.name == model).staged:
+        raise PlanError(
+            f"sensitivity.model: {model!r} is an explicit formula; the multiverse varies a "
+            "staged model (add_fixed/add_random)"
+        )
     dims = _dimensions(cfg, ctx.levels[0])
     if not cfg.enabled:
-        return SensitivitySection(cfg, False, model, (), dims, (), None, None, ctx.alpha)
+        return SensitivitySection(cfg, False, model, (), dims, (), None, ctx.alpha, ctx.glmm)
     if not cfg.focal:
         raise PlanError(
             "sensitivity.focal: name at least one focal parameter, e.g. 'cses:sectorCatholic'"
@@ -438,7 +345,6 @@ def build_sensitivity(cfg: SensitivityConfig, ctx: MultiverseContext) -> Sensiti
         if sid not in seen:
             seen.add(sid)
             specs.append(Specification(sid, FrozenMap.of(choices)))
-    imputes = bool({"imputation", "delta"} & set(dims["missing"]))
     return SensitivitySection(
         planned=cfg,
         enabled=True,
@@ -446,8 +352,7 @@ def build_sensitivity(cfg: SensitivityConfig, ctx: MultiverseContext) -> Sensiti
         focal=cfg.focal,
         dimensions=dims,
         specifications=tuple(_applicable_first(specs, ctx.glmm)),
-        base=_base(ctx, model),
         influence_cutoff=cfg.influence_cutoff,
         alpha=ctx.alpha,
-        missing=ctx.imputation if imputes else None,
+        glmm=ctx.glmm,
     )

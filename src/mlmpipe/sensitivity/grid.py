@@ -12,7 +12,7 @@ from mlmpipe.paths import SENS_FIGURE as FIGURE
 from mlmpipe.paths import SENS_INFLUENCE as INFLUENCE
 from mlmpipe.paths import SENS_SUMMARY as SUMMARY
 from mlmpipe.paths import SENS_TABLE as TABLE
-from mlmpipe.paths import SPEC_DIR, library_files, sensitivity_targets, spec_path
+from mlmpipe.paths import SPEC_DIR, imputed_path, sensitivity_targets, spec_path
 from mlmpipe.plan import Plan
 from mlmpipe.plan.applicability import not_applicable
 from mlmpipe.plan.multiverse import (
@@ -26,6 +26,7 @@ from mlmpipe.plan.multiverse import (
 )
 from mlmpipe.plan.multiverse import build_sensitivity as resolve
 from mlmpipe.plan.sections import SensitivityConfig
+from mlmpipe.plan.variants import spec_slice
 
 #: The resolved ``sensitivity:`` section (the name this module gave it before the typed plan).
 SensitivityPlan = SensitivitySection
@@ -36,11 +37,14 @@ def build_sensitivity(section: dict, plan: Plan) -> SensitivitySection:
     return resolve(SensitivityConfig.from_config(section), plan.multiverse_context())
 
 
-def spec_code(plan: Plan, sid: str) -> list[str]:
-    """Library files an imputation or delta specification also depends on (the missing package),
-    so an imputation code change reruns those specifications and no others."""
-    imputes = plan.sensitivity.spec(sid).choices.get("missing") in ("imputation", "delta")
-    return library_files("missing") if imputes else []
+def shared_datasets(plan: Plan, sid: str) -> list[str]:
+    """The main missing step's data sets, for a specification whose missing-data handling is the
+    plan's own (outlier handling and delta grid aside): its job reads them instead of imputing again, so an
+    imputation specification of an imputing plan costs its fits only."""
+    s = spec_slice(plan, sid)
+    if s.missing is None or not s.missing.same_data_sets(plan.missing_slice()):
+        return []
+    return [imputed_path(i) for i in plan.imputations]
 
 
 def spec_inputs(plan: Plan, sid: str) -> list[str]:
@@ -65,8 +69,8 @@ __all__ = [
     "Specification",
     "build_sensitivity",
     "sensitivity_targets",
-    "spec_code",
     "spec_id",
+    "shared_datasets",
     "spec_inputs",
     "spec_path",
 ]

@@ -1,7 +1,8 @@
 """Influential clusters, computed once for the ``outliers: drop_influential`` option.
 
-Leave-one-cluster-out Cook's distance on the fixed effects of the base model (plan centering,
-REML, the base model's random part):
+Leave-one-cluster-out Cook's distance on the fixed effects of the multiverse's model as planned
+(complete cases and the plan's centering by the main steps, REML, the model's random part), for the
+clusters of the plan's highest level:
 
     D_j = (b - b_(-j))' V(b)^-1 (b - b_(-j)) / p
 
@@ -20,6 +21,8 @@ covariance of the fixed effects; the output's ``method`` says so.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -27,20 +30,24 @@ from mlmpipe.api import fit as fit_model
 from mlmpipe.diagnostics.influence import leave_one_cluster_out
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.formula import build_design
+from mlmpipe.plan.multiverse import InfluenceSlice
 from mlmpipe.record.capture import record_from_result
-from mlmpipe.sensitivity.specification import _raw_variables, center, formula, listwise
+from mlmpipe.steps.data import center_step, centering_state_step, missing_step
 
 
-def cluster_influence(data: pd.DataFrame, d: dict) -> dict:
-    """Cook's distance per cluster and the flagged clusters (``d``: ``influence_definition()``)."""
-    base = {**d, "choices": {"random": "slopes" if d["slopes"] else "intercept"}}
-    f = formula(base)
-    df = center(listwise(data, _columns(d, data), 0)[0], base)
-    if d.get("glmm"):
+def cluster_influence(data: pd.DataFrame, spec: InfluenceSlice | str | dict) -> dict:
+    """Cook's distance per cluster and the flagged clusters (``spec``: :func:`mlmpipe.plan.influence_slice`)."""
+    d = InfluenceSlice.decode(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the missing-data report is the main analysis's to show
+        complete = missing_step(data, d.missing, d.validate)[0][0]
+    df = center_step(complete, centering_state_step(complete, d.center))
+    f = d.fit.formula
+    if d.fit.glmm is not None:
         return _glmm_influence(df, f, d)
     res = fit_model(f, df, reml=True, df_method="none")
     b, Vinv, p = res.beta, np.linalg.inv(res.vcov), len(res.beta)
-    keys = df[d["cluster"]].astype(str).to_numpy()
+    keys = df[d.cluster].astype(str).to_numpy()
     clusters = list(dict.fromkeys(keys))
     cooks = []
     for c in clusters:
@@ -50,33 +57,31 @@ def cluster_influence(data: pd.DataFrame, d: dict) -> dict:
     return _flag(f, d, clusters, np.asarray(cooks), len(clusters))
 
 
-def _flag(f: str, d: dict, clusters: list[str], cooks: np.ndarray, n_clusters: int) -> dict:
+def _flag(
+    f: str, d: InfluenceSlice, clusters: list[str], cooks: np.ndarray, n_clusters: int
+) -> dict:
     """Clusters whose Cook's distance exceeds the plan's cutoff (default 4 / number of clusters)."""
-    cutoff = d["cutoff"] if d["cutoff"] is not None else 4.0 / n_clusters
+    cutoff = d.cutoff if d.cutoff is not None else 4.0 / n_clusters
     return {
         "formula": f,
         "cutoff": cutoff,
-        "cutoff_rule": "given in the plan" if d["cutoff"] is not None else "4 / number of clusters",
+        "cutoff_rule": "given in the plan" if d.cutoff is not None else "4 / number of clusters",
         "clusters": clusters,
         "cooks_distance": [float(v) for v in cooks],
         "flagged": [c for c, v in zip(clusters, cooks, strict=True) if v > cutoff],
     }
 
 
-def _glmm_influence(df: pd.DataFrame, f: str, d: dict) -> dict:
+def _glmm_influence(df: pd.DataFrame, f: str, d: InfluenceSlice) -> dict:
     """Cook's distances of the base GLMM at fixed variance parameters (clusters whose deletion
     removes a fixed-effect column or whose refit fails are not flagged; listed in ``warnings``)."""
-    rec = record_from_result(fit_model(f, df, reml=False, **d["glmm"]))
-    loo = leave_one_cluster_out(rec, df, d["cluster"])
+    rec = record_from_result(fit_model(f, df, reml=False, **d.fit.glmm.to_dict()))
+    loo = leave_one_cluster_out(rec, df, d.cluster)
     clusters = [str(r["cluster"]) for r in loo["table"]]
     cooks = np.array([r["cooks_d"] for r in loo["table"]], float)
-    n = len(pd.unique(df[d["cluster"]]))
+    n = len(pd.unique(df[d.cluster]))
     return {
         **_flag(f, d, clusters, cooks, n),
         "method": loo["method"],
         "warnings": loo["warnings"],
     }
-
-
-def _columns(d: dict, data: pd.DataFrame) -> list[str]:
-    return [c for c in _raw_variables(d) if c in data.columns]
