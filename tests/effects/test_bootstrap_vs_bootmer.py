@@ -14,7 +14,9 @@ their difference has SE  se = sqrt(p (1 - p) (1/B + 1/B_R)) / f(q_p); the bar is
 intercept's 2.5% limit se = 0.58 with f = 0.0091, i.e. 4 se = 0.34 bootstrap SDs; for sigma's
 se = 0.13). The bootstrap SDs are compared with the normal-theory SE of an SD,
 sd sqrt(1/(2B) + 1/(2 B_R)), bar 5 SE (about 13% here). The measured differences, in units of se,
-are printed with ``-s``.
+are printed with ``-s``: with this seed |z| <= 3.01 over the 24 limits (sigma's 2.5% limit; the
+next largest 2.02), and a separate run with B = 4,000 (seed 7) gave |z| <= 2.84 (sigma's 2.5% limit
+there: z = -0.02), so the largest here is Monte-Carlo noise, not a bias. ~12 s of CPU.
 """
 
 from __future__ import annotations
