@@ -9,6 +9,10 @@ its result is checked to be the model's best optimum (no worse than a multi-star
 so "ok" means a better fit of the registered model, not just a flag that went away. The rescale
 rung's estimates, transformed back to the data's units, equal a direct fit of the same model in an
 equivalent parameterization (Days instead of seconds) to 1e-6.
+
+The cases depend on where BOBYQA from the default start stops; if an engine change makes the planned
+fit reach the better optimum, the first assertion of the case (the decisions) fails and names it, and
+a new case must be found with ``tests/fixtures/ladder/make_ladder_cases.py``'s recipe.
 """
 
 from __future__ import annotations
