@@ -125,7 +125,7 @@ def test_engine_optimizer_option(hsb):
     a = mlmpipe.fit(f, hsb).to_dict()
     b = mlmpipe.fit(f, hsb, optimizer="cobyqa").to_dict()
     assert a["optimizer"]["method"] == "BOBYQA" and b["optimizer"]["method"] == "COBYQA"
-    assert b["deviance"] == pytest.approx(a["deviance"], rel=1e-8)
+    assert b["deviance"] == pytest.approx(a["deviance"], abs=2e-6)  # measured 7e-12
     c = mlmpipe.fit(f, hsb, theta0=np.array([0.5, 0.1, 0.5])).to_dict()
     assert c["optimizer"]["theta_start"] == [0.5, 0.1, 0.5]
     with pytest.raises(PlanError, match="optimizer: 'lbfgs'"):

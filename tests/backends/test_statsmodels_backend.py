@@ -20,7 +20,8 @@ def test_null_model(hsb):
     r = mlmpipe.fit("mAch ~ 1 + (1|school)", hsb, backend="statsmodels")
     d = r.to_dict()
     assert d["fixed"][0]["estimate"] == pytest.approx(12.6370, abs=1e-3)
-    assert d["deviance"] == pytest.approx(47116.7934835494, rel=1e-8)  # lme4 REML criterion
+    # lme4's REML criterion; absolute 2e-6 (= 1e-6 in logLik), measured 5.0e-7
+    assert d["deviance"] == pytest.approx(47116.7934835494, abs=2e-6)
     vc = {x["group"]: x["vcov"] for x in d["random"]}
     assert vc["school"] == pytest.approx(8.614, abs=1e-3) and vc["Residual"] == pytest.approx(
         39.148, abs=1e-3
@@ -46,5 +47,7 @@ def test_cross_level_model_fixed_effects_and_ses(hsb):
         est, se = ref[f["term"]]
         assert f["estimate"] == pytest.approx(est, rel=1e-3)
         assert f["se"] == pytest.approx(se, rel=1e-3)
-    assert d["loglik"] == pytest.approx(-23251.8314344956, abs=1e-3)
+    # the tight-tolerance lme4 fit (tests/fixtures/lme4_fits.json, hsb_cli_reml); statsmodels'
+    # optimizer stops 5.1e-7 below it
+    assert d["loglik"] == pytest.approx(-23251.8314340631, abs=1e-6)
     assert len(d["theta"]) == 3 and not d["singular"]

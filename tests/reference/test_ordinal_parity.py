@@ -98,12 +98,17 @@ def test_clmm_parity(case_id: str) -> None:
     assert res.ngroups == case["ngroups"]
 
 
-def test_clmm_printed_ses_differ_by_differencing_noise_only() -> None:
-    """The fixture's two SEs per coefficient (Richardson vs clmm's step-1e-4 differences) agree
-    to 1e-4: the same quantity, not a different definition."""
-    for case in CASES.values():
-        for row in case["fixed"] + case["thresholds"]:
-            assert row["se"] == pytest.approx(row["se_clmm"], rel=1e-4), (case["id"], row)
+def test_ses_match_clmm_printed_ses() -> None:
+    """Ours against the SEs clmm itself prints (``se_clmm``, its step-1e-4 Hessian), not only against
+    the fixture's Richardson SEs: the same quantity, agreeing to 1e-4 relative (measured 5.6e-5 on
+    wine logit, 3.2e-6 on probit). Replaces an R-against-R check of the two fixture columns."""
+    for cid in ("wine_clmm_logit", "wine_clmm_probit"):
+        case, res = CASES[cid], fitted(cid)
+        ses = np.r_[res.fixed_table()["se"], [t["se"] for t in res.thresholds()]]
+        ref = np.r_[
+            [r["se_clmm"] for r in case["fixed"]], [r["se_clmm"] for r in case["thresholds"]]
+        ]
+        np.testing.assert_allclose(ses, ref, rtol=1e-4)
 
 
 def test_wine_within_1e4() -> None:
