@@ -50,14 +50,17 @@ def star_like(
     return Design(y, X, names, tuple(terms), None, np.arange(n), "star-like", "y")
 
 
-@pytest.fixture
-def small_min(monkeypatch):
+@pytest.fixture(params=["sparse", "dense"])
+def small_min(monkeypatch, request):
+    """Small designs take the path; S factored sparse (LDL') or dense (LAPACK)."""
     monkeypatch.setattr(crossed, "MIN_SIZE", 0)
-    monkeypatch.setattr(crossed, "MAX_FILL", 1.0)
+    monkeypatch.setattr(crossed, "MAX_FILL", 1.0 if request.param == "sparse" else -1.0)
+    return request.param
 
 
 def test_selected_only_where_it_pays(rng, small_min):
-    assert crossed.crossed_schur(LinearMixedModel(star_like(rng))) is not None
+    cs = crossed.crossed_schur(LinearMixedModel(star_like(rng)))
+    assert cs is not None and cs.dense == (small_min == "dense")
     # vector-valued terms and nested designs keep the blocked factor
     assert (
         crossed.crossed_schur(LinearMixedModel(make_design(rng, groups=((12, 2), (5, 1))))) is None
@@ -70,7 +73,8 @@ def test_default_threshold(rng):
     small = LinearMixedModel(star_like(rng))  # 12 schools x 12 teachers: too small to pay
     assert crossed.crossed_schur(small) is None
     big = LinearMixedModel(star_like(rng, n_sch=30))  # 360 teachers + 30 schools
-    assert crossed.crossed_schur(big) is not None
+    cs = crossed.crossed_schur(big)
+    assert cs is not None and not cs.dense  # a sparse factor
 
 
 @pytest.mark.parametrize("reml", [True, False])
