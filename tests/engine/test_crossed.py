@@ -112,6 +112,25 @@ def test_fit_equals_blocked_path(rng, small_min, monkeypatch):
     assert fast.factor.L[0][0] is not None
 
 
+def test_scalar_slope_terms(rng, small_min):
+    """q = 1 terms whose column is not 1 (``(0 + x | tch)``): Z_0'Z_0 and the cross-products carry
+    the covariate."""
+    d = star_like(rng)
+    x = rng.normal(size=d.X.shape[0])
+    terms = list(d.re_terms)
+    t = terms[1]
+    terms[1] = ReTerm(t.group, t.codes, t.levels, ("x",), x[:, None])
+    t0 = terms[0]
+    terms[0] = ReTerm(t0.group, t0.codes, t0.levels, ("x",), (1 + 0.5 * x)[:, None])
+    model = LinearMixedModel(Design(d.y, d.X, d.fixed_names, tuple(terms), None, d.rows, "s", "y"))
+    for theta in ([1.0, 1.0, 1.0], [0.7, 1.9, 0.4]):
+        theta = np.asarray(theta)
+        full, light = model.factorize(theta), model.factorize_deviance(theta)
+        assert light.L[0][0] is None
+        assert model.deviance_from(light) == pytest.approx(model.deviance_from(full), rel=1e-12)
+        np.testing.assert_allclose(model.beta_from(light), model.beta_from(full), rtol=1e-10)
+
+
 def test_reweight_switches_back(rng, small_min):
     model = LinearMixedModel(star_like(rng))
     assert model.factorize_deviance(np.ones(3)).L[0][0] is None
