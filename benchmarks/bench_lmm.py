@@ -544,6 +544,7 @@ def build_rows(results: dict) -> list[list[str]]:
             _dll(M, R),
             _fmt_e(max_rel_diff(o["fixed"], ref)) if ref and "fixed" in o else "—",
             _fmt_e(max_rel_diff(o["fixed"], ref, 1)) if ref and "fixed" in o else "—",
+            _fmt_e(max_rel_diff(o["fixed"], ref, 2)) if ref and "fixed" in o else "—",
             _fmt_e(_max_rel_list(M["fixed_list"], ref)) if ref and "fixed_list" in M else "—",
         ]
         if SHOW_SM[0]:
@@ -574,6 +575,7 @@ HEADER = [
     "logLik mixedlm−lme4",
     "Δβ ours",
     "ΔSE ours",
+    "Δdf ours",
     "Δβ mixedlm",
 ]
 SM_HEADER = ["statsmodels s", "sm/ours"]
@@ -596,8 +598,8 @@ def notes(results: dict) -> list[str]:
         "'ours/lme4' and 'ours+df/lmerTest' are our time relative to the peer (goal <= 1); "
         "ours and mixedlm: REML without denominator df, as lmer",
         "logLik differences are absolute (REML log-likelihood at each engine's estimates)",
-        "Δβ, ΔSE: max relative difference of fixed effects / their SEs against lme4 "
-        "(lmerTest summary) on the same CSV",
+        "Δβ, ΔSE, Δdf: max relative difference of fixed effects / their SEs / their "
+        "Satterthwaite df (ours+df) against lme4 (lmerTest summary) on the same CSV",
     ]
     for key, r in results.items():
         c = CASES[key]
