@@ -15,7 +15,8 @@ directory and is timed with ``system.time()`` inside R, so R start-up and CSV re
 Columns:
   ours      mlmpipe.fit(..., df_method="none")            ~ lme4::lmer
   ours+df   mlmpipe.fit(..., df_method="satterthwaite")   ~ lmerTest::lmer + summary()
-  sm        statsmodels MixedLM, closest expressible model (see the notes printed below the table)
+  mixedlm   mixedlm.lmer(..., REML=True)                  the Python peer (PyPI mixedlm 1.3.0, Rust)
+  sm        statsmodels MixedLM, closest expressible model (only without --no-sm; not the peer)
 Every fit is checked against lme4's estimates (max relative difference of the fixed effects), so a
 fast wrong answer cannot pass unnoticed.
 """
@@ -92,6 +93,26 @@ CASES: dict[str, Case] = {
             ),
         ),
         Case(
+            "chem97",
+            "Chem97 nested 3-level",
+            "score ~ gcsecnt + gender + (1|school) + (1|lea)",
+            'dat$gender <- factor(dat$gender, levels = c("M", "F"))\n'
+            "dat$school <- factor(dat$school)\ndat$lea <- factor(dat$lea)",
+            sm_note="not run (a 31,022-row nested design; statsmodels is no longer the peer)",
+        ),
+        Case(
+            "star",
+            "STAR student x teacher x school",
+            "math ~ gr + cltype + (1|id) + (1|tch) + (1|sch)",
+            'dat$gr <- factor(dat$gr, levels = c("K", "1", "2", "3"))\n'
+            'dat$cltype <- factor(dat$cltype, levels = c("small", "reg", "reg+A"))\n'
+            "dat$id <- factor(dat$id)\ndat$tch <- factor(dat$tch)\ndat$sch <- factor(dat$sch)",
+            sm_note=(
+                "not run: students crossed with teachers would need one group of 24,613 rows "
+                "(a dense covariance)"
+            ),
+        ),
+        Case(
             "insteval",
             "InstEval crossed",
             "y ~ service + (1|s) + (1|d) + (1|dept:service)",
@@ -142,6 +163,15 @@ def load_case(key: str):
     elif key == "scots":
         d = data("mlmRev", "ScotsSec")
         d["sex"] = pd.Categorical(d["sex"], categories=["M", "F"])
+    elif key == "chem97":
+        d = data("mlmRev", "Chem97")
+        d["gender"] = pd.Categorical(d["gender"], categories=["M", "F"])
+    elif key == "star":
+        # mlmRev's star: 26,796 student-years, 24,613 with a math score (the rows every engine fits)
+        d = data("mlmRev", "star")
+        d = d[d["math"].notna()][["math", "gr", "cltype", "id", "tch", "sch"]].copy()
+        d["gr"] = pd.Categorical(d["gr"].astype(str), categories=["K", "1", "2", "3"])
+        d["cltype"] = pd.Categorical(d["cltype"], categories=["small", "reg", "reg+A"])
     elif key == "insteval":
         d = data("lme4", "InstEval")
         d["service"] = pd.Categorical(d["service"])
@@ -285,6 +315,30 @@ def worker_sm(case: Case, repeat: int, out: Path) -> dict:
     best["repeat"] = n
     best["peak_mb"] = _peak_mb()
     return best
+
+
+def worker_mx(case: Case, repeat: int) -> dict:
+    """``mixedlm`` 1.3.0 (PyPI, a Rust-backed port of lme4; the ``bench`` extra): ``lmer`` by
+    REML, no denominator df, timed as ours (best of N after a warm-up)."""
+    import gc
+
+    import mixedlm
+
+    d = load_case(case.key)
+    gc.collect()
+    warm = d.iloc[:SLICE_ROWS] if case.heavy else d
+    mixedlm.lmer(case.formula, warm, REML=True)
+    n = min(repeat, case.max_repeat)
+    t, m = _best(lambda: mixedlm.lmer(case.formula, d, REML=True), n)
+    fe = m.fixef()
+    return {
+        "n": int(len(d)),
+        "repeat": n,
+        "t": t,
+        "fixed_list": [float(v) for v in fe.values()],
+        "loglik": float(m.logLik()),
+        "version": mixedlm.__version__,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,83 +502,104 @@ def _fmt_e(x) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1e}"
 
 
+def _ratio(a, b) -> str:
+    return _fmt_r(a / b) if isinstance(a, float) and isinstance(b, float) and b else "—"
+
+
+def _dll(a: dict, b: dict) -> str:
+    """logLik difference a - b (absolute)."""
+    return f"{a['loglik'] - b['loglik']:.1e}" if "loglik" in a and "loglik" in b else "—"
+
+
+def _max_rel_list(est: list, ref: dict) -> float:
+    """Max relative difference of estimates listed in R's column order (mixedlm names levels by
+    position, ``gr.1``, so names cannot be matched)."""
+    b = [v[0] for v in ref.values()]
+    if len(est) != len(b):
+        return float("nan")
+    return max(abs(x - y) / max(abs(y), 1e-12) for x, y in zip(est, b, strict=True))
+
+
 def build_rows(results: dict) -> list[list[str]]:
     rows = []
     for key, r in results.items():
         case = CASES[key]
-        o, s, R = r["ours"], r.get("sm") or {}, r.get("r") or {}
-        t_o = o.get("t_none")
-        t_od = o.get("t_satt")
-        if "t" in s:
-            t_s = s["t"]
-        elif "timeout" in s:
-            t_s = f">{s['timeout']:.0f} (timeout)"
-        elif "error" in s:
-            t_s = "error"
-        else:
-            t_s = "n/a"
+        o, M, R = r["ours"], r.get("mx") or {}, r.get("r") or {}
+        s = r.get("sm") or {}
+        t_o, t_od, t_m = o.get("t_none"), o.get("t_satt"), M.get("t")
         t_l, t_lt = R.get("t_lme4"), R.get("t_lmertest")
         ref = R.get("fixed")
-        rows.append(
-            [
-                case.label,
-                f"{o.get('n', R.get('n', 0)):,}",
-                _fmt_t(t_o),
-                _fmt_t(t_od),
-                _fmt_t(t_s),
-                _fmt_t(t_l),
-                _fmt_t(t_lt),
-                _fmt_r(t_s / t_o) if isinstance(t_s, float) and t_o else "—",
-                _fmt_r(t_o / t_l) if t_o and t_l else "—",
-                _fmt_r(t_od / t_lt) if t_od and t_lt else "—",
-                f"{o['peak_mb']:.0f} (+{o['peak_mb'] - o['rss_base_mb']:.0f})"
-                if "peak_mb" in o
-                else "—",
-                _fmt_e(max_rel_diff(o["fixed"], ref)) if ref and "fixed" in o else "—",
-                _fmt_e(max_rel_diff(o["fixed"], ref, 1)) if ref and "fixed" in o else "—",
-                _fmt_e(max_rel_diff(s["fixed"], ref)) if ref and "fixed" in s else "—",
-            ]
-        )
+        row = [
+            case.label,
+            f"{o.get('n', R.get('n', 0)):,}",
+            _fmt_t(t_o),
+            _fmt_t(t_od),
+            _fmt_t(t_m) if t_m is not None else ("error" if "error" in M else "n/a"),
+            _fmt_t(t_l),
+            _fmt_t(t_lt),
+            _ratio(t_o, t_m),
+            _ratio(t_o, t_l),
+            _ratio(t_od, t_lt),
+            _dll(o, R),
+            _dll(M, R),
+            _fmt_e(max_rel_diff(o["fixed"], ref)) if ref and "fixed" in o else "—",
+            _fmt_e(max_rel_diff(o["fixed"], ref, 1)) if ref and "fixed" in o else "—",
+            _fmt_e(max_rel_diff(o["fixed"], ref, 2)) if ref and "fixed" in o else "—",
+            _fmt_e(_max_rel_list(M["fixed_list"], ref)) if ref and "fixed_list" in M else "—",
+        ]
+        if SHOW_SM[0]:
+            if "t" in s:
+                t_s = s["t"]
+            elif "timeout" in s:
+                t_s = f">{s['timeout']:.0f} (timeout)"
+            else:
+                t_s = "error" if "error" in s else "n/a"
+            row += [_fmt_t(t_s), _ratio(t_s, t_o)]
+        rows.append(row)
     return rows
 
 
+SHOW_SM = [False]  # statsmodels columns, when it ran (not the peer since issue 20)
 HEADER = [
     "case",
     "n",
     "ours s",
     "ours+df s",
-    "statsmodels s",
+    "mixedlm s",
     "lme4 s",
     "lmerTest s",
-    "sm/ours",
+    "ours/mixedlm",
     "ours/lme4",
     "ours+df/lmerTest",
-    "ours peak MB (+fit)",
+    "logLik ours−lme4",
+    "logLik mixedlm−lme4",
     "Δβ ours",
     "ΔSE ours",
-    "Δβ sm",
+    "Δdf ours",
+    "Δβ mixedlm",
 ]
+SM_HEADER = ["statsmodels s", "sm/ours"]
 
 
 def render(rows: list[list[str]], markdown: bool) -> str:
+    header = HEADER + (SM_HEADER if SHOW_SM[0] else [])
     if markdown:
-        lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return "\n".join([fmt.format(*HEADER)] + [fmt.format(*r) for r in rows])
+    return "\n".join([fmt.format(*header)] + [fmt.format(*r) for r in rows])
 
 
 def notes(results: dict) -> list[str]:
     out = [
-        "times: seconds, best of N after a warm-up (N per case below); 'sm/ours' is our "
-        "speed-up over statsmodels (goal >= 10 on HSB and egsingle), 'ours/lme4' and "
-        "'ours+df/lmerTest' are our time relative to R (goal <= 1)",
-        "Δβ, ΔSE: max relative difference of fixed effects / their SEs against lme4 "
-        "(lmerTest summary) on the same CSV",
-        "ours peak MB: ru_maxrss of the per-case worker process (Python + data + all fits); "
-        "(+fit) is the increase over the RSS with the data loaded",
+        "times: seconds, best of N after a warm-up (N per case below); 'ours/mixedlm', "
+        "'ours/lme4' and 'ours+df/lmerTest' are our time relative to the peer (goal <= 1); "
+        "ours and mixedlm: REML without denominator df, as lmer",
+        "logLik differences are absolute (REML log-likelihood at each engine's estimates)",
+        "Δβ, ΔSE, Δdf: max relative difference of fixed effects / their SEs / their "
+        "Satterthwaite df (ours+df) against lme4 (lmerTest summary) on the same CSV",
     ]
     for key, r in results.items():
         c = CASES[key]
@@ -538,8 +613,14 @@ def notes(results: dict) -> list[str]:
             bits.append(f"ours warnings: {o['warnings']}")
         if "error" in o:
             bits.append(f"ours ERROR: {o['error']}")
+        M = r.get("mx") or {}
+        if "error" in M:
+            bits.append(f"mixedlm ERROR: {M['error'].splitlines()[-1]}")
+        elif "repeat" in M:
+            bits.append(f"mixedlm N={M['repeat']}")
         sm_n = f" (N={s['repeat']})" if "repeat" in s else ""
-        bits.append(f"statsmodels{sm_n}: {c.sm_note}")
+        if r.get("sm") is not None:
+            bits.append(f"statsmodels{sm_n}: {c.sm_note}")
         if "timeout" in s and "t" in s:
             bits.append(
                 f"statsmodels hit the {s['timeout']:.0f} s time-out after {s['repeat']} timed "
@@ -569,7 +650,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sm-timeout", type=float, default=300.0, help="statsmodels time-out (s)")
     ap.add_argument("--json", help="write raw results as JSON")
     ap.add_argument("--markdown", help="write the table and notes as Markdown")
-    ap.add_argument("--worker", choices=["ours", "sm"], help=argparse.SUPPRESS)
+    ap.add_argument("--no-mx", action="store_true", help="skip mixedlm (the `bench` extra)")
+    ap.add_argument("--worker", choices=["ours", "sm", "mx"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.repeat is None:
@@ -579,6 +661,8 @@ def main(argv=None) -> int:
         case = CASES[keys[0]]
         if args.worker == "ours":
             res = worker_ours(case, args.repeat)
+        elif args.worker == "mx":
+            res = worker_mx(case, args.repeat)
         else:
             res = worker_sm(case, args.repeat, Path(args.json))
         Path(args.json).write_text(json.dumps(res))
@@ -605,6 +689,11 @@ def main(argv=None) -> int:
                 f"   ours: {_brief(r['ours'], 't_none')} / +df {_brief(r['ours'], 't_satt')}",
                 flush=True,
             )
+            if args.no_mx:
+                r["mx"] = None
+            else:
+                r["mx"] = _sub("mx", key, args.repeat, None)
+                print(f"   mixedlm: {_brief(r['mx'], 't')}", flush=True)
             if args.no_sm:
                 r["sm"] = None
             elif _sm_model_defined(key):
@@ -630,9 +719,12 @@ def main(argv=None) -> int:
                     json.dumps({"machine": info, "results": results}, indent=1)
                 )
     info["loadavg_end"] = os.getloadavg()
+    SHOW_SM[0] = not args.no_sm
     rows = build_rows(results)
     print()
     print(render(rows, markdown=False))
+    for line in geomeans(results):
+        print(line)
     print()
     for line in notes(results):
         print("- " + line)
@@ -641,9 +733,24 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=1))
     if args.markdown:
         md = machine_markdown(info) + ["", render(rows, markdown=True), ""]
-        md += ["- " + n for n in notes(results)]
+        md += ["- " + n for n in notes(results)] + ["- " + g for g in geomeans(results)]
         Path(args.markdown).write_text("\n".join(md) + "\n")
     return 0
+
+
+def geomeans(results: dict) -> list[str]:
+    """Geometric means of ours/mixedlm and ours/lme4 over the cases where both times exist."""
+    out = []
+    for label, peer, k in (("mixedlm", "mx", "t"), ("lme4", "r", "t_lme4")):
+        rs = [
+            r["ours"]["t_none"] / (r.get(peer) or {})[k]
+            for r in results.values()
+            if "t_none" in r["ours"] and (r.get(peer) or {}).get(k)
+        ]
+        if rs:
+            g = math.exp(sum(map(math.log, rs)) / len(rs))
+            out.append(f"geometric mean ours/{label} over {len(rs)} cases: {g:.2f}")
+    return out
 
 
 def machine_markdown(info: dict) -> list[str]:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pandas as pd
 
-from mlmpipe.backends.statsmodels_backend import fit_statsmodels
 from mlmpipe.engine.fit import fit_lmm
 from mlmpipe.engine.glmm import fit_glmm
 from mlmpipe.errors import PlanError
@@ -44,6 +43,9 @@ def fit(
     if backend == "mlmpipe":
         return fit_lmm(formula, data, reml=reml, **kwargs)
     if backend == "statsmodels":
+        # deferred for start-up time: statsmodels and scipy.stats take 1-3 s to import
+        from mlmpipe.backends.statsmodels_backend import fit_statsmodels
+
         return fit_statsmodels(formula, data, reml=reml, **kwargs)
 
     raise PlanError(

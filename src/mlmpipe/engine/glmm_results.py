@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+# scipy.special, not scipy.stats (0.4 s of start-up): the same functions scipy.stats calls
+from scipy import special
 
 from mlmpipe.engine.results import LmmResult
 
@@ -61,7 +63,7 @@ class GlmmResult(LmmResult):
         """Estimate, SE, z, p and the normal Wald interval; exponentiated for logit/log links."""
         se = np.sqrt(np.diag(self.vcov))
         z = self.beta / se
-        q = stats.norm.ppf(1 - self.alpha / 2)
+        q = special.ndtri(1 - self.alpha / 2)  # normal quantile
         lo, hi = self.beta - q * se, self.beta + q * se
         out = pd.DataFrame(
             {
@@ -71,7 +73,7 @@ class GlmmResult(LmmResult):
                 "df": np.full(len(se), np.nan),
                 "z": z,
                 "t": z,
-                "p": 2 * stats.norm.sf(np.abs(z)),
+                "p": 2 * special.ndtr(-np.abs(z)),  # normal upper tail
                 "ci_low": lo,
                 "ci_high": hi,
             }

@@ -10,10 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+
+# scipy.special, not scipy.stats (0.4 s of start-up): ndtr and ndtri are what scipy.stats.norm calls
+from scipy import special
 
 EPS = np.finfo(float).eps
-_PROBIT_BOUND = -stats.norm.ppf(EPS)  # |eta| beyond which pnorm is 0 or 1 in double precision
+_SQRT_2PI = np.sqrt(2 * np.pi)
+_PROBIT_BOUND = -special.ndtri(EPS)  # |eta| beyond which pnorm is 0 or 1 in double precision
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,11 @@ def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
 
 
 def _probit_inv(eta: np.ndarray) -> np.ndarray:
-    return stats.norm.cdf(np.clip(eta, -_PROBIT_BOUND, _PROBIT_BOUND))
+    return special.ndtr(np.clip(eta, -_PROBIT_BOUND, _PROBIT_BOUND))
 
 
 def _probit_mu_eta(eta: np.ndarray) -> np.ndarray:
-    return np.maximum(stats.norm.pdf(eta), EPS)
+    return np.maximum(np.exp(-(eta**2) / 2.0) / _SQRT_2PI, EPS)  # the normal density
 
 
 def _cloglog_inv(eta: np.ndarray) -> np.ndarray:
@@ -58,7 +61,7 @@ def _log_inv(eta: np.ndarray) -> np.ndarray:
 
 LINKS: dict[str, Link] = {
     "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
-    "probit": Link("probit", stats.norm.ppf, _probit_inv, _probit_mu_eta),
+    "probit": Link("probit", special.ndtri, _probit_inv, _probit_mu_eta),
     "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv, _cloglog_mu_eta),
     "log": Link("log", np.log, _log_inv, _log_inv),
 }

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from scipy.linalg.lapack import dtrtri
 
 from mlmpipe.engine import blocks as B
+from mlmpipe.engine.crossed import CrossedSchur, crossed_schur
 from mlmpipe.engine.remat import ReMat, cross_block, unique_group_names
 from mlmpipe.engine.reweight import WeightedCrossProducts
 from mlmpipe.errors import EstimationError, RankDeficiencyWarning
@@ -122,6 +123,7 @@ class LinearMixedModel:
         self.order = sorted(range(len(self.reterms)), key=lambda i: -self.reterms[i].nranef)
         self._setup_crossproducts()
         self._bd_ok: dict[int, bool] = {}
+        self._crossed: CrossedSchur | None | bool = False  # False: not yet decided
         self._nested_flags: dict[tuple[int, int], bool] = {}
 
     # ------------------------------------------------------------------ set-up
@@ -150,6 +152,7 @@ class LinearMixedModel:
         if getattr(self, "_wcross", None) is None:
             self._wcross = WeightedCrossProducts(self)
         self._wcross.apply(self, np.asarray(w, float))
+        self._crossed = None  # the sparse deviance path assumes the unweighted cross-products
 
     # -------------------------------------------------------------- objective
     def thetas_by_term(self, theta: np.ndarray) -> list[np.ndarray]:
@@ -203,16 +206,32 @@ class LinearMixedModel:
         pwrss = float(LK[p, p] ** 2)
         return Factorization(L, logdet_theta, logdet_x, pwrss)
 
+    def factorize_deviance(self, theta: np.ndarray) -> Factorization:
+        """What the deviance and ``beta_from``/``vcov_beta`` need at ``theta``: the full blocked
+        factor, or, for partially crossed scalar terms (:mod:`mlmpipe.engine.crossed`), the same
+        log-determinants, r^2 and fixed-effects block ``L[K][K]`` from one sparse Schur
+        complement (the other blocks are then None)."""
+        if self._crossed is False:
+            self._crossed = crossed_schur(self)
+        if self._crossed is None:
+            return self.factorize(theta)
+        LK, logdet_theta, logdet_x, pwrss = self._crossed.factorize(
+            self.thetas_by_term(np.asarray(theta, float))
+        )
+        L: list[list] = [[None] * (self.K + 1) for _ in range(self.K + 1)]
+        L[self.K][self.K] = LK
+        return Factorization(L, logdet_theta, logdet_x, pwrss)
+
     def factorize_cached(self, theta: np.ndarray) -> Factorization:
-        """``factorize`` with a small cache keyed by theta: numerical derivatives in (theta, sigma)
-        revisit the same theta for every sigma step."""
+        """``factorize_deviance`` with a small cache keyed by theta: numerical derivatives in
+        (theta, sigma) revisit the same theta for every sigma step."""
         key = np.asarray(theta, float).tobytes()
         cache = self.__dict__.setdefault("_fcache", {})
         f = cache.get(key)
         if f is None:
             if len(cache) >= 8:
                 cache.pop(next(iter(cache)))
-            f = cache[key] = self.factorize(theta)
+            f = cache[key] = self.factorize_deviance(theta)
         return f
 
     def _nested(self, j: int, m: int, M) -> bool:
@@ -238,7 +257,7 @@ class LinearMixedModel:
     def objective(self, theta: np.ndarray) -> float:
         """Profiled deviance (ML) or REML criterion at ``theta``."""
         try:
-            f = self.factorize(theta)
+            f = self.factorize_deviance(theta)
         except np.linalg.LinAlgError:
             return np.inf
         if not np.isfinite(f.logdet_x) or f.pwrss <= 0:

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 
 import nlopt
 import numpy as np
-from scipy.optimize import Bounds, minimize
 
 from mlmpipe.errors import ConvergenceWarning, PlanError, SingularFitWarning
 
@@ -144,6 +143,8 @@ def _attempt_bobyqa(f, x0, lower, xtol, maxfev, best, summ: OptSummary):
 
 
 def _attempt_cobyqa(f, x0, lower, xtol, maxfev, best, summ: OptSummary):
+    from scipy.optimize import Bounds, minimize  # deferred for start-up time (0.3 s): fallback only
+
     res = minimize(
         f,
         x0,
@@ -155,6 +156,8 @@ def _attempt_cobyqa(f, x0, lower, xtol, maxfev, best, summ: OptSummary):
 
 
 def _attempt_nelder_mead(f, x0, lower, xtol, maxfev, best, summ: OptSummary):
+    from scipy.optimize import Bounds, minimize  # deferred for start-up time (0.3 s): fallback only
+
     res = minimize(
         f,
         x0,

@@ -29,7 +29,9 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+
+# scipy.special, not scipy.stats (0.4 s of start-up): ndtr is what scipy.stats.norm.cdf calls
+from scipy import special
 
 from mlmpipe.engine.links import LINKS, Link
 from mlmpipe.errors import EstimationError
@@ -41,8 +43,8 @@ def _cdf_pdf_dpdf(link: str, x: np.ndarray):
         F = special.expit(x)
         f = F * (1 - F)
         return F, f, f * (1 - 2 * F)
-    F = stats.norm.cdf(x)
-    f = stats.norm.pdf(x)
+    F = special.ndtr(x)
+    f = np.exp(-(x**2) / 2.0) / np.sqrt(2 * np.pi)  # the normal density, as scipy.stats.norm.pdf
     return F, f, np.where(np.isfinite(x), -x * f, 0.0)
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+# scipy.special, not scipy.stats (0.4 s of start-up): the same functions scipy.stats calls
+from scipy import special
 
 from mlmpipe.engine.condvar import spherical_condvar
 from mlmpipe.engine.lmm import Factorization, LinearMixedModel
@@ -90,8 +92,8 @@ class LmmResult:
         """Estimate, SE, df (``df_method``), t, p and the t(df)-based Wald interval."""
         se = np.sqrt(np.diag(self.vcov))
         t = self.beta / se
-        p = 2 * stats.t.sf(np.abs(t), self.df)
-        q = stats.t.ppf(1 - self.alpha / 2, self.df)
+        p = 2 * special.stdtr(self.df, -np.abs(t))  # t(df) upper tail
+        q = special.stdtrit(self.df, 1 - self.alpha / 2)  # t(df) quantile
         return pd.DataFrame(
             {
                 "term": list(self.model.fixed_names),

@@ -25,7 +25,6 @@ constraints, so it forces ``x_i'd = 0``. A row-weight of zero contributes none.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linprog
 
 MARGIN = 1e-6  # a row is strictly on its side when |x_i'd| exceeds this (X scaled to max |x| = 1)
 FEAS = 1e-6  # constraint violation tolerated when checking the solver's direction
@@ -35,6 +34,8 @@ CHUNK = 4000  # rows per round of constraint generation
 def _solve(rows: np.ndarray) -> np.ndarray | None:
     """The LP on constraint rows ``r`` (``r'd >= 0``), maximizing ``sum r'd``; the optimal ``d``,
     or None when the optimum is 0 (no separating direction among these rows)."""
+    from scipy.optimize import linprog  # deferred for start-up time (0.25 s): GLMMs only
+
     res = linprog(
         -rows.sum(axis=0),
         A_ub=-rows,
@@ -50,6 +51,8 @@ def _solve(rows: np.ndarray) -> np.ndarray | None:
 def _min_margin(rows: np.ndarray, active: np.ndarray) -> float:
     """The largest ``t`` with ``r'd >= t`` for every row (``|d_j| <= 1``): positive exactly under
     complete separation. Constraint generation as in ``separating_direction``."""
+    from scipy.optimize import linprog  # deferred for start-up time (0.25 s): GLMMs only
+
     active = active.copy()
     p = rows.shape[1]
     while True:
