@@ -2,8 +2,8 @@
 
 The same step functions as the Snakemake rules (:mod:`mlmpipe.steps`), called in DAG order on the
 plan's own slices: validate -> missing data -> centering -> every model under every estimator on
-every data set -> pooling -> comparison -> effect sizes -> diagnostics of the final model (and the
-MNAR delta analysis when planned). Artifacts go to the same paths under ``workdir`` as the
+every data set (one random structure for all imputations) -> pooling -> comparison -> effect
+sizes -> diagnostics of the final model (and the MNAR delta analysis when planned). Artifacts go to the same paths under ``workdir`` as the
 pipeline's (``reports/fits/<model>/<estimator>/imp<k>.json`` + ``.npz``, ``reports/comparison.json``,
 ...); the rendered report, figures and the multiverse stay with Snakemake, which caches them.
 For notebooks and tests: ``run = run_plan(load_plan("config/analysis.yaml"), "work")``.
@@ -26,7 +26,7 @@ from mlmpipe.steps.data import center_step, centering_state_step, missing_step, 
 from mlmpipe.steps.delta import delta_step
 from mlmpipe.steps.diagnose import diagnose_step
 from mlmpipe.steps.effects import effects_step
-from mlmpipe.steps.models import compare_step, fit_step, pool_step
+from mlmpipe.steps.models import compare_step, fit_imputations, fit_step, pool_step
 
 
 @dataclass
@@ -83,11 +83,19 @@ def run_plan(plan: Plan, workdir: str | Path) -> PlanRun:
     single: dict[tuple[str, str, int], FitRecord] = {}
     for model in plan.model_names:
         for est in plan.estimators:
-            wanted = list(plan.pooled_imputations)
-            if (model, est) == (final, report_est) and first not in wanted:
-                wanted.append(first)  # the diagnostics read the final model on data set 0
-            for imp in wanted:
-                rec, table = fit_step(processed[imp], plan.slice_fit(model, est))
+            fspec = plan.slice_fit(model, est)
+            pooled_sets = list(plan.pooled_imputations)
+            results = dict(
+                zip(
+                    pooled_sets,
+                    fit_imputations([processed[i] for i in pooled_sets], fspec),
+                    strict=True,
+                )
+            )
+            if (model, est) == (final, report_est) and first not in results:
+                # the diagnostics read the final model on data set 0
+                results[first] = fit_step(processed[first], fspec)
+            for imp, (rec, table) in results.items():
                 path = work / fit_path(model, est, imp)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 rec.save(path)

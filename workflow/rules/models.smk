@@ -2,19 +2,43 @@ from mlmpipe import codedeps
 
 
 rule fit:
+    # One job per model and estimator over the pooled data sets, so that every imputation is
+    # fitted with the same random structure (mlmpipe.steps.models.fit_imputations).
     input:
-        data=paths.processed_path("{imp}"),
-        code=codedeps.code_files("mlmpipe.steps.models:fit_step"),
+        data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
+        code=codedeps.code_files("mlmpipe.steps.models:fit_imputations"),
     output:
-        fit=paths.fit_path("{model}", "{estimator}", "{imp}"),
-        arrays=paths.arrays_path(paths.fit_path("{model}", "{estimator}", "{imp}")),
-        resid=paths.resid_path("{model}", "{estimator}", "{imp}"),
+        fit=[paths.fit_path("{model}", "{estimator}", i) for i in PLAN.pooled_imputations],
+        arrays=[
+            paths.arrays_path(paths.fit_path("{model}", "{estimator}", i))
+            for i in PLAN.pooled_imputations
+        ],
+        resid=[paths.resid_path("{model}", "{estimator}", i) for i in PLAN.pooled_imputations],
     params:
         spec=lambda w: PLAN.slice_fit(w.model, w.estimator),
     log:
-        "logs/fit/{model}/{estimator}/imp{imp}.log",
+        "logs/fit/{model}/{estimator}/fit.log",
     script:
         "../scripts/fit.py"
+
+
+if IMP0 not in PLAN.pooled_imputations:
+
+    rule fit_observed:
+        # the observed (complete-case) data set of an imputing plan, read by the diagnostics
+        input:
+            data=paths.processed_path(IMP0),
+            code=codedeps.code_files("mlmpipe.steps.models:fit_step"),
+        output:
+            fit=paths.fit_path("{model}", "{estimator}", IMP0),
+            arrays=paths.arrays_path(paths.fit_path("{model}", "{estimator}", IMP0)),
+            resid=paths.resid_path("{model}", "{estimator}", IMP0),
+        params:
+            spec=lambda w: PLAN.slice_fit(w.model, w.estimator),
+        log:
+            f"logs/fit/{{model}}/{{estimator}}/imp{IMP0}.log",
+        script:
+            "../scripts/fit_observed.py"
 
 
 rule pool:

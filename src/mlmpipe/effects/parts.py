@@ -3,6 +3,7 @@ was fitted to, the random-effects covariance matrices, and within/between splits
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,20 +59,36 @@ def fit_parts(rec: FitRecord, data: pd.DataFrame) -> FitParts:
     X = np.asarray(design.X, float)[:, [cols.index(t) for t in names]]
     beta = np.array([r.estimate for r in rec.fixed], float)
     covs = rec.covariance_matrices()
-    terms = {}
+    terms: dict[str, tuple] = {}
     used: set[str] = set()
     for t in design.re_terms:
-        g = t.group if t.group not in used else None
-        if g is None or g not in covs:
-            raise EstimationError(
-                f"{rec.label}: effect sizes need one random-effects term per grouping factor "
-                f"({t.group!r} appears twice)"
-            )
-        used.add(g)
-        term_names, S = covs[g]
-        if list(t.names) != term_names:
-            raise EstimationError(f"{rec.label}: random terms of {g!r} do not match the fit")
-        terms[g] = (np.asarray(t.codes), np.asarray(t.Z, float), S)
+        # the covariance block of this term: lme4 names a grouping factor's second, third, ...
+        # term (``||``) ``g.1``, ``g.2``, ...
+        key = next(
+            (
+                k
+                for k, (names_k, _) in covs.items()
+                if k not in used
+                and t.group in (k, re.sub(r"\.\d+$", "", k))
+                and list(t.names) == names_k
+            ),
+            None,
+        )
+        if key is None:
+            raise EstimationError(f"{rec.label}: random terms of {t.group!r} do not match the fit")
+        used.add(key)
+        S = covs[key][1]
+        codes, Z = np.asarray(t.codes), np.asarray(t.Z, float)
+        if t.group in terms:  # uncorrelated terms of one factor: one block-diagonal covariance
+            codes0, Z0, S0 = terms[t.group]
+            if not np.array_equal(codes0, codes):
+                raise EstimationError(f"{rec.label}: random terms of {t.group!r} do not match")
+            k0 = S0.shape[0]
+            S_all = np.zeros((k0 + S.shape[0],) * 2)
+            S_all[:k0, :k0], S_all[k0:, k0:] = S0, S
+            terms[t.group] = (codes, np.hstack([Z0, Z]), S_all)
+        else:
+            terms[t.group] = (codes, Z, S)
     return FitParts(X, names, beta, np.asarray(design.y, float), residual_variance(rec), terms)
 
 

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlmpipe import paths
 from mlmpipe.engine.optimize import OptSummary
 from mlmpipe.formula import FormulaSpec, build_design, parse_formula
 from mlmpipe.formula.terms import Design
+from mlmpipe.paths import arrays_path as _paths_arrays_path
 from mlmpipe.record.family import ModelFamily
 from mlmpipe.record.rows import FixedEffect, RanefBlock, Threshold, VarCorr
 
@@ -344,7 +344,7 @@ class FitRecord:
 
 def arrays_path(path: str | Path) -> Path:
     """Where the arrays of the record stored at ``path`` live (``imp0.json`` -> ``imp0.npz``)."""
-    return Path(paths.arrays_path(path))
+    return Path(_paths_arrays_path(path))
 
 
 def load_record(path: str | Path) -> FitRecord:

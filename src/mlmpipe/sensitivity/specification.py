@@ -110,7 +110,7 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 
 def _mixed_model(sets: list[pd.DataFrame], s: SpecSlice) -> tuple[pd.DataFrame, dict]:
-    records = fit_imputations(sets, s.fit)
+    records = [rec for rec, _ in fit_imputations(sets, s.fit)]
     rec: FitRecord = pool_step(records, s.alpha) if len(records) > 1 else records[0]
     table = rec.fixed_frame()
     if rec.is_pooled and "fmi" not in table:

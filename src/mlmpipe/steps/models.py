@@ -71,8 +71,11 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[FitRecord, pd.DataFra
 MAX_COMMON_ROUNDS = 3
 
 
-def fit_imputations(datasets: list[pd.DataFrame], fspec: str | dict | FitSlice) -> list[FitRecord]:
-    """Fit one model on every imputed data set with one random structure for all of them.
+def fit_imputations(
+    datasets: list[pd.DataFrame], fspec: str | dict | FitSlice
+) -> list[tuple[FitRecord, pd.DataFrame]]:
+    """Fit one model on every imputed data set with one random structure for all of them; returns
+    (fit record, residuals table) per data set, as :func:`fit_step`.
 
     The convergence ladder runs on each data set; when it ends at different structures, every
     data set is refitted with the simplest structure reached (fewest variance parameters), and
@@ -81,28 +84,30 @@ def fit_imputations(datasets: list[pd.DataFrame], fspec: str | dict | FitSlice) 
     before the refit.
     """
     fspec = FitSlice.decode(fspec)
-    records = [fit_step(df, fspec)[0] for df in datasets]
-    reached: list[str] = [r.formula_text for r in records]
-    for _ in range(MAX_COMMON_ROUNDS + 1):
-        if len({r.formula_text for r in records}) == 1:
+    fits = [fit_step(df, fspec) for df in datasets]
+    reached: list[str] = [r.formula_text for r, _ in fits]
+    for rounds in range(MAX_COMMON_ROUNDS + 1):
+        if len({r.formula_text for r, _ in fits}) == 1:
             break
-        if _ == MAX_COMMON_ROUNDS:
+        if rounds == MAX_COMMON_ROUNDS:
             raise EstimationError(
                 f"models.{fspec.model} ({fspec.estimator}): the convergence ladder ends at "
                 f"different random structures across imputations ({'; '.join(sorted(set(reached)))})"
             )
-        simplest = min(records, key=lambda r: len(r.theta) if r.theta is not None else 0)
+        simplest = min(
+            (r for r, _ in fits), key=lambda r: len(r.theta) if r.theta is not None else 0
+        )
         fspec = replace(fspec, formula=simplest.formula_text)
-        records = [fit_step(df, fspec)[0] for df in datasets]
+        fits = [fit_step(df, fspec) for df in datasets]
     if len(set(reached)) > 1:
         note = {
-            "common_structure": records[0].formula_text,
+            "common_structure": fits[0][0].formula_text,
             "rule": "the simplest random structure the ladder reached in any imputation, "
             "refitted on every imputation",
             "per_imputation": reached,
         }
-        records = [r.replace(ladder={**(r.ladder or {}), **note}) for r in records]
-    return records
+        fits = [(r.replace(ladder={**(r.ladder or {}), **note}), t) for r, t in fits]
+    return fits
 
 
 def pool_step(fits: list[FitRecord], alpha: float = 0.05) -> FitRecord:
