@@ -102,8 +102,9 @@ def cmd_run(args) -> int:
     cmd += extra + force  # last: --forcerun takes every word after it
     res = run_forwarding(cmd, say=lambda m: print(m, file=sys.stderr, flush=True))
     if res.interrupted:
+        lock = "left (the next run removes it)" if has_lock(".") else "released"
         print(
-            "mlmpipe: run interrupted; the finished steps are kept and the lock is released: "
+            f"mlmpipe: run interrupted; the finished steps are kept and the lock is {lock}: "
             "run 'mlmpipe run' again to resume",
             file=sys.stderr,
         )
@@ -301,6 +302,9 @@ def main(argv=None) -> int:
     except MlmpipeError as exc:
         print(f"mlmpipe: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a Snakemake run (which forwards it instead)
+        print("mlmpipe: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
