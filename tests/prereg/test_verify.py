@@ -2,12 +2,20 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlmpipe.prereg.verify import certificate, compare_json, compare_trees, pipeline_outputs
+from mlmpipe.prereg.verify import (
+    certificate,
+    compare_json,
+    compare_trees,
+    pipeline_outputs,
+    verify,
+)
 
 
 def make_tree(root, ses=0.123456789, created="2026-01-01T00:00:00"):
@@ -223,3 +231,24 @@ def test_pipeline_outputs_lists_the_dag_outputs(tmp_path):
         'rule f:\n    output: directory("reports/figs")\n    shell: "mkdir -p {output}"\n'
     )
     assert sorted(pipeline_outputs(tmp_path)) == ["reports/a.txt", "reports/figs"]
+
+
+def test_verify_ignores_a_tracked_placeholder_no_rule_writes(tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        'rule all:\n    input: "reports/a.txt", "reports/provenance.json"\n'
+        'rule a:\n    output: "reports/a.txt"\n    shell: "echo a > {output}"\n'
+        'rule provenance:\n    output: "reports/provenance.json"\n'
+        '    shell: "echo \'{{\\"plan_sha256\\": \\"p\\", \\"raw_sha256\\": \\"r\\"}}\' > {output}"\n'
+    )
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/.gitkeep").write_text("")
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    cert = verify(tmp_path, cores=1)
+    assert cert["passed"] and cert["n_compared"] == 2, cert["files"]
+    assert cert["excluded"]["reports/.gitkeep"].startswith("not written by the pipeline")
