@@ -13,6 +13,9 @@ from pathlib import Path
 
 import mlmpipe
 from mlmpipe.errors import MlmpipeError
+from mlmpipe.integrity import RAW_READERS, RawGuard, make_read_only
+from mlmpipe.provenance import sha256_file
+from mlmpipe.runlock import has_lock, live_processes, run_forwarding
 
 
 def workflow_root() -> Path | None:
@@ -21,17 +24,94 @@ def workflow_root() -> Path | None:
     return root if (root / "Snakefile").exists() and (root / "workflow").is_dir() else None
 
 
+def _snakemake_cmd(cores: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--cores", str(cores), *args]
+
+
+def _refuse_if_live(action: str) -> None:
+    """One-line error when a Snakemake process (scheduler or job) works in this directory."""
+    live = live_processes(".")
+    if live:
+        p = live[0]
+        what = "a Snakemake run" if p.kind == "snakemake" else "a job of an earlier Snakemake run"
+        raise MlmpipeError(
+            f"mlmpipe run: {what} is still active in {Path.cwd()} (pid {p.pid}: {p.command}); "
+            f"wait for it or stop it (kill -INT {p.pid}) before {action}"
+        )
+
+
+def _unlock(quiet: bool) -> int:
+    res = subprocess.run(_snakemake_cmd("1", "--unlock"), capture_output=True, text=True)
+    if res.returncode != 0:
+        tail = (res.stdout + res.stderr).strip().splitlines()
+        raise MlmpipeError(f"mlmpipe run: snakemake --unlock failed: {tail[-1] if tail else ''}")
+    if not quiet:
+        print(f"mlmpipe: unlocked {Path.cwd()}")
+    return 0
+
+
+def _raw_file() -> Path | None:
+    """The plan's raw data file (None when the plan cannot be read: Snakemake then says why)."""
+    from mlmpipe.plan import load_plan, raw_path  # per command: keeps --help fast
+
+    try:
+        return Path(raw_path(load_plan("config/analysis.yaml")))
+    except MlmpipeError:
+        return None
+
+
 def cmd_run(args) -> int:
+    """Run Snakemake here: remove a stale lock, guard the raw data, forward Ctrl-C."""
     if not Path("Snakefile").exists():
         raise MlmpipeError(
             f"mlmpipe run: no Snakefile in {Path.cwd()}; run it in a project made by 'mlmpipe init DIR' "
             "or in the mlmpipe checkout"
         )
-    cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+    extra = [a for a in args.snakemake_args if a != "--"]
+    if args.unlock or "--unlock" in extra:
+        _refuse_if_live("unlocking")
+        return _unlock(quiet=False)
+    if has_lock("."):
+        _refuse_if_live("running")
+        if live_processes(".") is None:  # no /proc: cannot tell a live run from a dead one
+            raise MlmpipeError(
+                f"mlmpipe run: {Path.cwd()} is locked by Snakemake; if no run is active here, "
+                "remove the lock with 'mlmpipe run --unlock'"
+            )
+        _unlock(quiet=True)
+        print(
+            "mlmpipe: removed the stale Snakemake lock of an interrupted run (no Snakemake "
+            "process is alive in this directory); its incomplete jobs are rerun",
+            flush=True,
+        )
+    cmd = _snakemake_cmd(args.cores, "--rerun-incomplete")
     if args.dry_run:
         cmd.append("-n")
-    cmd += args.snakemake_args
-    return subprocess.call(cmd)
+    raw = _raw_file()
+    guard = RawGuard.start(raw) if raw is not None else None
+    last = guard.changed_since_last_run(".") if guard is not None else None
+    if last:
+        print(
+            f"mlmpipe: {raw} changed since the last run (SHA-256 {last[:12]}... then, "
+            f"{guard.before[:12]}... now): every step that reads it is rerun",
+            flush=True,
+        )
+        force = ["--forcerun", *RAW_READERS]
+    else:
+        force = []
+    cmd += extra + force  # last: --forcerun takes every word after it
+    res = run_forwarding(cmd, say=lambda m: print(m, file=sys.stderr, flush=True))
+    if res.interrupted:
+        lock = "left (the next run removes it)" if has_lock(".") else "released"
+        print(
+            f"mlmpipe: run interrupted; the finished steps are kept and the lock is {lock}: "
+            "run 'mlmpipe run' again to resume",
+            file=sys.stderr,
+        )
+        return 128 + res.signals[0]
+    if guard is not None:
+        guard.check_after()
+    return res.returncode
 
 
 def cmd_init(args) -> int:
@@ -47,7 +127,15 @@ def cmd_init(args) -> int:
         src = Path(args.data)
         if not src.exists():
             raise MlmpipeError(f"mlmpipe init: --data {src} does not exist")
-        shutil.copy2(src, d / "data" / "raw" / src.name)
+        dest = d / "data" / "raw" / src.name
+        if dest.exists() and sha256_file(dest) != sha256_file(src):
+            raise MlmpipeError(
+                f"mlmpipe init: {dest} exists with other content; raw data are never overwritten "
+                "(remove it first)"
+            )
+        if not dest.exists():
+            shutil.copy2(src, dest)
+        make_read_only(dest)  # the pipeline only reads raw data
         text = text.replace("file: mydata.csv ", f"file: {src.name} ")
     plan.write_text(text, encoding="utf-8")
     (d / "config" / "schema" / "analysis.schema.yaml").write_text(
@@ -101,8 +189,9 @@ def cmd_prereg_freeze(args) -> int:
 
 
 def cmd_prereg_diff(args) -> int:
-    from mlmpipe.plan import load_plan  # per command: keeps --help fast
+    from mlmpipe.plan import load_plan, raw_path  # per command: keeps --help fast
     from mlmpipe.prereg import deviation_report, format_deviations, load_frozen  # per command
+    from mlmpipe.prereg.diff import raw_sha256  # per command
 
     frozen = load_frozen(".")
     if frozen is None:
@@ -110,7 +199,9 @@ def cmd_prereg_diff(args) -> int:
             "mlmpipe prereg diff: no preregistration frozen (run 'mlmpipe prereg freeze')"
         )
     plan = load_plan(args.plan)
-    report = deviation_report(frozen[0], plan.config, frozen[1], plan.hash)
+    report = deviation_report(
+        frozen[0], plan.config, frozen[1], plan.hash, raw_sha256(raw_path(plan))
+    )
     print(format_deviations(report))
     return 1 if report["n_unexplained"] else 0
 
@@ -128,10 +219,29 @@ def cmd_verify(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlmpipe", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run the pipeline (snakemake) in the current directory")
-    r.add_argument("--cores", default="all")
-    r.add_argument("-n", "--dry-run", action="store_true")
-    r.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="passed on to snakemake")
+    r = sub.add_parser(
+        "run",
+        help="run the pipeline (snakemake) in the current directory",
+        description="Run the pipeline with Snakemake in the current directory. A stale lock left "
+        "by an interrupted run (no Snakemake process alive here) is removed and the incomplete "
+        "jobs are rerun; Ctrl-C stops Snakemake and waits for it; the raw data file's SHA-256 is "
+        "checked before and after the run.",
+        epilog="Snakemake options go after '--', e.g. 'mlmpipe run -- --forceall' or "
+        "'mlmpipe run -- reports/comparison.json'; options Snakemake knows but mlmpipe does not "
+        "are passed on as well ('mlmpipe run --forcerun fit').",
+    )
+    r.add_argument("--cores", default="all", help="CPU cores for Snakemake (default: all)")
+    r.add_argument("-n", "--dry-run", action="store_true", help="list the jobs, run nothing")
+    r.add_argument(
+        "--unlock",
+        action="store_true",
+        help="remove Snakemake's lock on this directory and stop (refused while a run is active)",
+    )
+    r.add_argument(
+        "snakemake_args",
+        nargs=argparse.REMAINDER,
+        help="targets and options passed on to snakemake",
+    )
     r.set_defaults(func=cmd_run)
     i = sub.add_parser("init", help="write a starter plan (and the workflow) into DIR")
     i.add_argument("dir")
@@ -181,12 +291,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # only 'run' passes unknown options on (to Snakemake)
+        if args.command != "run":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.snakemake_args = unknown + list(args.snakemake_args)
     try:
         return args.func(args)
     except MlmpipeError as exc:
         print(f"mlmpipe: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a Snakemake run (which forwards it instead)
+        print("mlmpipe: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

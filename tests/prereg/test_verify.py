@@ -2,12 +2,20 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlmpipe.prereg.verify import certificate, compare_json, compare_trees
+from mlmpipe.prereg.verify import (
+    certificate,
+    compare_json,
+    compare_trees,
+    pipeline_outputs,
+    verify,
+)
 
 
 def make_tree(root, ses=0.123456789, created="2026-01-01T00:00:00"):
@@ -189,3 +197,58 @@ def test_fit_records_compared_by_json_numbers_and_array_content(tmp_path):
     ]
     assert [f["path"] for f in bad] == ["reports/fits/m0/reml/imp0.npz"]
     assert bad[0]["differences"][0].startswith("theta: 1 value(s) differ, first at [0]")
+
+
+def test_only_what_the_pipeline_writes_is_compared(trees):
+    a, b = trees
+    outputs = [
+        "reports/fits/m0/reml/imp0.json",
+        "reports/provenance.json",
+        "data/processed/imp0.parquet",
+        "reports/table.csv",
+        "reports/figure.png",
+        "reports/report.html",
+    ]
+    (a / "reports/.gitkeep").write_text("")  # tracked in the project, never written by a rule
+    assert not compare_trees(a, b)["passed"]  # without the DAG's outputs it is "missing"
+    res = compare_trees(a, b, outputs=outputs)
+    assert res["passed"] and res["n_compared"] == 5, res["files"]
+    assert res["excluded"]["reports/.gitkeep"].startswith("not written by the pipeline")
+    (a / "reports/figure.png").unlink()  # a real output missing from one side still fails
+    res = compare_trees(b, a, outputs=outputs)
+    assert not res["passed"]
+    assert [f["path"] for f in res["files"] if f["status"] != "same"] == ["reports/figure.png"]
+    (a / "reports/figures").mkdir()  # files below a directory() output are outputs
+    (a / "reports/figures/f.svg").write_text("<svg/>")
+    res = compare_trees(a, b, outputs=[*outputs, "reports/figures"])
+    assert "reports/figures/f.svg" in [f["path"] for f in res["files"]]
+
+
+def test_pipeline_outputs_lists_the_dag_outputs(tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        'rule all:\n    input: "reports/a.txt", "reports/figs"\n'
+        'rule a:\n    output: "reports/a.txt"\n    shell: "echo a > {output}"\n'
+        'rule f:\n    output: directory("reports/figs")\n    shell: "mkdir -p {output}"\n'
+    )
+    assert sorted(pipeline_outputs(tmp_path)) == ["reports/a.txt", "reports/figs"]
+
+
+def test_verify_ignores_a_tracked_placeholder_no_rule_writes(tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        'rule all:\n    input: "reports/a.txt", "reports/provenance.json"\n'
+        'rule a:\n    output: "reports/a.txt"\n    shell: "echo a > {output}"\n'
+        'rule provenance:\n    output: "reports/provenance.json"\n'
+        '    shell: "echo \'{{\\"plan_sha256\\": \\"p\\", \\"raw_sha256\\": \\"r\\"}}\' > {output}"\n'
+    )
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/.gitkeep").write_text("")
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    cert = verify(tmp_path, cores=1)
+    assert cert["passed"] and cert["n_compared"] == 2, cert["files"]
+    assert cert["excluded"]["reports/.gitkeep"].startswith("not written by the pipeline")

@@ -7,6 +7,7 @@ from mlmpipe.prereg.freeze import frozen_plan_path, freeze_record_path
 rule deviations:
     input:
         frozen=lambda w: [str(p) for p in (frozen_plan_path(), freeze_record_path()) if p.exists()],
+        raw=paths.raw_path(PLAN),  # its SHA-256 is compared with the frozen one
         code=codedeps.code_files("mlmpipe.prereg.diff:deviations_step"),
     output:
         paths.DEVIATIONS,

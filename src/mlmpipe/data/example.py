@@ -8,6 +8,7 @@ dropped: the pipeline derives them by group-mean centring ``ses`` (identical to 
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -89,7 +90,8 @@ def load_chem97() -> pd.DataFrame:
 
 
 def fetch_example(name: str, dest: str | Path) -> Path:
-    """Write the bundled example to ``dest`` (CSV or Parquet by extension)."""
+    """Write the bundled example to ``dest`` (CSV or Parquet by extension), read-only: the
+    pipeline never modifies raw data."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     df = load_example(name)
@@ -97,4 +99,5 @@ def fetch_example(name: str, dest: str | Path) -> Path:
         df.to_parquet(dest, index=False)
     else:
         df.to_csv(dest, index=False)
+    dest.chmod(dest.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     return dest

@@ -38,7 +38,14 @@ class DataSection(Section):
 
     @classmethod
     def from_config(cls, d: dict) -> DataSection:
-        return cls(d["source"], d["example"], d["file"], d["format"])
+        f = d["file"]  # a name under data/raw/: a plan never reads or writes outside the project
+        parts = f.replace("\\", "/").split("/")
+        if not f.strip() or f.startswith(("/", "\\", "~")) or ":" in parts[0] or ".." in parts:
+            raise PlanError(
+                f"data.file: {f!r} must be a file name under data/raw/ (no '..', not an "
+                "absolute path)"
+            )
+        return cls(d["source"], d["example"], f, d["format"])
 
     def to_config(self) -> dict:
         return self.to_dict()

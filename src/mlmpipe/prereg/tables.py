@@ -20,22 +20,40 @@ def _show(v: Any, width: int = 80) -> str:
     return s if len(s) <= width else s[: width - 3] + "..."
 
 
+def _data_phrase(dev: dict) -> str:
+    """How the analysed raw file compares with the one hashed at freezing."""
+    data = dev.get("data") or {}
+    if data.get("same"):
+        return f" Data SHA-256 `{str(data['executed'])[:12]}` as frozen."
+    if data.get("same") is False:
+        return (
+            f" <span style='{RED}'>The data analysed (SHA-256 `{str(data['executed'])[:12]}`) "
+            f"are not the data frozen (`{str(data['registered'])[:12]}`).</span>"
+        )
+    return f" Data SHA-256 not compared: {data['note']}." if data.get("note") else ""
+
+
 def deviation_summary(dev: dict) -> str:
-    """One line for the executive summary (counts unexplained deviations)."""
+    """One line for the executive summary (counts unexplained deviations, compares the data)."""
     if not dev.get("frozen"):
         return "Preregistration: **no preregistration frozen** (run `mlmpipe prereg freeze`)."
     if not dev["n_deviations"]:
         return (
             f"Preregistration: frozen plan `{str(dev.get('frozen_sha256'))[:12]}` "
             f"({dev.get('frozen_at')}); **no deviations from the preregistered plan**."
+            + _data_phrase(dev)
         )
     text = (
         f"Preregistration: frozen plan `{str(dev.get('frozen_sha256'))[:12]}` ({dev.get('frozen_at')}); "
         f"**{dev['n_deviations']} deviation(s)**, of which "
     )
     if dev["n_unexplained"]:
-        return text + f"<span style='{RED}'>{dev['n_unexplained']} unexplained</span>."
-    return text + "none unexplained."
+        return (
+            text
+            + f"<span style='{RED}'>{dev['n_unexplained']} unexplained</span>."
+            + _data_phrase(dev)
+        )
+    return text + "none unexplained." + _data_phrase(dev)
 
 
 def deviation_table(dev: dict):

@@ -17,6 +17,11 @@ compared with the project's own:
   timestamps and kernel metadata; every number they show comes from the compared JSON artifacts),
   and the certificate itself.
 
+Only what the pipeline writes is an artifact: the outputs of the DAG's jobs (``snakemake
+--summary``; every file below a ``directory()`` output). A file under ``data/`` or ``reports/`` that
+no rule writes -- a tracked placeholder such as ``reports/.gitkeep``, a file put there by hand -- is
+listed as excluded, not reported "missing in the rerun".
+
 The result is the reproducibility certificate ``reports/reproducibility.json`` that the report's
 appendix shows: same plan hash, same data hash, same numbers.
 """
@@ -34,6 +39,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -223,13 +229,34 @@ def _artifacts(root: Path) -> set[str]:
     return out
 
 
-def compare_trees(original: str | Path, rerun: str | Path, rel: float = 1e-10) -> dict:
-    """Compare every artifact under ``data/`` and ``reports/`` of two project directories."""
+NOT_WRITTEN = "not written by the pipeline (no rule has it as output), e.g. a tracked placeholder"
+
+
+def _covered(rel_path: str, outputs: frozenset[str]) -> bool:
+    """True when ``rel_path`` is a DAG output or lies below a directory output."""
+    parts = rel_path.split("/")
+    return any("/".join(parts[:i]) in outputs for i in range(len(parts), 0, -1))
+
+
+def compare_trees(
+    original: str | Path,
+    rerun: str | Path,
+    rel: float = 1e-10,
+    outputs: Iterable[str] | None = None,
+) -> dict:
+    """Compare every artifact under ``data/`` and ``reports/`` of two project directories.
+
+    ``outputs``: the DAG's output paths (see :func:`pipeline_outputs`); a file present in one tree
+    only and not among them is no artifact (excluded). None: every file is an artifact.
+    """
     original, rerun = Path(original), Path(rerun)
     a, b = _artifacts(original), _artifacts(rerun)
+    outs = None if outputs is None else frozenset(o.rstrip("/") for o in outputs)
     files, excluded = [], {}
     for rp in sorted(a | b):
         why = _excluded(rp)
+        if why is None and outs is not None and (rp not in a or rp not in b):
+            why = None if _covered(rp, outs) else NOT_WRITTEN
         if why:
             excluded[rp] = why
             continue
@@ -267,6 +294,20 @@ def compare_trees(original: str | Path, rerun: str | Path, rel: float = 1e-10) -
 def _snakemake(workdir: Path, cores: int, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), *args]
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+
+
+def pipeline_outputs(project: Path) -> list[str]:
+    """Every output path of the project's DAG (``snakemake --summary``, first column)."""
+    res = _snakemake(project, 1, "--summary")
+    if res.returncode != 0:
+        raise MlmpipeError(
+            f"mlmpipe verify: snakemake --summary failed:\n{(res.stdout + res.stderr)[-2000:]}"
+        )
+    lines = res.stdout.splitlines()
+    start = next((i for i, x in enumerate(lines) if x.startswith("output_file\t")), None)
+    if start is None:
+        raise MlmpipeError("mlmpipe verify: snakemake --summary printed no table of outputs")
+    return [x.split("\t", 1)[0] for x in lines[start + 1 :] if "\t" in x]
 
 
 def rerun_pipeline(project: Path, workdir: Path, cores: int = 2) -> None:
@@ -324,20 +365,27 @@ def verify(project: str | Path = ".", cores: int = 2, keep: str | Path | None = 
         raise MlmpipeError(
             "mlmpipe verify: the project's artifacts are not up to date; run 'mlmpipe run' first"
         )
+    outputs = pipeline_outputs(project)
     t0 = time.perf_counter()
     if keep:
         workdir = Path(keep)
         workdir.mkdir(parents=True, exist_ok=False)
         rerun_pipeline(project, workdir, cores)
         cert = certificate(
-            compare_trees(project, workdir), project, workdir, time.perf_counter() - t0
+            compare_trees(project, workdir, outputs=outputs),
+            project,
+            workdir,
+            time.perf_counter() - t0,
         )
     else:
         with tempfile.TemporaryDirectory(prefix="mlmpipe-verify-") as tmp:
             workdir = Path(tmp)
             rerun_pipeline(project, workdir, cores)
             cert = certificate(
-                compare_trees(project, workdir), project, workdir, time.perf_counter() - t0
+                compare_trees(project, workdir, outputs=outputs),
+                project,
+                workdir,
+                time.perf_counter() - t0,
             )
     (project / CERTIFICATE).write_text(json.dumps(cert, indent=1) + "\n", encoding="utf-8")
     return cert
