@@ -39,3 +39,22 @@ def dense_loglik(model: LinearMixedModel, theta: np.ndarray, reml: bool) -> floa
         nr = n - p
         return logdetV + logdetXVX + nr * (1 + np.log(2 * np.pi * q / nr))
     return logdetV + n * (1 + np.log(2 * np.pi * q / n))
+
+
+def dense_condvar_blocks(model: LinearMixedModel, res) -> dict[str, np.ndarray]:
+    """Per-level blocks of ``sigma^2 Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda'`` (lme4's
+    condVar) by term name, in the layout of ``res.condvar()``."""
+    Z, Lam = dense_Z_Lambda(model, res.theta)
+    ZL = Z @ Lam
+    C = res.sigma**2 * Lam @ np.linalg.inv(ZL.T @ ZL + np.eye(ZL.shape[1])) @ Lam.T
+    out, k = {}, 0
+    for i in model.order:
+        r = model.reterms[i]
+        out[r.name] = np.array(
+            [
+                C[k + l * r.q : k + (l + 1) * r.q, k + l * r.q : k + (l + 1) * r.q]
+                for l in range(r.m)
+            ]
+        )
+        k += r.nranef
+    return out

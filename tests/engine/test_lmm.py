@@ -10,7 +10,7 @@ from mlmpipe.engine.lmm import LinearMixedModel, drop_rank_deficient
 from mlmpipe.errors import EstimationError, RankDeficiencyWarning, SingularFitWarning
 from mlmpipe.formula.terms import Design, ReTerm
 from tests.engine.conftest import make_design
-from tests.engine.dense import dense_loglik, dense_Z_Lambda
+from tests.engine.dense import dense_condvar_blocks, dense_loglik, dense_Z_Lambda
 
 
 @pytest.mark.parametrize("reml", [True, False])
@@ -47,20 +47,9 @@ def test_estimates_and_modes_match_dense_gls(rng, groups, nested):
         k += r.nranef
     np.testing.assert_allclose(res.fitted(), X @ beta + Z @ b, rtol=1e-8)
     # conditional variances: sigma^2 Lam (Lam'Z'Z Lam + I)^{-1} Lam'
-    ZL = Z @ Lam
-    C = res.sigma**2 * Lam @ np.linalg.inv(ZL.T @ ZL + np.eye(ZL.shape[1])) @ Lam.T
     cv = res.condvar()
-    k = 0
-    for i in model.order:
-        r = model.reterms[i]
-        blocks = np.array(
-            [
-                C[k + l * r.q : k + (l + 1) * r.q, k + l * r.q : k + (l + 1) * r.q]
-                for l in range(r.m)
-            ]
-        )
-        np.testing.assert_allclose(cv[r.name], blocks, rtol=1e-7, atol=1e-12)
-        k += r.nranef
+    for name, blocks in dense_condvar_blocks(model, res).items():
+        np.testing.assert_allclose(cv[name], blocks, rtol=1e-7, atol=1e-12)
 
 
 def test_ml_sigma_and_criterion_relation(rng):
