@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--markdown")
+    ap.add_argument("--json", help="write the measured rows as JSON")
     args = ap.parse_args(argv)
+    rows = []
     lines = [
         "| case | n | random effects | our fit (s) | our KR (s) | pbkrtest vcovAdj + Lb_ddf (s) "
         "| pbkrtest / ours | max rel. diff of KR df |",
@@ -128,6 +130,18 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['seconds'] / ours['kr_s']:.0f}x",
                 f"{d:.1e}",
             )
+        rows.append(
+            {
+                "case": key,
+                "n": ours["n"],
+                "fit_s": ours["fit_s"],
+                "kr_s": ours["kr_s"],
+                "pbkrtest_s": None if r is None else r["seconds"],
+                "max_rel_ddf": None if r is None else float(d),
+            }
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
         lines.append(
             f"| {LMM_CASES[key].label} | {ours['n']:,} | {ours['q']:,} | {ours['fit_s']:.2f} "
             f"| {ours['kr_s']:.3f} | {r_s} | {ratio} | {diff} |"

@@ -12,9 +12,11 @@ Variables: cluster id; level 1: y, x1, x2, x3 (continuous), x4 (binary); level 2
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -75,6 +77,7 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", help="write the result as JSON")
     args = ap.parse_args()
     df = make_data()
     miss = df.isna().mean().round(3)
@@ -91,6 +94,20 @@ def main() -> None:
         f"(runs: {', '.join(f'{t[0]:.2f}' for t in times)}); load average {os.getloadavg()[0]:.1f}; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "rows": len(df),
+                    "clusters": int(df.cl.nunique()),
+                    "m": args.m,
+                    "iterations": args.iterations,
+                    "wall": wall,
+                    "cpu": cpu,
+                    "runs": [t[0] for t in times],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":
