@@ -3,8 +3,10 @@ glmmTMB ``nbinom2`` (negative binomial NB2, Laplace) on Mmmec.
 
 Fixture: ``tests/fixtures/glmm/glmm_fits.json``, made by ``tests/fixtures/glmm/make_glmm_fixtures.R``
 with tight optimizer tolerances and ``tolPwrss = 1e-13`` (lme4's default PIRLS tolerance leaves ~1e-3
-in its own SEs). Tolerances: relative 1e-3 on estimates, SEs and variance components; logLik
-absolute 1e-6 and AIC absolute 2e-6 (measured on the default cases: <= 1.7e-8 in logLik, cbpp probit).
+in its own SEs). Tolerances: relative 1e-3 on SEs and variance components; estimates within
+1e-3 relative or 1e-3 of their SE, whichever is larger (an estimate near zero sits on a flat
+direction of the likelihood: guImmun's ``husEdU``, 0.0146 with SE 0.246, differs by 1.9e-5 = 7.6e-5
+SE while the logLik agrees to 4e-11, ours higher); logLik absolute 1e-6 and AIC absolute 2e-6 (measured on the default cases: <= 1.7e-8 in logLik, cbpp probit).
 
 lme4's ``logLik`` for ``nAGQ > 1`` drops the saturated model's ``-2 log p(y | mu = y)`` (its AGHQ
 deviance is built from deviance residuals, see ``glmerAGQ``); our AGHQ log-likelihood keeps it, so it is
@@ -128,7 +130,8 @@ def test_glmer_parity(case_id: str) -> None:
     res = fitted(case_id)
     fx = res.fixed_table().set_index("term")
     for row in case["fixed"]:
-        assert fx.loc[row["term"], "estimate"] == pytest.approx(row["estimate"], rel=1e-3, abs=1e-6)
+        est_tol = max(1e-3 * abs(row["estimate"]), 1e-3 * row["se"])
+        assert fx.loc[row["term"], "estimate"] == pytest.approx(row["estimate"], abs=est_tol)
         assert fx.loc[row["term"], "se"] == pytest.approx(row["se"], rel=1e-3)
     vc = res.varcorr()
     for row in case["random"]:
