@@ -135,7 +135,9 @@ for (i in seq_len({repeat})) {{
   best_cpu <- min(best_cpu, tt[["user.self"]] + tt[["sys.self"]])
 }}
 cat(toJSON(list(seconds = best, cpu = best_cpu, fixef = unname(fixef(m)),
-                loglik = as.numeric(logLik(m))), digits = NA, auto_unbox = TRUE))
+                loglik = as.numeric(logLik(m)),
+                messages = I(as.character(unlist(m@optinfo$conv$lme4$messages)))),
+           digits = NA, auto_unbox = TRUE))
 """
 
 
@@ -196,6 +198,7 @@ def main() -> None:
                     np.max(np.abs(res.beta - beta_r) / np.maximum(np.abs(beta_r), 1e-8))
                 ),
                 dloglik=ll - r["loglik"],
+                glmer_messages=r.get("messages", []),
             )
         rows.append(row)
         print(

@@ -149,6 +149,19 @@ def glmm_table(rows: list[dict]) -> list[str]:
             f"| {_f(r.get('glmer_cpu'), '.2f')} | {_f(r.get('max_rel_dbeta'), '.1e')} "
             f"| {_f(r.get('dloglik'), '.1e')} |"
         )
+    for r in rows:
+        msgs = r.get("glmer_messages") or []
+        if msgs or (r.get("dloglik") or 0) > 1e-4:
+            lines.append("")
+            lines.append(
+                f"- {r['case']}: logLik ours − glmer = {r.get('dloglik', float('nan')):+.2e}"
+                + (f"; glmer (default settings): {'; '.join(msgs)}" if msgs else "")
+                + (
+                    " — our optimum is higher, so Δβ compares with glmer's unconverged estimates"
+                    if (r.get("dloglik") or 0) > 1e-4
+                    else ""
+                )
+            )
     return lines
 
 
