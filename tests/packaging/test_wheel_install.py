@@ -2,16 +2,19 @@
 tree on the path), then ``mlmpipe init --example sleepstudy`` and ``mlmpipe run`` in a new project
 write the report. Slow (builds a wheel and runs a whole DAG, ~1-2 min).
 
-The venv sees the environment's packages (``--system-site-packages``) so the test needs no index
-for the dependencies, and installs mlmpipe itself from the wheel only (``--no-deps``); the test
-checks that the mlmpipe imported is the venv's copy. Jupyter data files (nbconvert's templates)
-live under the base interpreter's prefix, which a venv's ``sys.prefix`` hides: JUPYTER_PATH names it,
-as a full install into the venv would have put them there.
+The dependencies come from the running interpreter's site-packages (a ``.pth`` file in the new
+venv names them, so the test needs no package index for them; a path added that way has its own
+``.pth`` files, such as an editable mlmpipe's, left unprocessed), mlmpipe itself only from the wheel
+(``--no-deps``), and the test checks that the mlmpipe imported is the venv's copy. Jupyter data
+files (nbconvert's templates) live under the running interpreter's prefix, which the new venv's
+``sys.prefix`` hides: JUPYTER_PATH names it, as a full install into the venv would have put them
+there.
 """
 
 import ast
 import json
 import os
+import site
 import subprocess
 import sys
 import zipfile
@@ -51,11 +54,17 @@ def test_wheel_install_runs_the_packaged_workflow(tmp_path):
     ):
         assert f"mlmpipe/_workflow/{shipped}" in names, shipped
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, env)
+    _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)
     py, exe = venv / "bin" / "python", venv / "bin" / "mlmpipe"
+    purelib = _run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp_path, env
+    ).stdout.strip()
+    deps = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (Path(purelib) / "_test_dependencies.pth").write_text("\n".join(deps) + "\n")
     _run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], tmp_path, env)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["JUPYTER_PATH"] = str(Path(sys.base_prefix) / "share" / "jupyter")
+    prefixes = dict.fromkeys([sys.prefix, sys.base_prefix])
+    env["JUPYTER_PATH"] = os.pathsep.join(str(Path(p) / "share" / "jupyter") for p in prefixes)
     where = _run([str(py), "-c", "import mlmpipe; print(mlmpipe.__file__)"], tmp_path, env)
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout  # not the checkout
     version = _run([str(exe), "--version"], tmp_path, env).stdout.strip()
