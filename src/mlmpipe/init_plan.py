@@ -42,7 +42,10 @@ def _predictor(c: Column, lowest: bool) -> tuple[str, list[str]]:
         return f"{{type: continuous, centering: {centering}}}", terms
     if c.type == "binary":
         return f"{{type: binary, levels: {_q(c.values)}}}", [c.name]
-    levels = list(c.labels) if c.labels else c.values
+    levels = c.values  # as the data hold them (SPSS/Stata labels already applied), in label order
+    if c.labels:
+        order = {v: i for i, v in enumerate([*c.labels.values(), *c.labels])}
+        levels = sorted(levels, key=lambda v: order.get(v, len(order)))
     levels_text = f", levels: {_q(levels)}" if levels else ""
     return f"{{type: categorical{levels_text}}}", [c.name]
 

@@ -4,11 +4,13 @@ plan; ``--describe`` prints the same as a table and writes nothing."""
 
 import numpy as np
 import pandas as pd
+import pyreadstat
 import pytest
 import yaml
 
 from mlmpipe.cli import main
 from mlmpipe.data.describe import describe
+from mlmpipe.init_plan import plan_from_description
 from mlmpipe.plan import load_plan
 from tests.project.three_level import write_three_level_sav
 
@@ -103,3 +105,26 @@ def test_init_describe_prints_a_table_and_writes_nothing(sav, tmp_path, capsys):
     assert "code -99: 3" in row and "student" in row
     assert "levels (lowest first): student [student_id] < class [class_id] < school [school]" in out
     assert "outcome: score (guess)" in out
+
+
+def test_labelled_categorical_and_an_unnamed_id(tmp_path):
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(20), 5)
+    df = pd.DataFrame(
+        {
+            "g": g.astype(float),  # no ID-like name: found by its repeating values
+            "gsize": (10 + g * 3).astype(float),  # unique per g: the same partition, no 2nd ID
+            "y": rng.normal(size=100),
+            "edu": rng.integers(1, 4, 100).astype(float),  # labelled: never an ID
+        }
+    )
+    path = tmp_path / "c.sav"
+    pyreadstat.write_sav(
+        df, str(path), variable_value_labels={"edu": {1.0: "low", 2.0: "mid", 3.0: "high"}}
+    )
+    d = describe(path)
+    assert d.ids == ["g"] and d.levels == [("obs", None), ("g", "g")]
+    assert d.column("edu").type == "categorical" and d.column("gsize").level == "g"
+    text = plan_from_description(d)
+    assert 'edu: {type: categorical, levels: ["low", "mid", "high"]}' in text
+    assert d.outcome == "y"

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
 
 
 def write_three_level_sav(path: Path, seed: int = 7) -> pd.DataFrame:
     """12 schools x 3 classes x 8 students; ``sex`` has 2 blank answers, ``ses`` 3 codes -99;
     ``sector`` (value labels) is constant within schools, ``class_size`` within classes."""
-    import pyreadstat  # only tests that write SPSS files need it
-
     rng = np.random.default_rng(seed)
     n_school, n_class, n_stu = 12, 3, 8
     school = np.repeat(np.arange(1, n_school + 1), n_class * n_stu)

@@ -9,9 +9,10 @@ Every result is a guess the user confirms; the rules:
   values by more than half that range;
 * type: two distinct values -> binary; value labels (SPSS/Stata) or a string column with few
   distinct values -> categorical; a numeric column -> continuous;
-* a cluster ID: an integer or string column whose values repeat (2 < distinct < rows/2) and whose
-  name says so (id, school, class, group, ...); failing names, any such integer/string column that
-  no other candidate is constant within; an ID with one value per row identifies level 1;
+* a cluster ID: an integer or string column without value labels whose values repeat
+  (2 < distinct < rows/2) and whose name says so (id, school, class, group, ...); failing names,
+  each such column with at least 5 clusters, the first of columns that partition the rows alike
+  (a school-level variable unique per school is no second ID); an ID unique per row is level 1's;
 * ``A`` nests in ``B`` when each value of ``A`` occurs with one value of ``B`` (Snijders & Bosker
   2012, sec. 2.2); when the pairs ``(B, A)`` are unique but ``A`` repeats across ``B`` the IDs of
   ``A`` restart within ``B`` (``ids_local_to_parent``) or the two are crossed -- the user decides;
@@ -169,12 +170,16 @@ def describe(path: str | Path, fmt: str = "auto") -> Description:
         s = df[c.name].dropna()
         return c.dtype == "string" or bool(np.all(np.mod(s, 1) == 0))
 
-    repeating = [c for c in cols if integral(c) and 2 < c.n_distinct <= n / 2 and c.n_missing == 0]
+    repeating = [
+        c
+        for c in cols
+        if integral(c) and 2 < c.n_distinct <= n / 2 and c.n_missing == 0 and not c.labels
+    ]
     ids = [c.name for c in repeating if _ID_NAME.search(c.name)]
-    if not ids:  # no name says ID: the repeating columns no other one is constant within
-        names = [c.name for c in repeating]
-        ids = [a for a in names if not any(_constant_within(df, a, b) for b in names if b != a)]
-        ids = [a for a in names if a in ids or not any(_constant_within(df, a, b) for b in ids)]
+    if not ids:  # no name says ID: repeating columns with >= 5 clusters, one per partition
+        for a in (c.name for c in repeating if c.n_distinct >= 5):
+            if not any(_constant_within(df, a, b) and _constant_within(df, b, a) for b in ids):
+                ids.append(a)  # the first column of each partition (IDs usually come first)
     ids.sort(key=lambda c: -df[c].nunique())
     row_ids = [c.name for c in cols if c.n_distinct == n and c.n_missing == 0 and integral(c)]
     row_id = next((c for c in row_ids if _ID_NAME.search(c)), None)
