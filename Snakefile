@@ -2,7 +2,11 @@
 # Stages: fetch_example -> validate -> missing -> center -> fit -> pool -> compare -> report.
 
 
-configfile: "config/analysis.yaml"
+# the plan: config/analysis.yaml, or exactly the file of `mlmpipe run --plan FILE` (never merged)
+import os
+
+
+configfile: os.environ.get("MLMPIPE_PLAN") or "config/analysis.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -9,7 +9,11 @@ from mlmpipe.plan import load_plan
 
 def test_init_writes_a_valid_starter_plan(tmp_path, capsys):
     data = tmp_path / "mine.csv"
-    pd.DataFrame({"y": [1.0]}).to_csv(data, index=False)
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(10), 5)
+    pd.DataFrame({"school": g, "y": rng.normal(size=50), "x": rng.normal(size=50)}).to_csv(
+        data, index=False
+    )
     assert main(["init", str(tmp_path / "proj"), "--data", str(data)]) == 0
     plan = load_plan(tmp_path / "proj" / "config" / "analysis.yaml")
     assert plan.data["file"] == "mine.csv"

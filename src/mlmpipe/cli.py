@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -15,13 +17,13 @@ import mlmpipe
 from mlmpipe.errors import MlmpipeError
 from mlmpipe.integrity import RAW_READERS, RawGuard, make_read_only
 from mlmpipe.provenance import sha256_file
+from mlmpipe.run_summary import run_summary
 from mlmpipe.runlock import has_lock, live_processes, run_forwarding
+from mlmpipe.workflow_files import example_names, example_plan, workflow_root
 
-
-def workflow_root() -> Path | None:
-    """The directory holding the Snakefile shipped with this checkout (editable installs)."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "Snakefile").exists() and (root / "workflow").is_dir() else None
+DEFAULT_PLAN = "config/analysis.yaml"
+#: the plan the Snakefile reads (its ``configfile:``), set by ``mlmpipe run --plan``
+PLAN_ENV = "MLMPIPE_PLAN"
 
 
 def _snakemake_cmd(cores: str, *args: str) -> list[str]:
@@ -55,7 +57,7 @@ def _raw_file() -> Path | None:
     from mlmpipe.plan import load_plan, raw_path  # per command: keeps --help fast
 
     try:
-        return Path(raw_path(load_plan("config/analysis.yaml")))
+        return Path(raw_path(load_plan(os.environ.get(PLAN_ENV) or DEFAULT_PLAN)))
     except MlmpipeError:
         return None
 
@@ -114,19 +116,58 @@ def cmd_run(args) -> int:
     return res.returncode
 
 
+def cmd_run_plan(args) -> int:
+    """``mlmpipe run``: run exactly the chosen plan (``--plan``, never merged with
+    config/analysis.yaml), then print what was written, the time taken and the warnings."""
+    if args.plan is not None:
+        if not Path(args.plan).is_file():
+            raise MlmpipeError(f"mlmpipe run: --plan {args.plan} does not exist")
+        os.environ[PLAN_ENV] = args.plan  # read by the Snakefile's configfile: (and its jobs)
+    start = time.time()
+    rc = cmd_run(args)
+    quiet = args.dry_run or args.unlock or "--unlock" in args.snakemake_args
+    if rc == 0 and not quiet:
+        print(run_summary(".", start), flush=True)
+    return rc
+
+
 def cmd_init(args) -> int:
+    if args.describe:  # print the guesses, write nothing
+        from mlmpipe.data.describe import describe, describe_table  # per command: keeps --help fast
+
+        if not args.data:
+            raise MlmpipeError("mlmpipe init: --describe needs --data FILE")
+        print(describe_table(describe(_existing(args.data))))
+        return 0
+    if args.dir is None:
+        raise MlmpipeError("mlmpipe init: name the project directory (mlmpipe init DIR)")
     d = Path(args.dir)
     plan = d / "config" / "analysis.yaml"
     if plan.exists() and not args.force:
         raise MlmpipeError(f"mlmpipe init: {plan} exists (use --force to overwrite)")
-    (d / "config" / "schema").mkdir(parents=True, exist_ok=True)
-    (d / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    root = workflow_root()
+    if root is None:
+        raise MlmpipeError(
+            "mlmpipe init: this installation carries no workflow (reinstall mlmpipe)"
+        )
     templates = resources.files("mlmpipe") / "templates"
     text = (templates / "starter_plan.yaml").read_text(encoding="utf-8")
+    if args.example:
+        src_plan = example_plan(args.example, root)
+        if not src_plan.is_file():
+            raise MlmpipeError(
+                f"mlmpipe init: no example {args.example!r} (one of: {', '.join(example_names(root))})"
+            )
+        text = src_plan.read_text(encoding="utf-8")
     if args.data:
-        src = Path(args.data)
-        if not src.exists():
-            raise MlmpipeError(f"mlmpipe init: --data {src} does not exist")
+        from mlmpipe.data.describe import describe  # per command: keeps --help fast
+        from mlmpipe.init_plan import plan_from_description  # per command
+
+        src = _existing(args.data)
+        text = plan_from_description(describe(src), project=_project_name(d))
+    (d / "config" / "schema").mkdir(parents=True, exist_ok=True)
+    (d / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    if args.data:
         dest = d / "data" / "raw" / src.name
         if dest.exists() and sha256_file(dest) != sha256_file(src):
             raise MlmpipeError(
@@ -136,22 +177,33 @@ def cmd_init(args) -> int:
         if not dest.exists():
             shutil.copy2(src, dest)
         make_read_only(dest)  # the pipeline only reads raw data
-        text = text.replace("file: mydata.csv ", f"file: {src.name} ")
     plan.write_text(text, encoding="utf-8")
     (d / "config" / "schema" / "analysis.schema.yaml").write_text(
         (templates / "analysis.schema.yaml").read_text(encoding="utf-8"), encoding="utf-8"
     )
-    root = workflow_root()
-    if root is not None:
-        shutil.copy2(root / "Snakefile", d / "Snakefile")
-        shutil.copytree(root / "workflow", d / "workflow", dirs_exist_ok=True)
-        profiles = root / "config" / "profiles"  # e.g. slurm: run the pipeline on a cluster
-        if profiles.is_dir():
-            shutil.copytree(profiles, d / "config" / "profiles", dirs_exist_ok=True)
+    shutil.copy2(root / "Snakefile", d / "Snakefile")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(root / "workflow", d / "workflow", dirs_exist_ok=True, ignore=ignore)
+    for sub in ("profiles", "examples"):  # cluster profiles (slurm); the example plans
+        if (root / "config" / sub).is_dir():
+            shutil.copytree(root / "config" / sub, d / "config" / sub, dirs_exist_ok=True)
+    what = "a plan guessed from the data: check every commented guess" if args.data else "edit it"
     print(
-        f"wrote {plan}; edit it, put your data in {d / 'data' / 'raw'}, then run 'mlmpipe run' in {d}"
+        f"wrote {plan} ({what}); put your data in {d / 'data' / 'raw'}, then run 'mlmpipe run' in {d}"
     )
     return 0
+
+
+def _existing(file: str) -> Path:
+    src = Path(file)
+    if not src.exists():
+        raise MlmpipeError(f"mlmpipe init: --data {src} does not exist")
+    return src
+
+
+def _project_name(d: Path) -> str:
+    name = d.resolve().name
+    return name if name.replace("-", "").replace("_", "").isalnum() else "my-analysis"
 
 
 def cmd_fit(args) -> int:
@@ -218,6 +270,7 @@ def cmd_verify(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlmpipe", description=__doc__)
+    p.add_argument("--version", action="version", version=f"mlmpipe {mlmpipe.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser(
         "run",
@@ -238,14 +291,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove Snakemake's lock on this directory and stop (refused while a run is active)",
     )
     r.add_argument(
+        "--plan",
+        help="run exactly this plan file instead of config/analysis.yaml (not merged with it)",
+    )
+    r.add_argument(
         "snakemake_args",
         nargs=argparse.REMAINDER,
         help="targets and options passed on to snakemake",
     )
-    r.set_defaults(func=cmd_run)
+    r.set_defaults(func=cmd_run_plan)
     i = sub.add_parser("init", help="write a starter plan (and the workflow) into DIR")
-    i.add_argument("dir")
-    i.add_argument("--data", help="copy this data file into DIR/data/raw/ and name it in the plan")
+    i.add_argument("dir", nargs="?", help="the new project's directory")
+    i.add_argument(
+        "--data",
+        help="copy this data file into DIR/data/raw/ and write a plan guessed from it: column "
+        "types, missing counts, ID columns and their nesting, levels, predictors, outcome",
+    )
+    i.add_argument(
+        "--describe",
+        action="store_true",
+        help="with --data: print the guesses as a table and write nothing",
+    )
+    i.add_argument(
+        "--example",
+        help="start from a bundled example plan (hsb, sleepstudy, gcsemv, ...) instead of the starter",
+    )
     i.add_argument("--force", action="store_true")
     i.set_defaults(func=cmd_init)
     f = sub.add_parser("fit", help="fit one model given in lme4 syntax and print its summary")

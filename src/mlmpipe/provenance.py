@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from importlib import metadata
 
+from mlmpipe import __version__
+
 PACKAGES = (
     "mlmpipe",
     "numpy",
@@ -46,6 +48,7 @@ def package_versions(packages=PACKAGES) -> dict:
 
 def provenance_record(raw_file, plan_hash: str, seed: int, backend: str) -> dict:
     return {
+        "mlmpipe_version": __version__,  # the code that ran (packages["mlmpipe"]: what pip installed)
         "raw_file": str(raw_file),
         "raw_sha256": sha256_file(raw_file),
         "plan_sha256": plan_hash,

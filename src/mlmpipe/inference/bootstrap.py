@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.engine.fit import fit_design
+from mlmpipe.progress import progress
 from mlmpipe.record import FitRecord
 
 
@@ -55,7 +56,7 @@ def bootstrap_batch(
     theta0 = np.asarray(rec.theta, float)
     rng = np.random.default_rng([int(seed), int(batch)])
     rows, failures, singular = [], [], 0
-    for i in range(resamples):
+    for i in progress(range(resamples), f"bootstrap batch {batch}"):  # terminal, not the log
         y = mean + rng.normal(scale=sigma, size=len(mean))
         for t in design.re_terms:
             _nm, S = covs[t.group]

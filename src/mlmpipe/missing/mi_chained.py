@@ -49,6 +49,7 @@ from mlmpipe.missing.mi_three_level import (
     draw_ml_norm,
     random_part,
 )
+from mlmpipe.progress import progress
 
 FLAG = "imputed_{name}"
 
@@ -354,7 +355,7 @@ def impute_multilevel(df: pd.DataFrame, spec: ImputationSpec) -> tuple[list[pd.D
     dropped: dict = {}
     smc_log: dict = {}
     datasets, trace = [], []
-    for i, ss in enumerate(seeds):
+    for i, ss in enumerate(progress(seeds, "imputation chains")):  # terminal, not the log
         vars_ = [
             _Var(v.name, v.level, v.kind, v.categories, v.values, v.obs, v.ordered) for v in base
         ]
