@@ -65,3 +65,31 @@ def test_a_plan_without_power_section_is_refused(tmp_path):
     p.write_text(text)
     with pytest.raises(PlanError, match="has no 'power:' section"):
         load_power(p)
+
+
+def test_pilot_fit_gives_the_truth(write_plan, tmp_path):
+    # a pilot: 30 schools of 15, fitted by the engine and saved as the pipeline's FitRecord
+    import numpy as np
+    import pandas as pd
+
+    from mlmpipe import fit
+    from mlmpipe.record.capture import record_from_result
+
+    rng = np.random.default_rng(4)
+    school = np.repeat(np.arange(30), 15)
+    sector = (school % 2).astype(float)
+    y = 12 + 2.0 * sector + 2.5 * rng.standard_normal(30)[school] + 6 * rng.standard_normal(450)
+    data = pd.DataFrame({"mAch": y, "sector": sector, "school": school.astype(str)})
+    res = fit("mAch ~ sector + (1 | school)", data)
+    path, _ = record_from_result(res).save(tmp_path / "pilot.json")
+    _, sec = load_power(write_plan(effect=None, icc=None, pilot={"fit": str(path)}))
+    tau = float(res.covariance_matrices()["school"][0, 0])
+    total = tau + res.sigma**2
+    assert sec.effect == pytest.approx(res.fixef["sector"] / math.sqrt(total))
+    assert sec.params.rho2 == pytest.approx(tau / total)
+    with pytest.raises(PlanError, match=r"^power\.term: 'sector' is not a fixed term of the pilot"):
+        res0 = fit("mAch ~ 1 + (1 | school)", data)
+        p0, _ = record_from_result(res0).save(tmp_path / "pilot0.json")
+        load_power(write_plan(effect=None, pilot={"fit": str(p0)}))
+    with pytest.raises(PlanError, match=r"^power: give exactly one of"):
+        load_power(write_plan(pilot={"fit": str(path)}))

@@ -19,6 +19,7 @@ from mlmpipe.plan import Plan
 from mlmpipe.plan.schema import validate_config
 from mlmpipe.power.analytic import THREE_LEVEL, DesignParams
 from mlmpipe.power.simulate import SIMULATED, TESTS
+from mlmpipe.record import load_record
 
 # the level whose units give the df carries the covariate counted in g (as the simulation)
 _G_LEVEL = {"cra2": "level2", "cra3": "level3", "bira2f": "level1"}
@@ -80,14 +81,52 @@ def _standardise(raw: dict) -> tuple[float, dict, dict]:
     )
 
 
+def _pilot_raw(path: str, term: str, plan: Plan, three: bool) -> dict:
+    """Raw truth from a pilot fit (a FitRecord of the pipeline, as simr's ``extend``): the
+    estimate of ``term``, sigma^2, the intercept variances of the plan's level-2 (and level-3)
+    grouping factor and the variance of ``term``'s random slope there, if any. The pilot's
+    variances are conditional on its covariates (its r2 are then 0)."""
+    if not term:
+        raise PlanError("power.pilot: needs power.term, the treatment term of the pilot fit")
+    try:
+        rec = load_record(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise PlanError(f"power.pilot.fit: cannot read the fit record {path!r}: {exc}") from exc
+    if term not in rec.fixed_terms:
+        raise PlanError(
+            f"power.term: {term!r} is not a fixed term of the pilot fit; its terms: "
+            f"{', '.join(rec.fixed_terms)}"
+        )
+    covs = rec.covariance_matrices()
+    ids = [lv.id for lv in plan.cluster_levels][: 2 if three else 1]
+    out = {"coefficient": rec.fixed_effect(term).estimate, "residual": float(rec.sigma) ** 2}
+    for k, gid in enumerate(ids, start=2):
+        if gid not in covs:
+            raise PlanError(
+                f"power.pilot.fit: no random effects for {gid!r} in the pilot fit; its grouping "
+                f"factors: {', '.join(covs)}"
+            )
+        names, S = covs[gid]
+        out[f"level{k}"] = float(S[names.index("(Intercept)"), names.index("(Intercept)")])
+        out[f"slope{k}"] = float(S[names.index(term), names.index(term)]) if term in names else 0.0
+    out.setdefault("level3", 0.0)
+    out.setdefault("slope3", 0.0)
+    return out
+
+
 def power_section(cfg: dict, plan: Plan) -> PowerSection:
     """Build the typed section from the validated plan config ``cfg`` (with ``power``) and the
     plan: the tested term must be a fixed term of the final model; alpha, the df method (test
     ``plan``) and the seed default to the plan's."""
     d = cfg["power"]
-    if ("effect" in d) == ("raw" in d):
-        raise PlanError("power: give exactly one of 'effect' (standardised) and 'raw'")
-    if "raw" in d:
+    if sum(k in d for k in ("effect", "raw", "pilot")) != 1:
+        raise PlanError(
+            "power: give exactly one of 'effect' (standardised), 'raw' and 'pilot' (a fit)"
+        )
+    if "pilot" in d:
+        raw = _pilot_raw(d["pilot"]["fit"], d["term"], plan, d["design"] in THREE_LEVEL)
+        es, icc, omega = _standardise(raw)
+    elif "raw" in d:
         es, icc, omega = _standardise(d["raw"])
     else:
         es, icc, omega = d["effect"], d["icc"], d["omega"]
