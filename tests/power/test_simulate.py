@@ -122,3 +122,15 @@ def test_summarise_pools_batches_and_gives_wilson_interval():
     assert s["mc_se"] == pytest.approx(np.sqrt(50 / 98 * 48 / 98 / 98))
     assert s["ci_low"] < s["power"] < s["ci_high"]
     assert s["ci_high"] - s["ci_low"] == pytest.approx(2 * 1.96 * s["mc_se"], rel=0.02)
+
+
+def test_mcar_outcomes_are_dropped_and_cost_power():
+    # 30% of students missing at random: power close to the closed form at n = 0.7 x 20 = 14,
+    # below the complete-data power
+    d = DesignParams("cra2", rho2=0.1)
+    full = analytic.power(d, 0.4, 20, 24)
+    thin = analytic.power(d, 0.4, 14, 24)
+    s = summarise([run_batch(d, 0.4, 20, 24, reps=150, seed=21, mcar=0.3)])
+    assert abs(s["power"] - thin) < 3 * s["mc_se"] and full - thin > 0.05
+    with pytest.raises(PlanError, match="power.mcar"):
+        run_batch(d, 0.4, 20, 24, reps=1, mcar=1.0)

@@ -94,7 +94,18 @@ def simulate_batch(sec: PowerSection, batch: int) -> dict:
         J, K = _jk(sec, c, s)
         try:
             r = run_batch(
-                sec.params, sec.effect, n, J, K, sec.test, reps, sec.alpha, sec.seed, i, batch
+                sec.params,
+                sec.effect,
+                n,
+                J,
+                K,
+                sec.test,
+                reps,
+                sec.alpha,
+                sec.seed,
+                i,
+                batch,
+                mcar=sec.mcar,
             )
         except MlmpipeError as exc:
             r = {"cell": i, "batch": batch, "reps": reps, "rejected": 0, "failed": reps,
@@ -209,6 +220,12 @@ def assumptions_text(sec: PowerSection, alloc: dict | None) -> str:
             f"batches (seed {sec.seed}, batch b of cell c seeded [seed, c, b]), refitted by REML "
             f"with mlmpipe's engine and tested by {sec.test}; power with its Monte-Carlo SE and "
             "Wilson 95% interval; failed and singular fits counted per cell."
+            + (
+                f" A share {sec.mcar:g} of the level-1 outcomes is missing completely at random "
+                "in each replicate (listwise; the closed forms assume complete data)."
+                if sec.mcar
+                else ""
+            )
         )
     if alloc:
         lines.append(

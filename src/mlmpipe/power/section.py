@@ -44,6 +44,7 @@ class PowerSection:
     batches: int
     seed: int
     cost: tuple[float, float] | None
+    mcar: float = 0.0
 
     @property
     def design(self) -> str:
@@ -182,6 +183,7 @@ def power_section(cfg: dict, plan: Plan) -> PowerSection:
         batches=d["batches"],
         seed=plan.seed if d["seed"] is None else d["seed"],
         cost=(cost["cluster"], cost["unit"]) if cost else None,
+        mcar=d["mcar"],
     )
 
 

@@ -158,31 +158,46 @@ def run_batch(
     seed: int = 1,
     cell: int = 0,
     batch: int = 0,
+    mcar: float = 0.0,
 ) -> dict:
     """Simulate and refit ``reps`` replicates of one cell; count rejections at ``alpha``,
-    convergence failures (fits that raise or do not converge), singular fits and the time."""
+    convergence failures (fits that raise or do not converge), singular fits and the time.
+
+    ``mcar``: share of level-1 rows whose outcome is missing completely at random in each
+    replicate (drawn after the responses, from the same generator); those rows are dropped
+    (listwise) and the design is rebuilt for the replicate."""
     lay = layout(d, es, n, J, K, test)
     design = build_design(lay.formula, lay.frame)
     reduced = build_design(lay.reduced, lay.frame) if lay.reduced else None
     j = list(design.fixed_names).index("treat")
     df_method = {"wald": "none", "lrt": "none"}.get(test, test)
-    ys = draw(lay, reps, np.random.default_rng([int(seed), int(cell), int(batch)]))
+    if not 0.0 <= mcar < 1.0:
+        raise PlanError(f"power.mcar: {mcar} must be in [0, 1)")
+    rng = np.random.default_rng([int(seed), int(cell), int(batch)])
+    ys = draw(lay, reps, rng)
+    keep = rng.random(ys.shape) >= mcar if mcar > 0 else None
     rejected = failed = singular = 0
     reasons: list[str] = []
     t0 = time.perf_counter()
-    for y in ys:
+    for i, y in enumerate(ys):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = fit_design(replace(design, y=y), df_method=df_method, alpha=alpha)
-                if reduced is not None:
-                    res0 = fit_design(replace(reduced, y=y), df_method="none", alpha=alpha)
+                full, red = design, reduced
+                if keep is not None:  # the observed rows of this replicate: a new design
+                    frame = lay.frame[keep[i]].assign(y=y[keep[i]])
+                    y = frame["y"].to_numpy()
+                    full = build_design(lay.formula, frame)
+                    red = build_design(lay.reduced, frame) if lay.reduced else None
+                res = fit_design(replace(full, y=y), df_method=df_method, alpha=alpha)
+                if red is not None:
+                    res0 = fit_design(replace(red, y=y), df_method="none", alpha=alpha)
         except Exception as exc:  # a replicate that cannot be fitted is counted, not fatal
             failed += 1
             if len(reasons) < 5:
                 reasons.append(str(exc).splitlines()[0])
             continue
-        if not res.converged:
+        if not res.converged or (reduced is not None and not res0.converged):
             failed += 1
             continue
         singular += bool(res.singular)
