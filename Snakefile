@@ -18,6 +18,7 @@ include: "workflow/rules/effects.smk"
 include: "workflow/rules/predictions.smk"
 include: "workflow/rules/prereg.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/power.smk"
 
 
 rule all:

@@ -357,7 +357,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-report", action="store_true", help="do not re-render the report afterwards"
     )
     v.set_defaults(func=cmd_verify)
+    # --- power (issue 17): closed-form and simulated power of the plan's power: section ---
+    pw = sub.add_parser("power", help="power and sample size of the plan's power: section")
+    pw.add_argument("--plan", default="config/analysis.yaml")
+    pw.add_argument("--out", default="reports/power", help="output directory")
+    pw.add_argument("--no-simulate", action="store_true", help="closed forms only")
+    pw.set_defaults(func=cmd_power)
     return p
+
+
+def cmd_power(args) -> int:
+    """``mlmpipe power``: closed-form MDES / power / minimum clusters and simulation power with
+    the engine, written under reports/power/ (:mod:`mlmpipe.power.run`)."""
+    from dataclasses import replace  # per command: keeps --help fast
+
+    from mlmpipe.power.run import run_power
+    from mlmpipe.power.section import load_power
+
+    _plan, sec = load_power(args.plan)
+    if args.no_simulate:
+        sec = replace(sec, simulate=False)
+    summary = run_power(sec, args.out)
+    for row in summary["min_clusters"]:
+        sub = f", {row['subclusters']} per unit" if row["subclusters"] else ""
+        print(
+            f"mlmpipe power: {sec.design}, cluster size {row['cluster_size']}{sub}: "
+            f"{row['min_clusters']} clusters for power {sec.target:g}"
+        )
+    print(f"mlmpipe power: wrote {args.out}/")
+    return 0
 
 
 def main(argv=None) -> int:
