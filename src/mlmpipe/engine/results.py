@@ -32,6 +32,7 @@ class LmmResult:
     warnings: list[str] = field(default_factory=list)
     alpha: float = 0.05
     df_method: str = "satterthwaite"  # vcov and df are Kenward-Roger adjusted for "kenward_roger"
+    weights_label: str | None = None  # the observation-weights column (``"<array>"``: given values)
 
     # ---------------------------------------------------------------- basics
     @property
@@ -253,6 +254,8 @@ class LmmResult:
             "optimizer": self.optsum.to_dict(),
             "df_method": self.df_method,
         }
+        if self.model.weights is not None:
+            d["weights"] = self.weights_label or "<array>"
         if include_ranef:
             d["ranef"] = self._ranef_dict()
         return d
