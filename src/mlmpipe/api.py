@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlmpipe.engine.fit import fit_lmm
@@ -21,6 +23,7 @@ def fit(
     family: str = "gaussian",
     link: str | None = None,
     nagq: int = 1,
+    weights: str | Sequence[float] | np.ndarray | pd.Series | None = None,
     **kwargs: Any,
 ):
     """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
@@ -34,7 +37,17 @@ def fit(
     our engine by the Laplace approximation (``nagq=1``) or adaptive Gauss-Hermite quadrature
     (``nagq`` up to 25, one scalar random-effects term), as lme4's ``glmer``; ``link`` defaults to
     the canonical one (logit for binomial and ordinal, log for counts).
+
+    ``weights``: observation weights, a column name of ``data`` or ``len(data)`` positive values,
+    with lme4's meaning (residual variance sigma^2 / w_i; linear mixed models, mlmpipe backend).
     """
+    if weights is not None and (family != "gaussian" or backend != "mlmpipe"):
+        raise PlanError(
+            "estimation.weights: observation weights need family 'gaussian' and backend "
+            f"'mlmpipe' (got family {family!r}, backend {backend!r})"
+        )
+    if weights is not None:
+        kwargs["weights"] = weights
     if family != "gaussian":
         if backend != "mlmpipe":
             raise PlanError(f"estimation.backend: family {family!r} needs backend 'mlmpipe'")

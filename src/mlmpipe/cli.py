@@ -166,6 +166,7 @@ def cmd_fit(args) -> int:
         family=args.family,
         link=args.link,
         nagq=args.nagq,
+        weights=args.weights,
     )
     print(res.summary())
     if args.json:
@@ -262,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--link", help="link function (default: the canonical one: logit, log)")
     f.add_argument("--nagq", type=int, default=1, help="GLMM quadrature points (1 = Laplace)")
+    f.add_argument(
+        "--weights",
+        metavar="COL",
+        help="observation-weights column (residual variance sigma^2/w, as lme4's weights=)",
+    )
     f.set_defaults(func=cmd_fit)
     pr = sub.add_parser("prereg", help="preregistration: freeze the plan, list deviations from it")
     prs = pr.add_subparsers(dest="prereg_command", required=True)

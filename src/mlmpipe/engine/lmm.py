@@ -131,9 +131,7 @@ class LinearMixedModel:
         self.order = sorted(range(len(self.reterms)), key=lambda i: -self.reterms[i].nranef)
         self.weights = None if weights is None else np.asarray(weights, float)
         if self.weights is not None and self.weights.shape != (self.n,):
-            raise EstimationError(
-                f"weights: {self.weights.size} values for {self.n} model rows"
-            )
+            raise EstimationError(f"weights: {self.weights.size} values for {self.n} model rows")
         self.ldW = log_det_weights(self.weights)
         self._setup_crossproducts(self.weights)
         self._bd_ok: dict[int, bool] = {}

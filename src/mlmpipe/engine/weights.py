@@ -45,16 +45,15 @@ def observation_weights(
         label, raw = weights, data[weights]
     else:
         label = "<array>"
-        raw = pd.Series(np.asarray(weights).ravel(), index=data.index)
-        if len(raw) != len(data):
+        values = np.asarray(weights).ravel()
+        if len(values) != len(data):
             raise DataValidationError(
-                f"weights: {len(raw)} values for {len(data)} data rows (one weight per row)"
+                f"weights: {len(values)} values for {len(data)} data rows (one weight per row)"
             )
+        raw = pd.Series(values, index=data.index)
     col = raw.iloc[rows]
     labels = list(col.index)
-    if not (
-        pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
-    ):
+    if not (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)):
         num = pd.to_numeric(col, errors="coerce")
         bad = (num.isna() & col.notna()).to_numpy()
         if pd.api.types.is_bool_dtype(col.dtype) or bad.any():
