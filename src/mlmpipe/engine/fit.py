@@ -10,6 +10,8 @@ from threadpoolctl import threadpool_limits
 from mlmpipe.engine.kenward_roger import kenward_roger
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
+from mlmpipe.engine.residual import ResidualSpec, ResidualStructure
+from mlmpipe.engine.residual_fit import fit_with_residual
 from mlmpipe.engine.results import LmmResult
 from mlmpipe.engine.satterthwaite import satterthwaite_df
 from mlmpipe.engine.weights import observation_weights
@@ -104,6 +106,8 @@ def fit_lmm(
     theta0: np.ndarray | None = None,
     optimizer: str = "bobyqa",
     weights: str | np.ndarray | pd.Series | None = None,
+    correlation: str | None = None,
+    variance: str | None = None,
 ) -> LmmResult:
     """Fit ``formula`` (lme4 syntax) to ``data`` by REML (default) or ML.
 
@@ -114,8 +118,21 @@ def fit_lmm(
 
     ``weights``: a column of ``data`` or ``len(data)`` values; residual variance sigma^2 / w_i as
     lme4's ``lmer(weights=)`` (:mod:`mlmpipe.engine.weights`).
+
+    ``correlation`` (``"ar1(~ occasion | subject)"``, ``"car1(~ time | subject)"``) and
+    ``variance`` (``"ident(~ 1 | stratum)"``): an R-side residual structure as nlme's ``corAR1``,
+    ``corCAR1`` and ``varIdent`` (:mod:`mlmpipe.engine.residual`).
     """
     design = build_design(formula, data)
+    spec = ResidualSpec.parse(correlation, variance)
+    if spec.active:
+        if weights is not None:
+            raise PlanError("weights: not available together with a residual structure yet")
+        structure = ResidualStructure(spec, data, design.rows)
+        if blas_threads is None:
+            return fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            return fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
     w = None
     if weights is not None:
         w, label = observation_weights(weights, data, design.rows)

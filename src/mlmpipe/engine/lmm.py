@@ -133,6 +133,7 @@ class LinearMixedModel:
         if self.weights is not None and self.weights.shape != (self.n,):
             raise EstimationError(f"weights: {self.weights.size} values for {self.n} model rows")
         self.ldW = log_det_weights(self.weights)
+        self.nresid_par = 0  # residual-structure parameters (engine.residual_fit sets them)
         self._setup_crossproducts(self.weights)
         self._bd_ok: dict[int, bool] = {}
         self._crossed: CrossedSchur | None | bool = False  # False: not yet decided
@@ -141,19 +142,25 @@ class LinearMixedModel:
     # ------------------------------------------------------------------ set-up
     def _setup_crossproducts(self, w: np.ndarray | None = None) -> None:
         rs = [self.reterms[i] for i in self.order]
-        XY = np.column_stack([self.X, self.y])
         if not hasattr(self, "_Zs"):
             self._Zs = [r.Z() for r in rs]
-        K = len(rs)
-        A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
-        for j, r in enumerate(rs):
-            A[j][j] = B.BlockDiag(r.diag_crossprod(w))
-            for i in range(j):
-                A[j][i] = cross_block(r, rs[i], w=w)
-        WXY = XY if w is None else XY * w[:, None]
-        A[K] = [np.asarray((Zs.T @ WXY).T) for Zs in self._Zs] + [XY.T @ WXY]
-        self.A = A
-        self.K = K
+        self.A = _crossproducts(rs, self._Zs, np.column_stack([self.X, self.y]), w)
+        self.K = len(rs)
+
+    def set_whitened(self, X: np.ndarray, y: np.ndarray, Zcols: list[np.ndarray], ldW: float):
+        """Cross-products from whitened rows (``X``, ``y`` and each term's raw columns ``Zcols``,
+        internal order, premultiplied by the inverse Cholesky factor of the residual correlation;
+        :mod:`mlmpipe.engine.residual`) and ``ldW = -log|R|``. ``X``, ``y`` and ``Z`` themselves
+        stay raw, so fitted values and residuals keep the data's scale."""
+        rs = []
+        for pos, i in enumerate(self.order):
+            r = self.reterms[i]
+            t = r.term
+            rs.append(ReMat(type(t)(t.group, t.codes, t.levels, t.names, Zcols[pos]), r.name))
+        self.A = _crossproducts(rs, [r.Z() for r in rs], np.column_stack([X, y]), None)
+        self.ldW = ldW
+        self._crossed = None  # the blocked factor (whitening is only defined for nested terms)
+        self.__dict__.pop("_fcache", None)
 
     def reweight(self, w: np.ndarray, z: np.ndarray) -> None:
         """Replace the response by ``z`` and the cross-products by the weighted ones
@@ -336,6 +343,19 @@ class LinearMixedModel:
                 rhs = rhs - np.asarray(B.matmul_t(_as_row(us[i]), _transpose(L[i][j]))).ravel()
             us[j] = _solve_lower_t(L[j][j], rhs)
         return us
+
+
+def _crossproducts(rs: list[ReMat], Zs: list, XY: np.ndarray, w: np.ndarray | None) -> list[list]:
+    """The blocks of ``[Z X y]' W [Z X y]`` (W = I when ``w`` is None), terms in internal order."""
+    K = len(rs)
+    A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
+    for j, r in enumerate(rs):
+        A[j][j] = B.BlockDiag(r.diag_crossprod(w))
+        for i in range(j):
+            A[j][i] = cross_block(r, rs[i], w=w)
+    WXY = XY if w is None else XY * w[:, None]
+    A[K] = [np.asarray((Z.T @ WXY).T) for Z in Zs] + [XY.T @ WXY]
+    return A
 
 
 def _as_row(v: np.ndarray) -> np.ndarray:

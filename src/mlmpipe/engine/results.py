@@ -33,6 +33,7 @@ class LmmResult:
     alpha: float = 0.05
     df_method: str = "satterthwaite"  # vcov and df are Kenward-Roger adjusted for "kenward_roger"
     weights_label: str | None = None  # the observation-weights column (``"<array>"``: given values)
+    residual: dict | None = None  # the R-side residual structure's parameters (engine.residual)
 
     # ---------------------------------------------------------------- basics
     @property
@@ -58,7 +59,7 @@ class LmmResult:
 
     @property
     def npar(self) -> int:
-        return self.model.p + self.model.ntheta + 1
+        return self.model.p + self.model.ntheta + 1 + self.model.nresid_par
 
     @property
     def criterion(self) -> float:
@@ -256,6 +257,8 @@ class LmmResult:
         }
         if self.model.weights is not None:
             d["weights"] = self.weights_label or "<array>"
+        if self.residual is not None:
+            d["residual"] = dict(self.residual)
         if include_ranef:
             d["ranef"] = self._ranef_dict()
         return d
