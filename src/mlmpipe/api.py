@@ -24,6 +24,8 @@ def fit(
     link: str | None = None,
     nagq: int = 1,
     weights: str | Sequence[float] | np.ndarray | pd.Series | None = None,
+    correlation: str | None = None,
+    variance: str | None = None,
     **kwargs: Any,
 ):
     """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
@@ -40,6 +42,10 @@ def fit(
 
     ``weights``: observation weights, a column name of ``data`` or ``len(data)`` positive values,
     with lme4's meaning (residual variance sigma^2 / w_i; linear mixed models, mlmpipe backend).
+
+    ``correlation`` (``"ar1(~ occasion | subject)"``, ``"car1(~ time | subject)"``) and ``variance``
+    (``"ident(~ 1 | stratum)"``): R-side residual structures as nlme's ``corAR1``, ``corCAR1`` and
+    ``varIdent`` (linear mixed models with nested random effects; :mod:`mlmpipe.engine.residual`).
     """
     if weights is not None and (family != "gaussian" or backend != "mlmpipe"):
         raise PlanError(
@@ -48,6 +54,17 @@ def fit(
         )
     if weights is not None:
         kwargs["weights"] = weights
+    if (correlation is not None or variance is not None) and (
+        family != "gaussian" or backend != "mlmpipe"
+    ):
+        raise PlanError(
+            "estimation.residual: residual structures (correlation, variance) need family "
+            f"'gaussian' and backend 'mlmpipe' (got family {family!r}, backend {backend!r})"
+        )
+    if correlation is not None:
+        kwargs["correlation"] = correlation
+    if variance is not None:
+        kwargs["variance"] = variance
     if family != "gaussian":
         if backend != "mlmpipe":
             raise PlanError(f"estimation.backend: family {family!r} needs backend 'mlmpipe'")

@@ -141,7 +141,11 @@ class ResidualStructure:
 
     # ------------------------------------------------------------------ parameters
     def start(self) -> np.ndarray:
-        return np.zeros(self.npar) if self.spec.correlation != "car1" else np.r_[0.0, np.zeros(self.nvar)]
+        return (
+            np.zeros(self.npar)
+            if self.spec.correlation != "car1"
+            else np.r_[0.0, np.zeros(self.nvar)]
+        )
 
     def phi(self, a: np.ndarray) -> float | None:
         if self.spec.correlation == "ar1":
@@ -169,7 +173,9 @@ class ResidualStructure:
             out |= {
                 "variance": "ident",
                 "strata": self.spec.strata,
-                "variance_ratios": dict(zip(self.strata_levels, (float(v) for v in r), strict=True)),
+                "variance_ratios": dict(
+                    zip(self.strata_levels, (float(v) for v in r), strict=True)
+                ),
             }
         return out
 

@@ -36,9 +36,7 @@ class ResidualModel:
                     f"term of {r.term.group!r} does not group whole subjects (crossed designs are "
                     "not supported with a residual structure yet)"
                 )
-        self._raw = np.column_stack(
-            [m.X, m.y] + [m.reterms[i].term.Z for i in m.order]
-        )
+        self._raw = np.column_stack([m.X, m.y] + [m.reterms[i].term.Z for i in m.order])
         self._qs = [m.reterms[i].q for i in m.order]
         self._a: bytes | None = None
         self.ntheta = m.ntheta

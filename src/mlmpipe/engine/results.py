@@ -291,8 +291,11 @@ class LmmResult:
             f"Linear mixed model fit by {'REML' if self.reml else 'maximum likelihood'}"
             f" (mlmpipe engine; {_DF_LABEL.get(self.df_method, self.df_method)} df)",
             f"Formula: {m.design.formula}",
-            "",
         ]
+        if m.weights is not None:
+            lines.append(f"Weights: {self.weights_label or '<array>'}")
+        lines += _residual_lines(self.residual)
+        lines.append("")
         if self.reml:
             lines.append(f"REML criterion at convergence: {self.criterion:.4f}")
         else:
@@ -325,6 +328,22 @@ class LmmResult:
 
 
 _DF_LABEL = {"satterthwaite": "Satterthwaite", "kenward_roger": "Kenward-Roger"}
+
+
+def _residual_lines(res: dict | None) -> list[str]:
+    """The residual structure's parameters for ``summary()`` (none without one)."""
+    if not res:
+        return []
+    out = []
+    if "correlation" in res:
+        out.append(
+            f"Residual correlation: {res['correlation']}(~ {res['time']} | {res['subject']}), "
+            f"phi = {res['phi']:.4f}"
+        )
+    if "variance_ratios" in res:
+        ratios = ", ".join(f"{k}: {v:.4f}" for k, v in res["variance_ratios"].items())
+        out.append(f"Residual SD ratios by {res['strata']}: {ratios}")
+    return out
 
 
 def _missing(v: Any) -> bool:
