@@ -20,6 +20,7 @@ import mlmpipe
 from mlmpipe import cli
 from mlmpipe.engine.fit import fit_lmm
 from mlmpipe.engine.lmm import LinearMixedModel
+from mlmpipe.engine.optimize import optimize_theta
 from mlmpipe.engine.residual import ResidualSpec, ResidualStructure
 from mlmpipe.engine.residual_fit import ResidualModel
 from mlmpipe.errors import DataValidationError, EstimationError, PlanError
@@ -76,6 +77,14 @@ def test_parity_with_nlme(datasets, case):
             assert ours == pytest.approx(case["sigma"] * ratio, abs=1e-4)
     else:
         assert res.sigma == pytest.approx(case["sigma"], abs=1e-4)
+    # 95% intervals: nlme's intervals() from its numerical Hessian (fdHess) differ from ours by up
+    # to 1.4e-3; ours equal the profile curvature (test_phi_se_equals_profile_curvature)
+    if case["phi_ci"]:
+        np.testing.assert_allclose(resid["phi_ci"], case["phi_ci"], atol=2e-3)
+    ref = next(iter(resid.get("variance_ratios", {})), None)
+    if case["variance_ratio_ci"] and case["variance_ratios"][ref] == 1:  # same reference stratum
+        for level, ci in case["variance_ratio_ci"].items():
+            np.testing.assert_allclose(resid["variance_ratio_ci"][level], ci, atol=2e-3)
     assert res.loglik >= case["loglik"] - 1e-6
     assert res.loglik == pytest.approx(case["loglik"], abs=2e-6)
     assert res.aic == pytest.approx(case["AIC"], abs=4e-6)  # npar counts phi and the ratios
@@ -158,6 +167,30 @@ def test_fit_results_keep_the_data_scale(rng):
     assert res.loglik >= plain.loglik - 1e-6  # phi = 0 is inside the AR(1) family
     assert "phi =" in res.summary()
     assert np.all(np.isfinite(res.df)) and np.all(res.df > 0)
+
+
+def test_phi_se_equals_profile_curvature(datasets):
+    """The SE of phi (deviance Hessian in all variance parameters, delta method) equals the one
+    from the curvature of the deviance profiled over theta and sigma."""
+    d = datasets["mlmRev::egsingle"]
+    res = fit_lmm("math ~ year + (1|childid)", d, correlation="ar1(~ occ | childid)")
+    a0 = np.arctanh(res.residual["phi"])
+    structure = ResidualStructure(
+        ResidualSpec.parse("ar1(~ occ | childid)", None), d, res.model.design.rows
+    )
+    rm = ResidualModel(LinearMixedModel(res.model.design, reml=True), structure)
+
+    def profile(a: float) -> float:
+        rm.set_params(np.r_[a])
+        th, _ = optimize_theta(rm.model.objective, res.theta, rm.model.lower)
+        return rm.model.objective(th)
+
+    h = 0.01
+    curv = (profile(a0 + h) - 2 * profile(a0) + profile(a0 - h)) / h**2
+    se_phi = (1 - np.tanh(a0) ** 2) * np.sqrt(2 / curv)
+    assert res.residual["phi_se"] == pytest.approx(se_phi, rel=1e-4)
+    lo, hi = res.residual["phi_ci"]
+    assert lo < res.residual["phi"] < hi
 
 
 # ------------------------------------------------------------------------ bad input

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special
 from scipy.linalg import solve_triangular
 
 from mlmpipe.errors import DataValidationError, PlanError
@@ -89,9 +90,8 @@ class ResidualStructure:
                 if isinstance(col.dtype, pd.CategoricalDtype)
                 else sorted(pd.unique(col.dropna()))
             )
-            # nlme's varIdent takes the first stratum in the data as the reference
-            first = col.iloc[0]
-            levels = [first] + [v for v in levels if v != first]
+            # the reference stratum (ratio 1) is the first level (nlme's varIdent takes the first
+            # stratum of its sorted data instead; per-stratum SDs sigma * ratio do not depend on it)
             self.strata_levels = [str(v) for v in levels]
             self.strata = pd.Categorical(col, categories=levels).codes.astype(int)
         else:
@@ -158,16 +158,27 @@ class ResidualStructure:
         """Standard-deviation ratio per stratum (first 1)."""
         return np.r_[1.0, np.exp(a[self.ncorr :])]
 
-    def describe(self, a: np.ndarray) -> dict:
-        """The artifact's ``residual`` entry."""
+    def describe(self, a: np.ndarray, cov: np.ndarray | None = None, level: float = 0.95) -> dict:
+        """The artifact's ``residual`` entry. With ``cov``, the asymptotic covariance of ``a``
+        (from the deviance Hessian), also SEs (delta method) and Wald intervals formed on the
+        unconstrained scale and transformed back, as nlme's ``intervals(which = "var-cov")``
+        (its scales 2 atanh(phi) for ar1, logit(phi) for car1 and log(ratio) for varIdent are
+        affine in ours)."""
+        z = float(special.ndtri(0.5 + level / 2))
+        se = None if cov is None else np.sqrt(np.clip(np.diag(cov), 0.0, None))
         out: dict = {}
         if self.spec.correlation is not None:
+            phi = self.phi(a)
             out |= {
                 "correlation": self.spec.correlation,
                 "time": self.spec.time,
                 "subject": self.spec.subject,
-                "phi": self.phi(a),
+                "phi": phi,
             }
+            if se is not None:
+                dphi = 1 - phi**2 if self.spec.correlation == "ar1" else phi * (1 - phi)
+                lo, hi = (self.phi(np.r_[a[0] + s * z * se[0]]) for s in (-1.0, 1.0))
+                out |= {"phi_se": float(dphi * se[0]), "phi_ci": [lo, hi]}
         if self.spec.strata is not None:
             r = self.ratios(a)
             out |= {
@@ -177,6 +188,16 @@ class ResidualStructure:
                     zip(self.strata_levels, (float(v) for v in r), strict=True)
                 ),
             }
+            if se is not None:
+                rows = list(
+                    zip(self.strata_levels[1:], a[self.ncorr :], se[self.ncorr :], strict=True)
+                )
+                out["variance_ratio_se"] = {k: float(np.exp(c) * s) for k, c, s in rows}
+                out["variance_ratio_ci"] = {
+                    k: [float(np.exp(c - z * s)), float(np.exp(c + z * s))] for k, c, s in rows
+                }
+        if se is not None:
+            out["level"] = level
         return out
 
     # ------------------------------------------------------------------ whitening

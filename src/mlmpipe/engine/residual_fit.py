@@ -10,7 +10,7 @@ from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.residual import ResidualStructure
 from mlmpipe.engine.results import LmmResult
-from mlmpipe.engine.satterthwaite import satterthwaite_df
+from mlmpipe.engine.satterthwaite import satterthwaite_df, varpar_covariance
 from mlmpipe.errors import EstimationError, PlanError
 
 
@@ -105,14 +105,19 @@ def fit_with_residual(
     vcov = model.vcov_beta(f, sigma)
     msgs = list(model.warnings)
     report_problems(optsum, msgs, stacklevel=4)
+    # asymptotic covariance of all variance parameters (theta, a, sigma): 2 H^{-1} of the deviance
+    cov = varpar_covariance(rm, np.append(x, sigma))
+    nt = model.ntheta
+    cov_a = cov[nt : nt + structure.npar, nt : nt + structure.npar]
+    rm.set_params(a)  # the derivatives moved the parameters
     if df_method == "satterthwaite":
-        df = satterthwaite_df(rm, x, sigma, vcov)
-        rm.set_params(a)  # the derivatives moved the parameters
+        df = satterthwaite_df(rm, x, sigma, vcov, A=cov)
+        rm.set_params(a)
     elif df_method == "residual":
         df = np.full(model.p, float(model.n - model.p))
     else:
         df = np.full(model.p, np.inf)
     model.nresid_par = structure.npar
     res = LmmResult(model, theta, f, beta, sigma, vcov, df, optsum, msgs, alpha, df_method)
-    res.residual = structure.describe(a)
+    res.residual = structure.describe(a, cov_a if np.all(np.isfinite(cov_a)) else None)
     return res
