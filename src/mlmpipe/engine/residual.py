@@ -8,7 +8,7 @@ numeric time) and ``D_i = diag(delta_s)`` holds the standard-deviation ratios of
 S and S-PLUS, secs. 5.2-5.3 (nlme's ``corAR1``, ``corCAR1``, ``varIdent``).
 
 Estimation whitens each subject's rows with the inverse Cholesky factor ``L_i^{-1}`` of ``R_i``
-(Pinheiro & Bates 2000, sec. 5.1): for fixed residual parameters the whitened model is an ordinary
+(Pinheiro & Bates 2000, sec. 5.1; bidiagonal for these Markov correlations, see ``whiten``): for fixed residual parameters the whitened model is an ordinary
 LMM with independent residuals, whose profiled (RE)ML deviance (Bates et al. 2015, J. Stat. Softw.
 67(1)) plus ``log|R| = sum_i 2 log|L_i|`` is the deviance of the original model. Random-effects
 terms must group whole subjects (nested designs) so that whitening keeps every row in one level of
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import special
-from scipy.linalg import solve_triangular
 
 from mlmpipe.errors import DataValidationError, PlanError
 
@@ -98,25 +97,20 @@ class ResidualStructure:
             self.strata_levels = []
             self.strata = np.zeros(n, int)
         self.t = t
-        # rows grouped by subject, then by block size (batched Cholesky per size)
+        # each row after the first of its subject (in time order) and the row before it
         order = np.lexsort((t, subj))
-        counts = np.bincount(subj)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        self.groups: list[np.ndarray] = []  # each (nblocks, k) row indices
-        for k in np.unique(counts):
-            which = np.flatnonzero(counts == k)
-            idx = order[starts[which][:, None] + np.arange(k)]
-            self.groups.append(idx)
-        if spec.correlation == "ar1":
-            for idx in self.groups:
-                tt = t[idx]
-                if idx.shape[1] > 1 and np.any(np.diff(tt, axis=1) == 0):
-                    b = int(np.flatnonzero(np.any(np.diff(tt, axis=1) == 0, axis=1))[0])
-                    who = sub[spec.subject].iloc[idx[b, 0]]
-                    raise DataValidationError(
-                        f"correlation: duplicate occasions of {spec.time!r} within "
-                        f"{spec.subject!r} {who!r} (rows {sub.index[idx[b, 0]]!r}, ...)"
-                    )
+        same = subj[order][1:] == subj[order][:-1]
+        self.cur = order[1:][same]
+        self.prev = order[:-1][same]
+        self.gap = t[self.cur] - t[self.prev]
+        if spec.correlation is not None and np.any(self.gap == 0):
+            k = int(np.flatnonzero(self.gap == 0)[0])
+            rows_k = sub.index[[self.prev[k], self.cur[k]]]
+            who = sub[spec.subject].iloc[self.cur[k]]
+            raise DataValidationError(
+                f"correlation: duplicate occasions of {spec.time!r} within {spec.subject!r} "
+                f"{who!r} (rows {rows_k[0]!r} and {rows_k[1]!r})"
+            )
         self.ncorr = 1 if spec.correlation is not None else 0
         self.nvar = max(len(self.strata_levels) - 1, 0)
         self.npar = self.ncorr + self.nvar
@@ -202,37 +196,24 @@ class ResidualStructure:
 
     # ------------------------------------------------------------------ whitening
     def whiten(self, a: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, float]:
-        """``L^{-1} M`` (rows of ``M`` as the model's rows) and ``log|R|``."""
+        """``L^{-1} M`` (rows of ``M`` as the model's rows) and ``log|R|``.
+
+        ``phi^|t - s|`` is the covariance of a Markov process, so the inverse Cholesky factor of
+        ``C_i`` (occasions in time order) is bidiagonal: ``w_1 = u_1``,
+        ``w_j = (u_j - r_j u_{j-1}) / sqrt(1 - r_j^2)`` with ``r_j = phi^(t_j - t_{j-1})``
+        (gaps included), and ``log|C_i| = sum_j log(1 - r_j^2)``; ``u = D^{-1} M`` takes out the
+        varIdent ratios (``R = D C D``)."""
         phi = self.phi(a)
         sd = self.ratios(a)[self.strata]
-        out = np.empty_like(M)
-        logdet = 0.0
-        for idx in self.groups:
-            k = idx.shape[1]
-            s = sd[idx]  # (nb, k)
-            if phi is None or k == 1:
-                out[idx] = M[idx] / s[:, :, None]
-                logdet += 2.0 * float(np.sum(np.log(s)))
-                continue
-            tt = self.t[idx]
-            lag = np.abs(tt[:, :, None] - tt[:, None, :])
-            R = phi**lag * (s[:, :, None] * s[:, None, :])
-            L = np.linalg.cholesky(R)
-            logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-            out[idx] = _batched_lower_solve(L, M[idx])
-        return out, logdet
-
-
-def _batched_lower_solve(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Solve ``L_b X_b = B_b`` for each block b (L lower triangular, (nb, k, k); B (nb, k, c))."""
-    if L.shape[0] > 64:  # forward substitution vectorized over blocks
-        nb, k, _ = L.shape
-        X = np.empty_like(B)
-        for r in range(k):
-            acc = B[:, r, :] - np.einsum("bj,bjc->bc", L[:, r, :r], X[:, :r, :])
-            X[:, r, :] = acc / L[:, r, r][:, None]
-        return X
-    return np.stack([solve_triangular(L[b], B[b], lower=True) for b in range(L.shape[0])])
+        U = M / sd[:, None]
+        logdet = 2.0 * float(np.sum(np.log(sd)))
+        if phi is None or self.cur.size == 0:
+            return U, logdet
+        r = phi**self.gap
+        c = np.sqrt(1.0 - r * r)
+        out = U.copy()
+        out[self.cur] = (U[self.cur] - r[:, None] * U[self.prev]) / c[:, None]
+        return out, logdet + 2.0 * float(np.sum(np.log(c)))
 
 
 def _need(df: pd.DataFrame, col: str | None, key: str) -> None:
