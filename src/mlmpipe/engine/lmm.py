@@ -157,7 +157,15 @@ class LinearMixedModel:
             r = self.reterms[i]
             t = r.term
             rs.append(ReMat(type(t)(t.group, t.codes, t.levels, t.names, Zcols[pos]), r.name))
-        self.A = _crossproducts(rs, [r.Z() for r in rs], np.column_stack([X, y]), None)
+        Zs = []
+        for pos, r in enumerate(rs):
+            Z0 = self._Zs[pos]  # the raw Z: the same pattern, its data in row-major order
+            if Z0.nnz == Zcols[pos].size:
+                data = np.ascontiguousarray(Zcols[pos]).ravel()
+                Zs.append(sp.csr_matrix((data, Z0.indices, Z0.indptr), shape=Z0.shape))
+            else:
+                Zs.append(r.Z())
+        self.A = _crossproducts(rs, Zs, np.column_stack([X, y]), None)
         self.ldW = ldW
         self._crossed = None  # the blocked factor (whitening is only defined for nested terms)
         self.__dict__.pop("_fcache", None)
