@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlmpipe.engine.fit import fit_lmm
@@ -21,6 +23,9 @@ def fit(
     family: str = "gaussian",
     link: str | None = None,
     nagq: int = 1,
+    weights: str | Sequence[float] | np.ndarray | pd.Series | None = None,
+    correlation: str | None = None,
+    variance: str | None = None,
     **kwargs: Any,
 ):
     """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
@@ -34,7 +39,32 @@ def fit(
     our engine by the Laplace approximation (``nagq=1``) or adaptive Gauss-Hermite quadrature
     (``nagq`` up to 25, one scalar random-effects term), as lme4's ``glmer``; ``link`` defaults to
     the canonical one (logit for binomial and ordinal, log for counts).
+
+    ``weights``: observation weights, a column name of ``data`` or ``len(data)`` positive values,
+    with lme4's meaning (residual variance sigma^2 / w_i; linear mixed models, mlmpipe backend).
+
+    ``correlation`` (``"ar1(~ occasion | subject)"``, ``"car1(~ time | subject)"``) and ``variance``
+    (``"ident(~ 1 | stratum)"``): R-side residual structures as nlme's ``corAR1``, ``corCAR1`` and
+    ``varIdent`` (linear mixed models with nested random effects; :mod:`mlmpipe.engine.residual`).
     """
+    if weights is not None and (family != "gaussian" or backend != "mlmpipe"):
+        raise PlanError(
+            "estimation.weights: observation weights need family 'gaussian' and backend "
+            f"'mlmpipe' (got family {family!r}, backend {backend!r})"
+        )
+    if weights is not None:
+        kwargs["weights"] = weights
+    if (correlation is not None or variance is not None) and (
+        family != "gaussian" or backend != "mlmpipe"
+    ):
+        raise PlanError(
+            "estimation.residual: residual structures (correlation, variance) need family "
+            f"'gaussian' and backend 'mlmpipe' (got family {family!r}, backend {backend!r})"
+        )
+    if correlation is not None:
+        kwargs["correlation"] = correlation
+    if variance is not None:
+        kwargs["variance"] = variance
     if family != "gaussian":
         if backend != "mlmpipe":
             raise PlanError(f"estimation.backend: family {family!r} needs backend 'mlmpipe'")

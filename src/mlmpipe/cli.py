@@ -218,6 +218,9 @@ def cmd_fit(args) -> int:
         family=args.family,
         link=args.link,
         nagq=args.nagq,
+        weights=args.weights,
+        correlation=args.correlation,
+        variance=args.variance,
     )
     print(res.summary())
     if args.json:
@@ -332,6 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--link", help="link function (default: the canonical one: logit, log)")
     f.add_argument("--nagq", type=int, default=1, help="GLMM quadrature points (1 = Laplace)")
+    f.add_argument(
+        "--weights",
+        metavar="COL",
+        help="observation-weights column (residual variance sigma^2/w, as lme4's weights=)",
+    )
+    f.add_argument(
+        "--correlation",
+        help="residual correlation: 'ar1(~ occasion | subject)' or 'car1(~ time | subject)'",
+    )
+    f.add_argument("--variance", help="residual variances by stratum: 'ident(~ 1 | stratum)'")
     f.set_defaults(func=cmd_fit)
     pr = sub.add_parser("prereg", help="preregistration: freeze the plan, list deviations from it")
     prs = pr.add_subparsers(dest="prereg_command", required=True)

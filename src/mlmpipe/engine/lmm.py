@@ -14,6 +14,9 @@ sum of squares ``r^2`` (the squared last diagonal element). Then (Bates et al. 2
     ML:   d(theta)  = 2 log|L_theta| + n [1 + log(2 pi r^2 / n)]
     REML: dR(theta) = 2 log|L_theta| + 2 log|R_X| + (n-p) [1 + log(2 pi r^2 / (n-p))].
 
+Observation weights (``lmer(weights=)``, residual variance sigma^2 / w_i) enter as
+``[Z X y]' W [Z X y]`` and ``-log|W|`` in both criteria (:mod:`mlmpipe.engine.weights`).
+
 Terms are ordered by decreasing number of random effects so the first diagonal block stays
 block-diagonal, as in MixedModels.jl.
 """
@@ -32,6 +35,7 @@ from mlmpipe.engine import blocks as B
 from mlmpipe.engine.crossed import CrossedSchur, crossed_schur
 from mlmpipe.engine.remat import ReMat, cross_block, unique_group_names
 from mlmpipe.engine.reweight import WeightedCrossProducts
+from mlmpipe.engine.weights import log_det_weights
 from mlmpipe.errors import EstimationError, RankDeficiencyWarning
 from mlmpipe.formula.random import lme4_term_order
 from mlmpipe.formula.terms import Design
@@ -72,7 +76,11 @@ class Factorization:
 class LinearMixedModel:
     """A linear mixed model on a ``Design``; ``objective(theta)`` is the profiled (RE)ML deviance."""
 
-    def __init__(self, design: Design, reml: bool = True) -> None:
+    def __init__(
+        self, design: Design, reml: bool = True, weights: np.ndarray | None = None
+    ) -> None:
+        """``weights``: observation weights over the design's rows (residual variance
+        sigma^2 / w_i, as lme4; :mod:`mlmpipe.engine.weights`), None for none."""
         self.design = design
         self.reml = reml
         self.warnings: list[str] = []
@@ -121,7 +129,12 @@ class LinearMixedModel:
         self.lower = np.concatenate([r.lower_bounds() for r in self.reterms])
         # internal (factorization) order: decreasing number of random effects
         self.order = sorted(range(len(self.reterms)), key=lambda i: -self.reterms[i].nranef)
-        self._setup_crossproducts()
+        self.weights = None if weights is None else np.asarray(weights, float)
+        if self.weights is not None and self.weights.shape != (self.n,):
+            raise EstimationError(f"weights: {self.weights.size} values for {self.n} model rows")
+        self.ldW = log_det_weights(self.weights)
+        self.nresid_par = 0  # residual-structure parameters (engine.residual_fit sets them)
+        self._setup_crossproducts(self.weights)
         self._bd_ok: dict[int, bool] = {}
         self._crossed: CrossedSchur | None | bool = False  # False: not yet decided
         self._nested_flags: dict[tuple[int, int], bool] = {}
@@ -129,19 +142,33 @@ class LinearMixedModel:
     # ------------------------------------------------------------------ set-up
     def _setup_crossproducts(self, w: np.ndarray | None = None) -> None:
         rs = [self.reterms[i] for i in self.order]
-        XY = np.column_stack([self.X, self.y])
         if not hasattr(self, "_Zs"):
             self._Zs = [r.Z() for r in rs]
-        K = len(rs)
-        A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
-        for j, r in enumerate(rs):
-            A[j][j] = B.BlockDiag(r.diag_crossprod(w))
-            for i in range(j):
-                A[j][i] = cross_block(r, rs[i], w=w)
-        WXY = XY if w is None else XY * w[:, None]
-        A[K] = [np.asarray((Zs.T @ WXY).T) for Zs in self._Zs] + [XY.T @ WXY]
-        self.A = A
-        self.K = K
+        self.A = _crossproducts(rs, self._Zs, np.column_stack([self.X, self.y]), w)
+        self.K = len(rs)
+
+    def set_whitened(self, X: np.ndarray, y: np.ndarray, Zcols: list[np.ndarray], ldW: float):
+        """Cross-products from whitened rows (``X``, ``y`` and each term's raw columns ``Zcols``,
+        internal order, premultiplied by the inverse Cholesky factor of the residual correlation;
+        :mod:`mlmpipe.engine.residual`) and ``ldW = -log|R|``. ``X``, ``y`` and ``Z`` themselves
+        stay raw, so fitted values and residuals keep the data's scale."""
+        rs = []
+        for pos, i in enumerate(self.order):
+            r = self.reterms[i]
+            t = r.term
+            rs.append(ReMat(type(t)(t.group, t.codes, t.levels, t.names, Zcols[pos]), r.name))
+        Zs = []
+        for pos, r in enumerate(rs):
+            Z0 = self._Zs[pos]  # the raw Z: the same pattern, its data in row-major order
+            if Z0.nnz == Zcols[pos].size:
+                data = np.ascontiguousarray(Zcols[pos]).ravel()
+                Zs.append(sp.csr_matrix((data, Z0.indices, Z0.indptr), shape=Z0.shape))
+            else:
+                Zs.append(r.Z())
+        self.A = _crossproducts(rs, Zs, np.column_stack([X, y]), None)
+        self.ldW = ldW
+        self._crossed = None  # the blocked factor (whitening is only defined for nested terms)
+        self.__dict__.pop("_fcache", None)
 
     def reweight(self, w: np.ndarray, z: np.ndarray) -> None:
         """Replace the response by ``z`` and the cross-products by the weighted ones
@@ -151,6 +178,8 @@ class LinearMixedModel:
         self.y = np.asarray(z, float)
         if getattr(self, "_wcross", None) is None:
             self._wcross = WeightedCrossProducts(self)
+        if self.weights is not None:
+            raise EstimationError("observation weights are not supported for GLMMs yet")
         self._wcross.apply(self, np.asarray(w, float))
         self._crossed = None  # the sparse deviance path assumes the unweighted cross-products
 
@@ -250,9 +279,12 @@ class LinearMixedModel:
         if self.reml:
             nr = n - p
             return (
-                2 * f.logdet_theta + 2 * f.logdet_x + nr * (1.0 + np.log(2 * np.pi * f.pwrss / nr))
+                2 * f.logdet_theta
+                + 2 * f.logdet_x
+                + nr * (1.0 + np.log(2 * np.pi * f.pwrss / nr))
+                - self.ldW
             )
-        return 2 * f.logdet_theta + n * (1.0 + np.log(2 * np.pi * f.pwrss / n))
+        return 2 * f.logdet_theta + n * (1.0 + np.log(2 * np.pi * f.pwrss / n)) - self.ldW
 
     def objective(self, theta: np.ndarray) -> float:
         """Profiled deviance (ML) or REML criterion at ``theta``."""
@@ -272,7 +304,7 @@ class LinearMixedModel:
         theta, sigma = varpar[:-1], varpar[-1]
         f = self.factorize_cached(theta)
         s2 = sigma * sigma
-        dev = 2 * f.logdet_theta + f.pwrss / s2 + self.n * np.log(2 * np.pi * s2)
+        dev = 2 * f.logdet_theta + f.pwrss / s2 + self.n * np.log(2 * np.pi * s2) - self.ldW
         if self.reml:
             dev += 2 * f.logdet_x - self.p * np.log(2 * np.pi * s2)
         return float(dev)
@@ -319,6 +351,19 @@ class LinearMixedModel:
                 rhs = rhs - np.asarray(B.matmul_t(_as_row(us[i]), _transpose(L[i][j]))).ravel()
             us[j] = _solve_lower_t(L[j][j], rhs)
         return us
+
+
+def _crossproducts(rs: list[ReMat], Zs: list, XY: np.ndarray, w: np.ndarray | None) -> list[list]:
+    """The blocks of ``[Z X y]' W [Z X y]`` (W = I when ``w`` is None), terms in internal order."""
+    K = len(rs)
+    A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
+    for j, r in enumerate(rs):
+        A[j][j] = B.BlockDiag(r.diag_crossprod(w))
+        for i in range(j):
+            A[j][i] = cross_block(r, rs[i], w=w)
+    WXY = XY if w is None else XY * w[:, None]
+    A[K] = [np.asarray((Z.T @ WXY).T) for Z in Zs] + [XY.T @ WXY]
+    return A
 
 
 def _as_row(v: np.ndarray) -> np.ndarray:

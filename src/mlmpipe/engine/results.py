@@ -32,6 +32,8 @@ class LmmResult:
     warnings: list[str] = field(default_factory=list)
     alpha: float = 0.05
     df_method: str = "satterthwaite"  # vcov and df are Kenward-Roger adjusted for "kenward_roger"
+    weights_label: str | None = None  # the observation-weights column (``"<array>"``: given values)
+    residual: dict | None = None  # the R-side residual structure's parameters (engine.residual)
 
     # ---------------------------------------------------------------- basics
     @property
@@ -57,7 +59,7 @@ class LmmResult:
 
     @property
     def npar(self) -> int:
-        return self.model.p + self.model.ntheta + 1
+        return self.model.p + self.model.ntheta + 1 + self.model.nresid_par
 
     @property
     def criterion(self) -> float:
@@ -253,6 +255,10 @@ class LmmResult:
             "optimizer": self.optsum.to_dict(),
             "df_method": self.df_method,
         }
+        if self.model.weights is not None:
+            d["weights"] = self.weights_label or "<array>"
+        if self.residual is not None:
+            d["residual"] = dict(self.residual)
         if include_ranef:
             d["ranef"] = self._ranef_dict()
         return d
@@ -285,8 +291,11 @@ class LmmResult:
             f"Linear mixed model fit by {'REML' if self.reml else 'maximum likelihood'}"
             f" (mlmpipe engine; {_DF_LABEL.get(self.df_method, self.df_method)} df)",
             f"Formula: {m.design.formula}",
-            "",
         ]
+        if m.weights is not None:
+            lines.append(f"Weights: {self.weights_label or '<array>'}")
+        lines += _residual_lines(self.residual)
+        lines.append("")
         if self.reml:
             lines.append(f"REML criterion at convergence: {self.criterion:.4f}")
         else:
@@ -319,6 +328,22 @@ class LmmResult:
 
 
 _DF_LABEL = {"satterthwaite": "Satterthwaite", "kenward_roger": "Kenward-Roger"}
+
+
+def _residual_lines(res: dict | None) -> list[str]:
+    """The residual structure's parameters for ``summary()`` (none without one)."""
+    if not res:
+        return []
+    out = []
+    if "correlation" in res:
+        out.append(
+            f"Residual correlation: {res['correlation']}(~ {res['time']} | {res['subject']}), "
+            f"phi = {res['phi']:.4f}"
+        )
+    if "variance_ratios" in res:
+        ratios = ", ".join(f"{k}: {v:.4f}" for k, v in res["variance_ratios"].items())
+        out.append(f"Residual SD ratios by {res['strata']}: {ratios}")
+    return out
 
 
 def _missing(v: Any) -> bool:

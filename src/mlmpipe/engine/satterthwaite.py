@@ -31,10 +31,14 @@ def vcov_jacobian(model, varpar: np.ndarray) -> np.ndarray:
     return jacobian(vcov, varpar)
 
 
-def satterthwaite_df(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> np.ndarray:
-    """Satterthwaite df for each fixed-effect coefficient (``l`` = unit vectors)."""
+def satterthwaite_df(
+    model, theta: np.ndarray, sigma: float, vcov: np.ndarray, A: np.ndarray | None = None
+) -> np.ndarray:
+    """Satterthwaite df for each fixed-effect coefficient (``l`` = unit vectors); ``A``: an
+    already computed :func:`varpar_covariance` at (theta, sigma)."""
     varpar = np.append(np.asarray(theta, float), sigma)
-    A = varpar_covariance(model, varpar)
+    if A is None:
+        A = varpar_covariance(model, varpar)
     J = vcov_jacobian(model, varpar)
     p = vcov.shape[0]
     df = np.empty(p)
