@@ -21,6 +21,7 @@ def fit(
     family: str = "gaussian",
     link: str | None = None,
     nagq: int = 1,
+    prior: Any = None,
     **kwargs: Any,
 ):
     """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
@@ -34,7 +35,16 @@ def fit(
     our engine by the Laplace approximation (``nagq=1``) or adaptive Gauss-Hermite quadrature
     (``nagq`` up to 25, one scalar random-effects term), as lme4's ``glmer``; ``link`` defaults to
     the canonical one (logit for binomial and ordinal, log for counts).
+
+    ``prior`` (e.g. ``"blme"``, ``"invwishart"``, ``{"type": "gamma", "shape": 2, "rate": 0.5}``
+    or ``{"cov": ..., "by_group": {"school": ...}}``): Bayesian modal estimation, the posterior
+    mode under priors on the random-effect covariances, as R's blme (Chung et al. 2013;
+    :mod:`mlmpipe.engine.priors`).
     """
+    if prior is not None:  # Bayesian modal estimation: our engine only
+        if backend != "mlmpipe":
+            raise PlanError("estimation.prior: a prior needs backend 'mlmpipe'")
+        kwargs["prior"] = prior
     if family != "gaussian":
         if backend != "mlmpipe":
             raise PlanError(f"estimation.backend: family {family!r} needs backend 'mlmpipe'")

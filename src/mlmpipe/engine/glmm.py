@@ -28,6 +28,7 @@ from mlmpipe.engine.glmm_results import GlmmResult
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.pirls import Pirls, PirlsState
+from mlmpipe.engine.priors import penalised_at, prior_penalty, resolve_prior
 from mlmpipe.engine.support import (
     ordinal_response,
     response_and_weights,
@@ -189,10 +190,15 @@ def fit_glmm_design(
     link: str | None = None,
     nagq: int = 1,
     alpha: float = 0.05,
+    prior=None,
 ):
-    """Fit a GLMM to a ``Design`` in lme4's two stages (see module docstring)."""
+    """Fit a GLMM to a ``Design`` in lme4's two stages (see module docstring); with ``prior``
+    the posterior mode of both stages' deviance plus a covariance prior (blme's ``bglmer``;
+    :mod:`mlmpipe.engine.priors`), whose Hessian then gives vcov."""
     fam = make_family(family, link)
     model = GeneralizedLinearMixedModel(design, fam, nagq)
+    if prior is not None:
+        penalise_glmm(model, prior)
     lmm = model.lmm
     with threadpool_limits(limits=1, user_api="blas"):
         start = np.concatenate(
@@ -305,6 +311,16 @@ def _vcov(model: GeneralizedLinearMixedModel, par, H, st: PirlsState):
     return model.lmm.vcov_beta(st.factor, 1.0), note
 
 
+def penalise_glmm(model: GeneralizedLinearMixedModel, prior) -> None:
+    """Replace both stages' objectives of ``model`` by the penalised ones (Bayesian modal
+    estimation); the prior's penalty depends on theta, the leading coordinates, only."""
+    pen = prior_penalty(resolve_prior(prior), model.lmm)
+    nt = model.ntheta
+    model.prior = resolve_prior(prior)
+    model.objective_stage1 = penalised_at(model.objective_stage1, pen, nt)
+    model.objective = penalised_at(model.objective, pen, nt)
+
+
 def fit_glmm(
     formula: str,
     data,
@@ -312,6 +328,7 @@ def fit_glmm(
     link: str | None = None,
     nagq: int = 1,
     alpha: float = 0.05,
+    prior=None,
 ):
     """Fit a GLMM given in lme4 syntax (``cbind(successes, failures) ~ ...`` for binomial trials)."""
-    return fit_glmm_design(build_design(formula, data), family, link, nagq, alpha)
+    return fit_glmm_design(build_design(formula, data), family, link, nagq, alpha, prior=prior)

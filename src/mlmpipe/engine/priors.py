@@ -25,8 +25,8 @@ Penalties, each ``-2 log density`` including the normalising constant as blme wr
 - ``InvWishart(df, scale)``: ``(df+q+1) 2 sum log t_ii + tr(S (T T')^{-1}) + df (q log 2 - log|S|)
   + q(q-1)/2 log pi + 2 sum_i lgamma((df+1-i)/2)``; blme's default ``df = q - 0.998``,
   ``S = (df + 0.1) I``.
-- ``Gamma(shape, rate)`` on the relative SD ``t`` (``scale="sd"``) or variance ``t^2``
-  (``scale="var"``), scalar terms only: ``-2 (shape-1) log x + 2 rate x - 2 (shape log rate -
+- ``Gamma(shape, rate)`` on the relative SD ``t`` (``parameter="sd"``) or variance ``t^2``
+  (``parameter="var"``), scalar terms only: ``-2 (shape-1) log x + 2 rate x - 2 (shape log rate -
   lgamma(shape))`` at ``x = t`` or ``t^2``; blme's default shape 2.5, rate 0.
 - ``InvGamma(shape, scale)``: ``2 (shape+1) log x + 2 scale / x - 2 (shape log scale -
   lgamma(shape))``; blme's default shape 0.001, scale shape + 0.05, on the variance.
@@ -139,23 +139,23 @@ class InvWishart:
 
 def _check_scale_kind(kind: str, what: str) -> None:
     if kind not in ("sd", "var"):
-        raise PlanError(f"estimation.prior: {what} on must be 'sd' or 'var' (got {kind!r})")
+        raise PlanError(f"estimation.prior: {what} parameter must be 'sd' or 'var' (got {kind!r})")
 
 
 @dataclass(frozen=True)
 class Gamma:
-    """Gamma(shape, rate) prior on a scalar term's relative SD (``on="sd"``) or variance."""
+    """Gamma(shape, rate) prior on a scalar term's relative SD (``parameter="sd"``) or variance."""
 
     shape: float = 2.5
     rate: float = 0.0
-    on: str = "sd"
+    parameter: str = "sd"
 
     def penalty_fn(self, q: int) -> Callable[[np.ndarray], float]:
         _scalar_only(q, "gamma")
-        _check_scale_kind(self.on, "gamma")
+        _check_scale_kind(self.parameter, "gamma")
         if self.shape <= 0 or self.rate < 0:
             raise PlanError("estimation.prior: gamma needs shape > 0 and rate >= 0")
-        shape, rate, power = float(self.shape), float(self.rate), 1 if self.on == "sd" else 2
+        shape, rate, power = float(self.shape), float(self.rate), 1 if self.parameter == "sd" else 2
         const = 0.0 if rate == 0 else -2.0 * (shape * math.log(rate) - math.lgamma(shape))
 
         def pen(T: np.ndarray) -> float:
@@ -170,20 +170,20 @@ class Gamma:
 
 @dataclass(frozen=True)
 class InvGamma:
-    """Inverse-gamma(shape, scale) prior on a scalar term's relative variance (``on="var"``,
+    """Inverse-gamma(shape, scale) prior on a scalar term's relative variance (``parameter="var"``,
     blme's default) or SD; ``scale=None`` is ``shape + 0.05``."""
 
     shape: float = 0.001
     scale: float | None = None
-    on: str = "var"
+    parameter: str = "var"
 
     def penalty_fn(self, q: int) -> Callable[[np.ndarray], float]:
         _scalar_only(q, "invgamma")
-        _check_scale_kind(self.on, "invgamma")
+        _check_scale_kind(self.parameter, "invgamma")
         scale = self.shape + 0.05 if self.scale is None else float(self.scale)
         if self.shape <= 0 or scale <= 0:
             raise PlanError("estimation.prior: invgamma needs shape > 0 and scale > 0")
-        shape, power = float(self.shape), 1 if self.on == "sd" else 2
+        shape, power = float(self.shape), 1 if self.parameter == "sd" else 2
         const = -2.0 * (shape * math.log(scale) - math.lgamma(shape))
 
         def pen(T: np.ndarray) -> float:
@@ -271,6 +271,8 @@ def cov_prior_from(spec: Any) -> CovPrior | None:
     kind = str(args.pop("type"))
     if kind == "none":
         return None
+    if kind == "blme":
+        kind = "wishart"
     if kind == "half_cauchy":
         kind = "half_t"
         args.setdefault("df", 1.0)
@@ -294,11 +296,9 @@ def resolve_prior(prior: Any) -> PriorSpec:
     if isinstance(prior, str):
         return PriorSpec(cov=cov_prior_from(prior))
     if isinstance(prior, Mapping):
-        unknown = (
-            set(prior) - {"cov", "by_group", "type"} - set(prior.keys() if "type" in prior else ())
-        )
         if "type" in prior:  # a single covariance prior given as a mapping
             return PriorSpec(cov=cov_prior_from(prior))
+        unknown = set(prior) - {"cov", "by_group"}
         if unknown:
             raise PlanError(
                 f"estimation.prior: unknown key(s) {', '.join(sorted(unknown))}; "
@@ -356,5 +356,17 @@ def penalised(objective: Callable[[np.ndarray], float], penalty) -> Callable:
         if not math.isfinite(p):
             return math.inf
         return objective(theta) + p
+
+    return f
+
+
+def penalised_at(objective: Callable[[np.ndarray], float], penalty, ntheta: int) -> Callable:
+    """``objective(par) + penalty(par[:ntheta])`` for objectives in (theta, beta, ...) (GLMMs)."""
+
+    def f(par: np.ndarray) -> float:
+        p = penalty(np.asarray(par, float)[:ntheta])
+        if not math.isfinite(p):
+            return math.inf
+        return objective(par) + p
 
     return f
