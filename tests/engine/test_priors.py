@@ -17,6 +17,7 @@ import mlmpipe
 from mlmpipe.data.example import load_example
 from mlmpipe.engine.fit import fit_lmm
 from mlmpipe.engine.priors import (
+    FixefNormal,
     Gamma,
     HalfT,
     InvGamma,
@@ -161,6 +162,7 @@ PLAN_FILE = Path(__file__).resolve().parents[2] / "config" / "analysis.yaml"
         "invwishart",
         {"type": "gamma", "shape": 2, "rate": 0.5, "parameter": "var"},
         {"cov": "wishart", "by_group": {"school": {"type": "half_cauchy", "scale": 2}}},
+        {"cov": "blme", "fixef": {"type": "normal", "sd": [10, 2.5]}},
     ],
 )
 def test_plan_accepts_bayes_modal(prior):
@@ -195,3 +197,27 @@ def test_plan_rejects_bad_bayes_keys(edit, expected):
     with pytest.raises(PlanError) as err:
         Plan.from_config(cfg)
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_fixef_normal_variances_follow_blme():
+    assert FixefNormal().variances(4).tolist() == [100.0, 6.25, 6.25, 6.25]
+    assert FixefNormal(sd=2.0).variances(3).tolist() == [4.0, 4.0, 4.0]
+    assert FixefNormal(sd=[1, 2, 3]).variances(3).tolist() == [1.0, 4.0, 9.0]
+    with pytest.raises(PlanError, match="estimation.prior.fixef: normal sd has 3 values"):
+        FixefNormal(sd=[1, 2, 3]).variances(4)
+    with pytest.raises(PlanError, match="positive"):
+        FixefNormal(sd=[0.0]).variances(2)
+    with pytest.raises(PlanError, match="estimation.prior.fixef: allowed: normal"):
+        resolve_prior({"fixef": "laplace"})
+
+
+def test_fixef_prior_shrinks_the_lmm_coefficients(hsb10):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flat = fit_lmm("mAch ~ ses + (1 | school)", hsb10, prior="blme")
+        tight = fit_lmm(
+            "mAch ~ ses + (1 | school)",
+            hsb10,
+            prior={"fixef": {"type": "normal", "sd": [0.1, 0.01]}},
+        )
+    assert np.all(np.abs(tight.beta) < 0.5 * np.abs(flat.beta))

@@ -42,6 +42,17 @@ PRIORS = {
     "invwishart": "invwishart",
     "wishart(df = 4, scale = diag(c(2, 0.5)))": {"type": "wishart", "df": 4, "scale": [2, 0.5]},
 }
+# blme's fixef.prior text -> our fixef prior
+FIXEF = {
+    "NULL": None,
+    "normal": "normal",
+    "normal(sd = c(3, 0.5))": {"type": "normal", "sd": [3, 0.5]},
+    "normal(sd = c(3, 1))": {"type": "normal", "sd": [3, 1]},
+}
+
+
+def prior_of(c: dict) -> dict:
+    return {"cov": PRIORS[c["cov_prior"]], "fixef": FIXEF[c["fixef_prior"]]}
 
 
 @cache
@@ -62,14 +73,14 @@ def fitted(name: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if c["kind"] == "glmm":
-            r = fit_glmm(c["formula"], data(c["data"]), family=c["family"], prior="blme")
+            r = fit_glmm(c["formula"], data(c["data"]), family=c["family"], prior=prior_of(c))
             crit = r.glmm.objective(np.concatenate([r.theta, r.beta]))
         else:
             r = fit_lmm(
                 c["formula"],
                 data(c["data"]),
                 reml=c["reml"],
-                prior=PRIORS[c["cov_prior"]],
+                prior=prior_of(c),
                 df_method="none",
             )
             crit = r.penalised_criterion

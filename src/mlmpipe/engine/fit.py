@@ -10,7 +10,13 @@ from threadpoolctl import threadpool_limits
 from mlmpipe.engine.kenward_roger import kenward_roger
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
-from mlmpipe.engine.priors import PriorSpec, penalised, prior_penalty, resolve_prior
+from mlmpipe.engine.priors import (
+    LmmFixefPrior,
+    PriorSpec,
+    penalised,
+    prior_penalty,
+    resolve_prior,
+)
 from mlmpipe.engine.results import LmmResult
 from mlmpipe.engine.satterthwaite import satterthwaite_df
 from mlmpipe.errors import EstimationError, PlanError
@@ -69,13 +75,16 @@ def _fit_model(
     prior: PriorSpec | None = None,
 ):
     start = np.concatenate([r.theta_start() for r in model.reterms]) if theta0 is None else theta0
-    objective = model.objective
+    objective, sigma_from = model.objective, model.sigma_from
     if prior is not None:  # Bayesian modal estimation: the penalised criterion (engine/priors.py)
-        objective = penalised(model.objective, prior_penalty(prior, model))
+        if prior.fixef is not None:
+            fx = LmmFixefPrior(model, prior.fixef)
+            objective, sigma_from = fx.objective, fx.sigma_from
+        objective = penalised(objective, prior_penalty(prior, model))
     theta, optsum = optimize_theta(objective, start, model.lower, optimizer=optimizer)
     check_convergence(objective, theta, model.lower, optsum)
     f = model.factorize(theta)
-    sigma = model.sigma_from(f)
+    sigma = sigma_from(f)
     beta = model.beta_from(f)
     vcov = model.vcov_beta(f, sigma)
     msgs = list(model.warnings)

@@ -28,13 +28,13 @@ from mlmpipe.engine.glmm_results import GlmmResult
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.pirls import Pirls, PirlsState
-from mlmpipe.engine.priors import penalised_at, prior_penalty, resolve_prior
+from mlmpipe.engine.priors import fixef_penalised, penalised_at, prior_penalty, resolve_prior
 from mlmpipe.engine.support import (
     ordinal_response,
     response_and_weights,
     separation_warnings,
 )
-from mlmpipe.errors import ConvergenceWarning, EstimationError
+from mlmpipe.errors import ConvergenceWarning, EstimationError, PlanError
 from mlmpipe.formula import build_design
 from mlmpipe.formula.terms import Design
 
@@ -314,11 +314,17 @@ def _vcov(model: GeneralizedLinearMixedModel, par, H, st: PirlsState):
 def penalise_glmm(model: GeneralizedLinearMixedModel, prior) -> None:
     """Replace both stages' objectives of ``model`` by the penalised ones (Bayesian modal
     estimation); the prior's penalty depends on theta, the leading coordinates, only."""
-    pen = prior_penalty(resolve_prior(prior), model.lmm)
+    spec = resolve_prior(prior)
+    pen = prior_penalty(spec, model.lmm)
     nt = model.ntheta
-    model.prior = resolve_prior(prior)
+    model.prior = spec
     model.objective_stage1 = penalised_at(model.objective_stage1, pen, nt)
-    model.objective = penalised_at(model.objective, pen, nt)
+    stage2 = penalised_at(model.objective, pen, nt)
+    if spec.fixef is not None:  # -2 log N(beta; 0, V) on the (theta, beta) criterion of stage 2
+        if model.nagq == 0:
+            raise PlanError("estimation.prior.fixef: a fixed-effect prior needs nagq >= 1")
+        stage2 = fixef_penalised(stage2, spec.fixef, nt, model.p)
+    model.objective = stage2
 
 
 def fit_glmm(

@@ -235,15 +235,41 @@ CovPrior = Wishart | InvWishart | Gamma | InvGamma | HalfT
 
 
 @dataclass(frozen=True)
+class FixefNormal:
+    """Normal prior on the fixed effects, ``beta ~ N(0, sigma^2 diag(sd^2))`` for an LMM (blme's
+    ``normal()`` with ``common.scale = TRUE``) and ``N(0, diag(sd^2))`` for a GLMM. ``sd``: one
+    value for every coefficient, two (the first column, then every other; blme's default
+    ``c(10, 2.5)``), or one per coefficient."""
+
+    sd: Any = (10.0, 2.5)
+
+    def variances(self, p: int) -> np.ndarray:
+        sd = np.atleast_1d(np.asarray(self.sd, dtype=float))
+        if sd.size == 0 or np.any(sd <= 0) or not np.all(np.isfinite(sd)):
+            raise PlanError("estimation.prior.fixef: normal sd must be positive and finite")
+        if sd.size == 2 and p > 2:
+            sd = np.concatenate([sd[:1], np.full(p - 1, sd[1])])
+        elif sd.size not in (1, p) and not (sd.size == 2 and p <= 2):
+            raise PlanError(
+                f"estimation.prior.fixef: normal sd has {sd.size} values; the model has {p} "
+                "fixed effects (give 1, 2 or that many)"
+            )
+        return np.resize(sd, p) ** 2
+
+
+@dataclass(frozen=True)
 class PriorSpec:
     """The priors of one Bayesian modal fit: ``cov`` for every term without an entry in
     ``by_group`` (grouping-factor name -> prior; None: no prior on that term)."""
 
     cov: CovPrior | None = field(default_factory=Wishart)
     by_group: Mapping[str, CovPrior | None] = field(default_factory=dict)
+    fixef: FixefNormal | None = None
 
     def describe(self) -> str:
         parts = [f"default {self.cov!r}"] + [f"{g}: {p!r}" for g, p in self.by_group.items()]
+        if self.fixef is not None:
+            parts.append(f"fixed effects: {self.fixef!r}")
         return "; ".join(parts)
 
 
@@ -288,25 +314,46 @@ def cov_prior_from(spec: Any) -> CovPrior | None:
 
 def resolve_prior(prior: Any) -> PriorSpec:
     """A ``PriorSpec`` from ``"blme"`` (blme's defaults: Wishart on every term), a prior name,
-    a ``PriorSpec``, or a mapping ``{"cov": <prior>, "by_group": {"school": <prior>}}``."""
+    a ``PriorSpec``, or a mapping ``{"cov": <prior>, "by_group": {"school": <prior>}, "fixef":
+    "normal" | {"type": "normal", "sd": [10, 2.5]}}``."""
     if isinstance(prior, PriorSpec):
         return prior
     if prior == "blme":
         return PriorSpec()
+    if isinstance(prior, Mapping) and prior.get("cov") == "blme":
+        prior = {**prior, "cov": "wishart"}
     if isinstance(prior, str):
         return PriorSpec(cov=cov_prior_from(prior))
     if isinstance(prior, Mapping):
         if "type" in prior:  # a single covariance prior given as a mapping
             return PriorSpec(cov=cov_prior_from(prior))
-        unknown = set(prior) - {"cov", "by_group"}
+        unknown = set(prior) - {"cov", "by_group", "fixef"}
         if unknown:
             raise PlanError(
                 f"estimation.prior: unknown key(s) {', '.join(sorted(unknown))}; "
-                "allowed: cov, by_group"
+                "allowed: cov, by_group, fixef"
             )
         by = {str(g): cov_prior_from(p) for g, p in dict(prior.get("by_group") or {}).items()}
-        return PriorSpec(cov=cov_prior_from(prior.get("cov", "wishart")), by_group=by)
+        return PriorSpec(
+            cov=cov_prior_from(prior.get("cov", "wishart")),
+            by_group=by,
+            fixef=fixef_prior_from(prior.get("fixef")),
+        )
     raise PlanError(f"estimation.prior: cannot read a prior from {prior!r}")
+
+
+def fixef_prior_from(spec: Any) -> FixefNormal | None:
+    """A fixed-effect prior from None, ``"normal"``, ``{"type": "normal", "sd": ...}``."""
+    if spec is None or isinstance(spec, FixefNormal):
+        return spec
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if not isinstance(spec, Mapping) or spec.get("type") != "normal":
+        raise PlanError(f"estimation.prior.fixef: allowed: normal (with sd); got {spec!r}")
+    args = {k: v for k, v in spec.items() if k != "type"}
+    if set(args) - {"sd"}:
+        raise PlanError("estimation.prior.fixef: normal takes only sd")
+    return FixefNormal(**args)
 
 
 def term_penalties(spec: PriorSpec, reterms: list) -> list[Callable[[np.ndarray], float] | None]:
@@ -368,5 +415,60 @@ def penalised_at(objective: Callable[[np.ndarray], float], penalty, ntheta: int)
         if not math.isfinite(p):
             return math.inf
         return objective(par) + p
+
+    return f
+
+
+class LmmFixefPrior:
+    """An LMM's criterion under a normal prior ``beta ~ N(0, sigma^2 V)`` (blme's ``normal()``,
+    common scale): ``V^{-1}`` is added to the ``X'X`` block of the model's cross-products, so
+    every factorization solves the penalised least-squares problem, ``r^2`` includes
+    ``beta' V^{-1} beta`` and ``R_X`` is the penalised factor. Profiling sigma then gives
+    ``sigma^2 = r^2 / (n - p_REML + p)`` and (``p_REML`` = p for REML, 0 for ML)
+
+        d = 2 log|L_theta| [+ 2 log|R_X|] + r^2/sigma^2 + (n - p_REML) log(2 pi sigma^2)
+            + p log(2 pi sigma^2) + log|V|,
+
+    the deviance plus ``-2 log N(beta; 0, sigma^2 V)`` (which is blme's deviance function). The
+    model is changed in place: build it for this fit only."""
+
+    def __init__(self, model, prior: FixefNormal) -> None:
+        self.model = model
+        p = model.p
+        V = prior.variances(p)
+        K = model.K
+        model.A[K][K][:p, :p] += np.diag(1.0 / V)
+        model._crossed = None  # the dense factorization, which reads the changed block
+        self.logdet_v = float(np.sum(np.log(V)))
+        self.dof = model.n - (p if model.reml else 0) + p
+
+    def sigma_from(self, f) -> float:
+        return float(np.sqrt(f.pwrss / self.dof))
+
+    def objective(self, theta: np.ndarray) -> float:
+        m = self.model
+        try:
+            f = m.factorize_deviance(theta)
+        except np.linalg.LinAlgError:
+            return math.inf
+        if not np.isfinite(f.logdet_x) or f.pwrss <= 0:
+            return math.inf
+        s2 = f.pwrss / self.dof
+        n_eff = m.n - (m.p if m.reml else 0)
+        out = 2 * f.logdet_theta + f.pwrss / s2 + (n_eff + m.p) * math.log(2 * math.pi * s2)
+        if m.reml:
+            out += 2 * f.logdet_x
+        return out + self.logdet_v
+
+
+def fixef_penalised(objective: Callable, prior: FixefNormal, start: int, p: int) -> Callable:
+    """``objective(par) + beta' V^{-1} beta + log|V| + p log(2 pi)`` with ``beta =
+    par[start:start+p]``: a GLMM's criterion under ``beta ~ N(0, V)`` (blme's ``bglmer``)."""
+    V = prior.variances(p)
+    const = float(np.sum(np.log(V))) + p * math.log(2 * math.pi)
+
+    def f(par: np.ndarray) -> float:
+        b = np.asarray(par, float)[start : start + p]
+        return objective(par) + float(np.sum(b * b / V)) + const
 
     return f
