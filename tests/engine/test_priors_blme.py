@@ -74,7 +74,7 @@ def fitted(name: str):
         warnings.simplefilter("ignore")
         if c["kind"] == "glmm":
             r = fit_glmm(c["formula"], data(c["data"]), family=c["family"], prior=prior_of(c))
-            crit = r.glmm.objective(np.concatenate([r.theta, r.beta]))
+            crit = r.penalised_criterion
         else:
             r = fit_lmm(
                 c["formula"],

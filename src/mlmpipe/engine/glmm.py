@@ -244,7 +244,7 @@ def fit_glmm_design(
     if note:
         msgs.append(note)
     report_problems(optsum, msgs, stacklevel=3)
-    return GlmmResult(
+    res = GlmmResult(
         lmm,
         par[: model.ntheta],
         st.factor,
@@ -259,6 +259,10 @@ def fit_glmm_design(
         state=st,
         glmm_deviance=deviance,
     )
+    if prior is not None:  # the posterior-mode criterion beside the Laplace/AGHQ deviance
+        res.prior, res.penalised_criterion = model.prior, float(model.objective(par))
+        optsum.method += " (posterior mode)"
+    return res
 
 
 def deviance_derivatives(f, x: np.ndarray, lower: np.ndarray, h: np.ndarray):
