@@ -131,6 +131,10 @@ def test_api_fit_passes_the_prior_and_the_mode_differs_from_reml(hsb10):
     pen = -3 * math.log(modal.theta[0])
     assert modal.penalised_criterion == pytest.approx(modal.criterion + pen, abs=1e-9)
     assert "posterior mode" in modal.optsum.method
+    d = modal.to_dict(include_ranef=False)
+    assert d["prior"] == "default Wishart(df=None, scale=None)"
+    assert d["penalised_criterion"] == modal.penalised_criterion
+    assert "prior" not in plain.to_dict(include_ranef=False)
     with pytest.raises(PlanError, match="estimation.prior"):
         mlmpipe.fit("mAch ~ ses + (1 | school)", hsb10, backend="statsmodels", prior="blme")
 

@@ -430,7 +430,10 @@ class LmmFixefPrior:
             + p log(2 pi sigma^2) + log|V|,
 
     the deviance plus ``-2 log N(beta; 0, sigma^2 V)`` (which is blme's deviance function). The
-    model is changed in place: build it for this fit only."""
+    model is changed in place: build it for this fit only. Its ``deviance_from`` (the result's
+    ``criterion``, ``loglik``) and the Satterthwaite df then refer to the model with the prior's
+    pseudo-data, not to the likelihood of the data alone; ``penalised_criterion`` is the
+    criterion that was minimised."""
 
     def __init__(self, model, prior: FixefNormal) -> None:
         self.model = model

@@ -253,6 +253,9 @@ class LmmResult:
             "optimizer": self.optsum.to_dict(),
             "df_method": self.df_method,
         }
+        if getattr(self, "prior", None) is not None:  # Bayesian modal fit (engine/priors.py)
+            d["prior"] = self.prior.describe()
+            d["penalised_criterion"] = self.penalised_criterion
         if include_ranef:
             d["ranef"] = self._ranef_dict()
         return d
