@@ -64,7 +64,10 @@ def data(name: str):
     if name == "hsb":
         return hsb
     ids = [int(s) for s in FIX["meta"]["hsb10_schools"]]
-    return hsb[hsb["school"].isin(ids)].reset_index(drop=True)
+    out = hsb[hsb["school"].isin(ids)].reset_index(drop=True)
+    if name == "hsb10_binary":  # the hsb_binary example's outcome
+        out["proficient"] = (out["mAch"] >= 15).astype(int)
+    return out
 
 
 @cache
@@ -105,14 +108,17 @@ def test_estimates_match_blme(name):
     assert abs(crit - c["objective"]) < OBJ_ABS
 
 
-@pytest.mark.parametrize("name", ["hsb10_slope_reml", "hsb10_slope_ml"])
+@pytest.mark.parametrize("name", ["hsb10_slope_reml", "hsb10_slope_ml", "hsb10_binary_slope"])
 def test_boundary_case_is_singular_under_ml_but_not_under_the_prior(name):
     c = CASES[name]
     assert c["lmer"]["singular"] and not c["singular"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = fit_lmm(c["formula"], data(c["data"]), reml=c["reml"], df_method="none")
+        if c["kind"] == "glmm":
+            plain = fit_glmm(c["formula"], data(c["data"]), family=c["family"])
+        else:
+            plain = fit_lmm(c["formula"], data(c["data"]), reml=c["reml"], df_method="none")
     assert plain.singular
     r, _ = fitted(name)
     assert not r.singular
-    assert r.theta[2] > 0.1  # the slope's SD (relative) well off 0
+    assert r.theta[2] > 0.1  # the slope's SD (relative, or absolute for the GLMM) well off 0
