@@ -26,6 +26,7 @@ def fit(
     weights: str | Sequence[float] | np.ndarray | pd.Series | None = None,
     correlation: str | None = None,
     variance: str | None = None,
+    prior: Any = None,
     **kwargs: Any,
 ):
     """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
@@ -46,6 +47,11 @@ def fit(
     ``correlation`` (``"ar1(~ occasion | subject)"``, ``"car1(~ time | subject)"``) and ``variance``
     (``"ident(~ 1 | stratum)"``): R-side residual structures as nlme's ``corAR1``, ``corCAR1`` and
     ``varIdent`` (linear mixed models with nested random effects; :mod:`mlmpipe.engine.residual`).
+
+    ``prior`` (e.g. ``"blme"``, ``"invwishart"``, ``{"type": "gamma", "shape": 2, "rate": 0.5}``
+    or ``{"cov": ..., "by_group": {"school": ...}}``): Bayesian modal estimation, the posterior
+    mode under priors on the random-effect covariances, as R's blme (Chung et al. 2013;
+    :mod:`mlmpipe.engine.priors`).
     """
     if weights is not None and (family != "gaussian" or backend != "mlmpipe"):
         raise PlanError(
@@ -65,6 +71,10 @@ def fit(
         kwargs["correlation"] = correlation
     if variance is not None:
         kwargs["variance"] = variance
+    if prior is not None:  # Bayesian modal estimation: our engine only
+        if backend != "mlmpipe":
+            raise PlanError("estimation.prior: a prior needs backend 'mlmpipe'")
+        kwargs["prior"] = prior
     if family != "gaussian":
         if backend != "mlmpipe":
             raise PlanError(f"estimation.backend: family {family!r} needs backend 'mlmpipe'")

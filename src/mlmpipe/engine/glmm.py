@@ -28,12 +28,13 @@ from mlmpipe.engine.glmm_results import GlmmResult
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
 from mlmpipe.engine.pirls import Pirls, PirlsState
+from mlmpipe.engine.priors import fixef_penalised, penalised_at, prior_penalty, resolve_prior
 from mlmpipe.engine.support import (
     ordinal_response,
     response_and_weights,
     separation_warnings,
 )
-from mlmpipe.errors import ConvergenceWarning, EstimationError
+from mlmpipe.errors import ConvergenceWarning, EstimationError, PlanError
 from mlmpipe.formula import build_design
 from mlmpipe.formula.terms import Design
 
@@ -189,10 +190,15 @@ def fit_glmm_design(
     link: str | None = None,
     nagq: int = 1,
     alpha: float = 0.05,
+    prior=None,
 ):
-    """Fit a GLMM to a ``Design`` in lme4's two stages (see module docstring)."""
+    """Fit a GLMM to a ``Design`` in lme4's two stages (see module docstring); with ``prior``
+    the posterior mode of both stages' deviance plus a covariance prior (blme's ``bglmer``;
+    :mod:`mlmpipe.engine.priors`), whose Hessian then gives vcov."""
     fam = make_family(family, link)
     model = GeneralizedLinearMixedModel(design, fam, nagq)
+    if prior is not None:
+        penalise_glmm(model, prior)
     lmm = model.lmm
     with threadpool_limits(limits=1, user_api="blas"):
         start = np.concatenate(
@@ -238,7 +244,7 @@ def fit_glmm_design(
     if note:
         msgs.append(note)
     report_problems(optsum, msgs, stacklevel=3)
-    return GlmmResult(
+    res = GlmmResult(
         lmm,
         par[: model.ntheta],
         st.factor,
@@ -253,6 +259,10 @@ def fit_glmm_design(
         state=st,
         glmm_deviance=deviance,
     )
+    if prior is not None:  # the posterior-mode criterion beside the Laplace/AGHQ deviance
+        res.prior, res.penalised_criterion = model.prior, float(model.objective(par))
+        optsum.method += " (posterior mode)"
+    return res
 
 
 def deviance_derivatives(f, x: np.ndarray, lower: np.ndarray, h: np.ndarray):
@@ -305,6 +315,22 @@ def _vcov(model: GeneralizedLinearMixedModel, par, H, st: PirlsState):
     return model.lmm.vcov_beta(st.factor, 1.0), note
 
 
+def penalise_glmm(model: GeneralizedLinearMixedModel, prior) -> None:
+    """Replace both stages' objectives of ``model`` by the penalised ones (Bayesian modal
+    estimation); the prior's penalty depends on theta, the leading coordinates, only."""
+    spec = resolve_prior(prior)
+    pen = prior_penalty(spec, model.lmm)
+    nt = model.ntheta
+    model.prior = spec
+    model.objective_stage1 = penalised_at(model.objective_stage1, pen, nt)
+    stage2 = penalised_at(model.objective, pen, nt)
+    if spec.fixef is not None:  # -2 log N(beta; 0, V) on the (theta, beta) criterion of stage 2
+        if model.nagq == 0:
+            raise PlanError("estimation.prior.fixef: a fixed-effect prior needs nagq >= 1")
+        stage2 = fixef_penalised(stage2, spec.fixef, nt, model.p)
+    model.objective = stage2
+
+
 def fit_glmm(
     formula: str,
     data,
@@ -312,6 +338,7 @@ def fit_glmm(
     link: str | None = None,
     nagq: int = 1,
     alpha: float = 0.05,
+    prior=None,
 ):
     """Fit a GLMM given in lme4 syntax (``cbind(successes, failures) ~ ...`` for binomial trials)."""
-    return fit_glmm_design(build_design(formula, data), family, link, nagq, alpha)
+    return fit_glmm_design(build_design(formula, data), family, link, nagq, alpha, prior=prior)

@@ -259,6 +259,9 @@ class LmmResult:
             d["weights"] = self.weights_label or "<array>"
         if self.residual is not None:
             d["residual"] = dict(self.residual)
+        if getattr(self, "prior", None) is not None:  # Bayesian modal fit (engine/priors.py)
+            d["prior"] = self.prior.describe()
+            d["penalised_criterion"] = self.penalised_criterion
         if include_ranef:
             d["ranef"] = self._ranef_dict()
         return d

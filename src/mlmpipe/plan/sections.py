@@ -8,6 +8,7 @@ validated config (and with it :attr:`mlmpipe.plan.Plan.hash`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from mlmpipe.errors import PlanError
 from mlmpipe.plan.frozen import FrozenMap, Section, freeze, plain
@@ -305,6 +306,12 @@ class EstimationSection(Section):
     link: str | None
     nagq: int
     df_method: str
+    # Bayesian modal estimation (engine/priors.py): ``method: bayes_modal`` fits the posterior mode
+    # under ``prior`` (a name or the mapping ``mlmpipe.engine.priors.resolve_prior`` reads). None:
+    # the key is absent (likelihood; blme's default prior), and stays out of the config, so the
+    # hashes of plans written before these keys existed do not change
+    method: str | None = None
+    prior: Any = None
 
     @classmethod
     def from_config(cls, d: dict) -> EstimationSection:
@@ -315,10 +322,24 @@ class EstimationSection(Section):
             link=d["link"],
             nagq=d["nagq"],
             df_method=d["df_method"],
+            method=d.get("method"),
+            prior=freeze(d["prior"]) if d.get("prior") is not None else None,
         )
 
     def to_config(self) -> dict:
-        return self.to_dict()
+        d = self.to_dict()
+        for key in ("method", "prior"):
+            if d[key] is None:
+                del d[key]
+        return d
+
+    @property
+    def fit_prior(self) -> Any:
+        """The ``prior=`` argument of the fits: ``prior`` (default ``"blme"``) under
+        ``method: bayes_modal``, else None."""
+        if self.method != "bayes_modal":
+            return None
+        return "blme" if self.prior is None else self.prior
 
     @property
     def glmm(self) -> GlmmOptions | None:
