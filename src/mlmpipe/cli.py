@@ -1,5 +1,7 @@
-"""The ``mlmpipe`` command: ``run`` (Snakemake), ``init`` (starter plan), ``fit`` (one model),
-``prereg freeze|diff`` (preregistration), ``verify`` (rerun and compare every artifact)."""
+"""The ``mlmpipe`` command: ``run`` (Snakemake on the project's plan or ``--plan FILE``), ``init``
+(a project: the workflow and a plan, guessed from ``--data FILE`` or a bundled ``--example``),
+``fit`` (one model), ``prereg freeze|diff`` (preregistration), ``verify`` (rerun and compare every
+artifact)."""
 
 from __future__ import annotations
 
