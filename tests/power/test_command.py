@@ -43,7 +43,7 @@ def test_mlmpipe_power_writes_tables_curve_and_assumptions(write_plan, tmp_path,
 def test_mlmpipe_power_closed_forms_only(write_plan, tmp_path):
     out = tmp_path / "power"
     assert cli.main(["power", "--plan", str(write_plan()), "--out", str(out), "--no-simulate"]) == 0
-    assert pd.read_csv(out / "analytic.csv").shape[0] == 15
+    assert pd.read_csv(out / "analytic.csv").shape[0] == 18
     assert (out / "simulation.csv").read_text().strip() == ""
 
 
