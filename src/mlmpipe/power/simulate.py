@@ -5,8 +5,9 @@ Truth (outcome variance 1, as :mod:`mlmpipe.power.analytic`): level-1 residual v
 ``(1-rho2-rho3)(1-R1)``, random intercepts of variance ``rho2(1-R2)`` (level 2) and
 ``rho3(1-R3)`` (level 3), random treatment slopes of variance ``omega_l rho_l`` at the levels
 above randomisation in the multisite designs, one standard-normal covariate per level with
-``R_l > 0`` (coefficient ``sqrt(rho_l R_l)``), and the treatment (0/1, the treated share fixed
-by design as in the closed forms) with coefficient ``es``. Responses of a batch are drawn in one
+``R_l > 0`` (coefficient ``sqrt(rho_l R_l)``; the level-1 one centred within clusters), and
+the treatment (0/1, the treated share fixed by design as in the closed forms) with coefficient
+``es``. Responses of a batch are drawn in one
 vectorised step; the design matrices are built once per cell and only ``y`` changes per refit
 (as the parametric bootstrap, :mod:`mlmpipe.inference.bootstrap`).
 
@@ -88,8 +89,10 @@ def layout(d: DesignParams, es: float, n: int, J: int, K: int = 1, test: str = "
     cols, beta, names = [treat], [es], ["treat"]
     blocked = d.design.startswith("bi")
     rng = np.random.default_rng(0)  # covariate values: fixed design, part of the layout
-    if d.r2_1 > 0:
-        cols.append(rng.standard_normal(N))
+    if d.r2_1 > 0:  # centred within level-2 units: it explains level-1 variance only
+        x1 = rng.standard_normal(N)
+        x1 = (x1 - (np.bincount(l2, x1) / np.bincount(l2))[l2]) * math.sqrt(n / (n - 1))
+        cols.append(x1)
         beta.append(math.sqrt(rho1 * d.r2_1))
         names.append("x1")
     r2_2 = 0.0 if blocked else d.r2_2
