@@ -43,7 +43,7 @@ def test_mlmpipe_power_writes_tables_curve_and_assumptions(write_plan, tmp_path,
 def test_mlmpipe_power_closed_forms_only(write_plan, tmp_path):
     out = tmp_path / "power"
     assert cli.main(["power", "--plan", str(write_plan()), "--out", str(out), "--no-simulate"]) == 0
-    assert pd.read_csv(out / "analytic.csv").shape[0] == 15
+    assert pd.read_csv(out / "analytic.csv").shape[0] == 18
     assert (out / "simulation.csv").read_text().strip() == ""
 
 
@@ -76,3 +76,27 @@ def test_snakemake_power_target_matches_the_command(write_plan, tmp_path):
     b = pd.read_csv(tmp_path / "cli/simulation.csv").drop(columns="seconds_per_replicate")
     pd.testing.assert_frame_equal(a, b)
     assert len(list((proj / "reports/power/batches").glob("batch*.json"))) == 2
+
+
+def test_three_level_design_runs_end_to_end(write_plan, tmp_path):
+    plan = write_plan(
+        design="bcra3",
+        icc={"level2": 0.1, "level3": 0.1},
+        omega={"level3": 0.5},
+        grid={"clusters": [6, 10], "cluster_size": [5], "subclusters": [2, 4]},
+        replications=3,
+        batches=1,
+        ladder=False,
+        cost=None,
+    )
+    out = tmp_path / "power"
+    assert cli.main(["power", "--plan", str(plan), "--out", str(out)]) == 0
+    sim = pd.read_csv(out / "simulation.csv")
+    assert sim[["clusters", "subclusters"]].values.tolist() == [[6, 2], [10, 2], [6, 4], [10, 4]]
+    assert (sim["fitted"] + sim["failed"] == 3).all()
+    mins = pd.read_csv(out / "min_clusters.csv")
+    _, sec = load_power(plan)
+    assert mins["min_clusters"].tolist() == [
+        analytic.min_clusters(sec.params, sec.effect, 5, s) for s in (2, 4)
+    ]
+    assert "level-3 blocks" in (out / "assumptions.md").read_text()

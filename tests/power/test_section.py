@@ -15,7 +15,7 @@ def test_example_plan_section_takes_alpha_seed_and_df_method_from_the_plan(write
     assert sec.alpha == plan.alpha and sec.seed == plan.seed
     assert sec.test == plan.estimation.df_method == "satterthwaite"
     assert sec.params.rho2 == 0.18 and sec.effect == 0.4
-    assert len(sec.cells()) == 15 and sum(sec.batch_sizes()) == sec.replications
+    assert len(sec.cells()) == 18 and sum(sec.batch_sizes()) == sec.replications
 
 
 def test_raw_effects_are_standardised(write_plan):

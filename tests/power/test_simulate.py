@@ -134,3 +134,15 @@ def test_mcar_outcomes_are_dropped_and_cost_power():
     assert abs(s["power"] - thin) < 3 * s["mc_se"] and full - thin > 0.05
     with pytest.raises(PlanError, match="power.mcar"):
         run_batch(d, 0.4, 20, 24, reps=1, mcar=1.0)
+
+
+def test_plan_ladder_repairs_singular_replicates():
+    # no treatment-effect variance: singular (1 + treat || l2) fits climb the plan's ladder
+    from mlmpipe.ladder import Ladder
+
+    d = DesignParams("bira2", rho2=0.2, omega2=0.0)
+    plain = run_batch(d, 0.2, 10, 12, reps=12, seed=2)
+    climbed = run_batch(d, 0.2, 10, 12, reps=12, seed=2, ladder=Ladder())
+    assert plain["ladder"] == 0 and climbed["singular"] == plain["singular"] > 0
+    assert climbed["ladder"] + climbed["unresolved"] >= climbed["singular"] > 0
+    assert climbed["failed"] == 0

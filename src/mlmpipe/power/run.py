@@ -106,10 +106,12 @@ def simulate_batch(sec: PowerSection, batch: int) -> dict:
                 i,
                 batch,
                 mcar=sec.mcar,
+                ladder=sec.ladder,
             )
         except MlmpipeError as exc:
             r = {"cell": i, "batch": batch, "reps": reps, "rejected": 0, "failed": reps,
-                 "singular": 0, "reasons": [str(exc)], "seconds": 0.0}  # fmt: skip
+                 "singular": 0, "ladder": 0, "unresolved": 0, "reasons": [str(exc)],
+                 "seconds": 0.0}  # fmt: skip
         cells.append(r)
     return {"batch": batch, "seed": sec.seed, "cells": cells}
 
@@ -133,6 +135,8 @@ def simulation_table(sec: PowerSection, batches: list[dict], closed: pd.DataFram
                 **summ,
                 "failed": sum(b["failed"] for b in per),
                 "singular": sum(b["singular"] for b in per),
+                "ladder": sum(b["ladder"] for b in per),
+                "unresolved": sum(b["unresolved"] for b in per),
                 "analytic_power": a,
                 "z_vs_analytic": (summ["power"] - a) / summ["mc_se"]
                 if summ["mc_se"] > 0
@@ -220,6 +224,12 @@ def assumptions_text(sec: PowerSection, alloc: dict | None) -> str:
             f"batches (seed {sec.seed}, batch b of cell c seeded [seed, c, b]), refitted by REML "
             f"with mlmpipe's engine and tested by {sec.test}; power with its Monte-Carlo SE and "
             "Wilson 95% interval; failed and singular fits counted per cell."
+            + (
+                " Fits showing a trigger of the plan's convergence ladder climb its rungs "
+                f"({', '.join(sec.ladder.rungs)}) as the analysis will (t tests)."
+                if sec.ladder
+                else ""
+            )
             + (
                 f" A share {sec.mcar:g} of the level-1 outcomes is missing completely at random "
                 "in each replicate (listwise; the closed forms assume complete data)."

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from mlmpipe.errors import PlanError
+from mlmpipe.ladder import Ladder
 from mlmpipe.plan import Plan
 from mlmpipe.plan.schema import validate_config
 from mlmpipe.power.analytic import THREE_LEVEL, DesignParams
@@ -45,6 +46,7 @@ class PowerSection:
     seed: int
     cost: tuple[float, float] | None
     mcar: float = 0.0
+    ladder: Ladder | None = None  # the plan's convergence ladder, for the simulated fits
 
     @property
     def design(self) -> str:
@@ -184,6 +186,9 @@ def power_section(cfg: dict, plan: Plan) -> PowerSection:
         seed=plan.seed if d["seed"] is None else d["seed"],
         cost=(cost["cluster"], cost["unit"]) if cost else None,
         mcar=d["mcar"],
+        ladder=Ladder(plan.convergence.triggers, plan.convergence.rungs, plan.convergence.optimizer)
+        if d["ladder"]
+        else None,
     )
 
 

@@ -5,8 +5,9 @@ Truth (outcome variance 1, as :mod:`mlmpipe.power.analytic`): level-1 residual v
 ``(1-rho2-rho3)(1-R1)``, random intercepts of variance ``rho2(1-R2)`` (level 2) and
 ``rho3(1-R3)`` (level 3), random treatment slopes of variance ``omega_l rho_l`` at the levels
 above randomisation in the multisite designs, one standard-normal covariate per level with
-``R_l > 0`` (coefficient ``sqrt(rho_l R_l)``), and the treatment (0/1, the treated share fixed
-by design as in the closed forms) with coefficient ``es``. Responses of a batch are drawn in one
+``R_l > 0`` (coefficient ``sqrt(rho_l R_l)``; the level-1 one centred within clusters), and
+the treatment (0/1, the treated share fixed by design as in the closed forms) with coefficient
+``es``. Responses of a batch are drawn in one
 vectorised step; the design matrices are built once per cell and only ``y`` changes per refit
 (as the parametric bootstrap, :mod:`mlmpipe.inference.bootstrap`).
 
@@ -26,14 +27,16 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlmpipe.engine.fit import fit_design
+from mlmpipe.engine.fit import fit_design, fit_lmm
 from mlmpipe.errors import PlanError
 from mlmpipe.formula import build_design
+from mlmpipe.ladder import PLANNED, Ladder
 from mlmpipe.power.analytic import THREE_LEVEL, DesignParams
 
 TESTS = ("satterthwaite", "kenward_roger", "wald", "lrt")
@@ -86,8 +89,10 @@ def layout(d: DesignParams, es: float, n: int, J: int, K: int = 1, test: str = "
     cols, beta, names = [treat], [es], ["treat"]
     blocked = d.design.startswith("bi")
     rng = np.random.default_rng(0)  # covariate values: fixed design, part of the layout
-    if d.r2_1 > 0:
-        cols.append(rng.standard_normal(N))
+    if d.r2_1 > 0:  # centred within level-2 units: it explains level-1 variance only
+        x1 = rng.standard_normal(N)
+        x1 = (x1 - (np.bincount(l2, x1) / np.bincount(l2))[l2]) * math.sqrt(n / (n - 1))
+        cols.append(x1)
         beta.append(math.sqrt(rho1 * d.r2_1))
         names.append("x1")
     r2_2 = 0.0 if blocked else d.r2_2
@@ -159,25 +164,31 @@ def run_batch(
     cell: int = 0,
     batch: int = 0,
     mcar: float = 0.0,
+    ladder: Ladder | None = None,
 ) -> dict:
     """Simulate and refit ``reps`` replicates of one cell; count rejections at ``alpha``,
     convergence failures (fits that raise or do not converge), singular fits and the time.
 
     ``mcar``: share of level-1 rows whose outcome is missing completely at random in each
     replicate (drawn after the responses, from the same generator); those rows are dropped
-    (listwise) and the design is rebuilt for the replicate."""
+    (listwise) and the design is rebuilt for the replicate.
+
+    ``ladder``: the plan's convergence ladder (:class:`mlmpipe.ladder.Ladder`), climbed for a
+    replicate whose fit shows one of its triggers (t tests only: the LRT compares the models as
+    registered); ``ladder`` counts the replicates analysed with a rung, ``unresolved`` those the
+    ladder could not repair. ``singular`` counts the fits as registered."""
     lay = layout(d, es, n, J, K, test)
     design = build_design(lay.formula, lay.frame)
     reduced = build_design(lay.reduced, lay.frame) if lay.reduced else None
-    j = list(design.fixed_names).index("treat")
     df_method = {"wald": "none", "lrt": "none"}.get(test, test)
     if not 0.0 <= mcar < 1.0:
         raise PlanError(f"power.mcar: {mcar} must be in [0, 1)")
     rng = np.random.default_rng([int(seed), int(cell), int(batch)])
     ys = draw(lay, reps, rng)
     keep = rng.random(ys.shape) >= mcar if mcar > 0 else None
-    rejected = failed = singular = 0
+    rejected = failed = singular = laddered = unresolved = 0
     reasons: list[str] = []
+    climb = ladder is not None and reduced is None
     t0 = time.perf_counter()
     for i, y in enumerate(ys):
         try:
@@ -192,6 +203,17 @@ def run_batch(
                 res = fit_design(replace(full, y=y), df_method=df_method, alpha=alpha)
                 if red is not None:
                     res0 = fit_design(replace(red, y=y), df_method="none", alpha=alpha)
+                sing = bool(res.singular)
+                if climb and (
+                    ("nonconvergence" in ladder.triggers and not res.converged)
+                    or ("singular" in ladder.triggers and sing)
+                ):
+                    frame = (lay.frame[keep[i]] if keep is not None else lay.frame).assign(y=y)
+                    fit = partial(fit_lmm, reml=True, df_method=df_method, alpha=alpha)
+                    lr = ladder.run(fit, lay.formula, frame)
+                    res = lr.result
+                    laddered += lr.rung != PLANNED
+                    unresolved += not lr.resolved
         except Exception as exc:  # a replicate that cannot be fitted is counted, not fatal
             failed += 1
             if len(reasons) < 5:
@@ -200,11 +222,12 @@ def run_batch(
         if not res.converged or (reduced is not None and not res0.converged):
             failed += 1
             continue
-        singular += bool(res.singular)
+        singular += sing
         if reduced is not None:
             stat = max(res0.criterion - res.criterion, 0.0)
             p = 0.5 * stats.chi2.sf(stat, 1) if stat > 0 else 1.0
         else:
+            j = list(res.model.fixed_names).index("treat")
             z = res.beta[j] / math.sqrt(res.vcov[j, j])
             dfj = float(res.df[j])
             p = 2 * (stats.norm.sf(abs(z)) if not np.isfinite(dfj) else stats.t.sf(abs(z), dfj))
@@ -217,6 +240,8 @@ def run_batch(
         "rejected": int(rejected),
         "failed": int(failed),
         "singular": int(singular),
+        "ladder": int(laddered),
+        "unresolved": int(unresolved),
         "reasons": reasons,
         "seconds": time.perf_counter() - t0,
     }
