@@ -125,27 +125,28 @@ def fit_lmm(
     """
     design = build_design(formula, data)
     spec = ResidualSpec.parse(correlation, variance)
-    if spec.active:
-        if weights is not None:
-            raise PlanError("weights: not available together with a residual structure yet")
-        structure = ResidualStructure(spec, data, design.rows)
-        if blas_threads is None:
-            return fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
-        with threadpool_limits(limits=blas_threads, user_api="blas"):
-            return fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
     w = None
     if weights is not None:
         w, label = observation_weights(weights, data, design.rows)
-    res = fit_design(
-        design,
-        reml=reml,
-        df_method=df_method,
-        alpha=alpha,
-        theta0=theta0,
-        blas_threads=blas_threads,
-        optimizer=optimizer,
-        weights=w,
-    )
+    if spec.active:
+        structure = ResidualStructure(spec, data, design.rows, weights=w)
+        if blas_threads is None:
+            res = fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
+        else:
+            with threadpool_limits(limits=blas_threads, user_api="blas"):
+                res = fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
+        res.model.weights = w  # in the whitening already; recorded for the artifact
+    else:
+        res = fit_design(
+            design,
+            reml=reml,
+            df_method=df_method,
+            alpha=alpha,
+            theta0=theta0,
+            blas_threads=blas_threads,
+            optimizer=optimizer,
+            weights=w,
+        )
     if weights is not None:
         res.weights_label = label
     return res
