@@ -4,7 +4,9 @@ likelihood, and the one-line errors for bad input.
 nlme parity (tests/fixtures/residual/nlme_residual.json): fixed effects, SEs, random-effect SDs,
 per-stratum residual SDs, phi within 1e-4; logLik within 1e-6 of nlme's or higher. Measured: ours
 is higher than nlme's by 4e-7 (egsingle ar1 + varIdent, REML), 9e-7 (ML), 9e-8 / 5e-7 (varIdent
-alone): nlme stops slightly short there, which is also why the residual SDs differ by up to 4e-5.
+alone), 7.5e-7 / 2.7e-7 (ar1 + varIdent + fixed observation weights): nlme stops slightly short
+there, which is also why the residual SDs differ by up to 4e-5. Observation weights combine with
+the structure as nlme's ``varComb(varFixed(~ 1/w), ...)``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ from tests.engine.dense import dense_Z_Lambda
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "residual" / "nlme_residual.json"
 CASES = json.loads(FIXTURE.read_text(encoding="utf-8"))["cases"]
-SLOW = {"egsingle_ar1_ident_reml", "egsingle_ar1_ident_ml", "egsingle_ident_reml"}
+SLOW = {
+    "egsingle_ar1_ident_reml",
+    "egsingle_ar1_ident_ml",
+    "egsingle_ident_reml",
+    "egsingle_ar1_ident_weights_reml",
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +45,7 @@ def datasets() -> dict[str, pd.DataFrame]:
     eg = load("mlmRev::egsingle")
     eg["occ"] = np.round(eg["year"] + 2.5).astype(int)  # as make_nlme_fixtures.R
     eg["occf"] = eg["occ"].astype(str)
+    eg["wt"] = np.exp(eg["lowinc"] / 100)  # as make_nlme_fixtures.R
     bw = load_raw("nlme::BodyWeight")
     rats = bw["Rat"].astype(str)
     bw["Rat"] = pd.Categorical(rats, categories=sorted(rats.unique()))  # R: factor(as.character())
@@ -57,6 +65,7 @@ def test_parity_with_nlme(datasets, case):
         reml=case["REML"],
         correlation=case["correlation"],
         variance=case["variance"],
+        weights=case.get("weights"),
     )
     ft = res.fixed_table().set_index("term")
     terms = [f["term"] for f in case["fixed"]]
@@ -69,6 +78,7 @@ def test_parity_with_nlme(datasets, case):
     ours_sd = sorted(vc[vc.term2.isna() & (vc.group != "Residual")].sdcor)
     np.testing.assert_allclose(ours_sd, sorted(case["random_sd"][:-1]), atol=1e-4)
     resid = res.to_dict()["residual"]
+    assert res.to_dict().get("weights") == case.get("weights")
     if case["phi"] is not None:
         assert resid["phi"] == pytest.approx(case["phi"], abs=1e-4)
     if case["variance_ratios"]:
@@ -118,19 +128,22 @@ def _longitudinal(rng, n_sub=40, n_school=8, ar1=True):
         (None, "ident(~ 1 | occf)"),
     ],
 )
-def test_objective_equals_dense_likelihood(rng, reml, correlation, variance):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_objective_equals_dense_likelihood(rng, reml, correlation, variance, weighted):
     df = _longitudinal(rng)
     from mlmpipe.formula import build_design
 
     design = build_design("y ~ occ + (1 + occ | sub) + (1 | sch)", df)
-    structure = ResidualStructure(ResidualSpec.parse(correlation, variance), df, design.rows)
+    w = rng.uniform(0.3, 3.0, size=len(df)) if weighted else None
+    spec = ResidualSpec.parse(correlation, variance)
+    structure = ResidualStructure(spec, df, design.rows, weights=w)
     rm = ResidualModel(LinearMixedModel(design, reml=reml), structure)
     m = rm.model
     theta = np.array([0.8, 0.1, 0.3, 0.5])
     a = np.array([0.4, -0.3, 0.2])[: structure.npar]
     # R from the definition: phi^|lag| within subject, SD ratios by stratum
     phi = structure.phi(a)
-    sd = structure.ratios(a)[structure.strata]
+    sd = structure.ratios(a)[structure.strata] / (1.0 if w is None else np.sqrt(w))
     sub, t = structure.subject_codes, structure.t
     same = sub[:, None] == sub[None, :]
     C = np.where(same, (phi if phi is not None else 0.0) ** np.abs(t[:, None] - t[None, :]), 0.0)
@@ -215,8 +228,6 @@ def test_bad_residual_input(rng):
     df["yb"] = (df.y > 0).astype(int)
     with pytest.raises(PlanError, match="residual structures .* need family 'gaussian'"):
         mlmpipe.fit("yb ~ occ + (1 | sub)", df, family="binomial", correlation="ar1(~ occ | sub)")
-    with pytest.raises(PlanError, match="weights: not available together with a residual"):
-        fit_lmm(f, df.assign(w=1.0), weights="w", correlation="ar1(~ occ | sub)")
     with pytest.raises(PlanError, match="'kenward_roger' is not available with a residual"):
         fit_lmm(f, df, correlation="ar1(~ occ | sub)", df_method="kenward_roger")
 

@@ -10,8 +10,6 @@ from threadpoolctl import threadpool_limits
 from mlmpipe.engine.kenward_roger import kenward_roger
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import check_convergence, optimize_theta, report_problems
-from mlmpipe.engine.residual import ResidualSpec, ResidualStructure
-from mlmpipe.engine.residual_fit import fit_with_residual
 from mlmpipe.engine.priors import (
     LmmFixefPrior,
     PriorSpec,
@@ -19,6 +17,8 @@ from mlmpipe.engine.priors import (
     prior_penalty,
     resolve_prior,
 )
+from mlmpipe.engine.residual import ResidualSpec, ResidualStructure
+from mlmpipe.engine.residual_fit import fit_with_residual
 from mlmpipe.engine.results import LmmResult
 from mlmpipe.engine.satterthwaite import satterthwaite_df
 from mlmpipe.engine.weights import observation_weights
@@ -151,28 +151,31 @@ def fit_lmm(
     """
     design = build_design(formula, data)
     spec = ResidualSpec.parse(correlation, variance)
-    if spec.active:
-        if weights is not None:
-            raise PlanError("weights: not available together with a residual structure yet")
-        structure = ResidualStructure(spec, data, design.rows)
-        if blas_threads is None:
-            return fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
-        with threadpool_limits(limits=blas_threads, user_api="blas"):
-            return fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
     w = None
     if weights is not None:
         w, label = observation_weights(weights, data, design.rows)
-    res = fit_design(
-        design,
-        reml=reml,
-        df_method=df_method,
-        alpha=alpha,
-        theta0=theta0,
-        blas_threads=blas_threads,
-        optimizer=optimizer,
-        weights=w,
-        prior=prior,
-    )
+    if spec.active and prior is not None:
+        raise PlanError("estimation.prior: not available together with a residual structure yet")
+    if spec.active:
+        structure = ResidualStructure(spec, data, design.rows, weights=w)
+        if blas_threads is None:
+            res = fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
+        else:
+            with threadpool_limits(limits=blas_threads, user_api="blas"):
+                res = fit_with_residual(design, structure, reml, df_method, alpha, optimizer)
+        res.model.weights = w  # in the whitening already; recorded for the artifact
+    else:
+        res = fit_design(
+            design,
+            reml=reml,
+            df_method=df_method,
+            alpha=alpha,
+            theta0=theta0,
+            blas_threads=blas_threads,
+            optimizer=optimizer,
+            weights=w,
+            prior=prior,
+        )
     if weights is not None:
         res.weights_label = label
     return res

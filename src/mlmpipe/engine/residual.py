@@ -69,8 +69,18 @@ class ResidualSpec:
 class ResidualStructure:
     """The residual structure of a model on its rows: blocks by subject, parameters, whitening."""
 
-    def __init__(self, spec: ResidualSpec, data: pd.DataFrame, rows: np.ndarray) -> None:
+    def __init__(
+        self,
+        spec: ResidualSpec,
+        data: pd.DataFrame,
+        rows: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
+        """``weights``: observation weights of the rows (lme4's meaning, residual variance
+        sigma^2 / w_i), combined as ``D_i = diag(delta_s / sqrt(w))`` (nlme's
+        ``varComb(varFixed(~ 1/w), varIdent(...))``)."""
         self.spec = spec
+        self.inv_sqrt_w = None if weights is None else 1.0 / np.sqrt(np.asarray(weights, float))
         sub = data.iloc[rows]
         n = len(rows)
         if spec.subject is not None:
@@ -205,6 +215,8 @@ class ResidualStructure:
         varIdent ratios (``R = D C D``)."""
         phi = self.phi(a)
         sd = self.ratios(a)[self.strata]
+        if self.inv_sqrt_w is not None:
+            sd = sd * self.inv_sqrt_w
         U = M / sd[:, None]
         logdet = 2.0 * float(np.sum(np.log(sd)))
         if phi is None or self.cur.size == 0:
