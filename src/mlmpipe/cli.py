@@ -223,6 +223,7 @@ def cmd_fit(args) -> int:
         weights=args.weights,
         correlation=args.correlation,
         variance=args.variance,
+        prior=_prior_arg(args.prior),
     )
     print(res.summary())
     if args.json:
@@ -230,6 +231,16 @@ def cmd_fit(args) -> int:
             json.dumps(res.to_dict(), indent=1, default=str), encoding="utf-8"
         )
     return 0
+
+
+def _prior_arg(text: str | None):
+    """``--prior``: a prior name (``blme``, ``wishart``, ...) or a JSON prior spec."""
+    if text is None or not text.lstrip().startswith("{"):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MlmpipeError(f"--prior: not valid JSON ({e.msg} at column {e.colno})") from None
 
 
 def cmd_prereg_freeze(args) -> int:
@@ -347,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="residual correlation: 'ar1(~ occasion | subject)' or 'car1(~ time | subject)'",
     )
     f.add_argument("--variance", help="residual variances by stratum: 'ident(~ 1 | stratum)'")
+    f.add_argument(
+        "--prior",
+        help="Bayesian modal estimation (as R's blme): blme, wishart, invwishart, gamma, "
+        "invgamma, half_t, half_cauchy, or a JSON prior spec",
+    )
     f.set_defaults(func=cmd_fit)
     pr = sub.add_parser("prereg", help="preregistration: freeze the plan, list deviations from it")
     prs = pr.add_subparsers(dest="prereg_command", required=True)

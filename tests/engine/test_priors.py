@@ -225,3 +225,32 @@ def test_fixef_prior_shrinks_the_lmm_coefficients(hsb10):
             prior={"fixef": {"type": "normal", "sd": [0.1, 0.01]}},
         )
     assert np.all(np.abs(tight.beta) < 0.5 * np.abs(flat.beta))
+
+
+def test_cli_fit_prior_gives_the_api_mode(hsb10, tmp_path):
+    """``mlmpipe fit --prior blme`` (and a JSON spec) is ``mlmpipe.fit(..., prior=)``; a malformed
+    JSON spec is a one-line error naming --prior."""
+    import json
+    import subprocess
+    import sys
+
+    csv = tmp_path / "hsb10.csv"
+    hsb10.to_csv(csv, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api = mlmpipe.fit("mAch ~ ses + (ses | school)", hsb10, prior="blme")
+    for prior in ("blme", '{"type": "wishart"}'):
+        out = tmp_path / "fit.json"
+        cmd = [sys.executable, "-m", "mlmpipe.cli", "fit", "mAch ~ ses + (ses | school)"]
+        cmd += ["--data", str(csv), "--prior", prior, "--json", str(out)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        d = json.loads(out.read_text())
+        assert d["theta"] == pytest.approx(list(api.theta), rel=1e-8)
+        assert "penalised_criterion" in d
+    cmd = [sys.executable, "-m", "mlmpipe.cli", "fit", "mAch ~ ses + (1 | school)"]
+    res = subprocess.run(
+        cmd + ["--data", str(csv), "--prior", "{type: gamma"], capture_output=True, text=True
+    )
+    assert res.returncode != 0 and "--prior: not valid JSON" in res.stderr
+    assert "Traceback" not in res.stderr
