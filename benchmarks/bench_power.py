@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=1000)
     ap.add_argument("--r-reps", type=int, default=200, help="lme4 replicates (timed per replicate)")
     ap.add_argument("--no-r", action="store_true")
+    ap.add_argument("--json", help="write the result as JSON")
     a = ap.parse_args()
     d = DesignParams("cra2", rho2=0.2)
     es, n, J = 0.4, 20, 40
@@ -68,6 +69,16 @@ def main() -> None:
         f"power {s['power']:.3f} (MC SE {s['mc_se']:.3f}); closed form "
         f"{analytic.power(d, es, n, J):.3f}; failed {b['failed']}, singular {b['singular']}"
     )
+    out = {
+        "reps": a.reps,
+        "ours_s": ours,
+        "ours_ms_per_rep": 1000 * ours / a.reps,
+        "power": s["power"],
+        "mc_se": s["mc_se"],
+        "closed_form": analytic.power(d, es, n, J),
+    }
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1))
     if a.no_r or not shutil.which("Rscript"):
         return
     lay = layout(d, es, n, J)
@@ -91,6 +102,14 @@ def main() -> None:
         f"({1000 * per_r:.2f} ms/replicate), rejection rate {r['reject']:.3f}"
     )
     print(f"ratio ours / lme4 per replicate: {per_ours / per_r:.3f}")
+    out.update(
+        r_reps=a.r_reps,
+        lme4_ms_per_rep=1000 * per_r,
+        ratio=per_ours / per_r,
+        lme4_reject=r["reject"],
+    )
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

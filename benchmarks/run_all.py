@@ -80,6 +80,21 @@ BENCHES = (
         markdown=True,
     ),
     Bench(
+        "residual",
+        "Residual structures (AR(1), varIdent) vs nlme::lme",
+        "bench_residual.py",
+        (),
+        ("--repeat", "1"),
+        markdown=True,
+    ),
+    Bench(
+        "power",
+        "Simulation power vs lme4 simulate + refit + lmerTest (simr's approach)",
+        "bench_power.py",
+        ("--reps", "1000", "--r-reps", "300"),
+        ("--reps", "50", "--r-reps", "20"),
+    ),
+    Bench(
         "mi",
         "Multilevel multiple imputation (ours only)",
         "bench_mi.py",
@@ -178,6 +193,19 @@ def ordinal_table(rows: list[dict]) -> list[str]:
             f"| {_f(r.get('clmm_cpu'), '.2f')} | {_f(r.get('max_rel_dpar'), '.1e')} "
             f"| {_f(r.get('dloglik'), '.1e')} |"
         )
+    return lines
+
+
+def power_table(res: dict) -> list[str]:
+    """One cra2 cell (40 schools x 20, ICC 0.2, effect 0.4 SD), Satterthwaite t per replicate."""
+    lines = [
+        "| replicates | ours ms / replicate | lme4 ms / replicate | ours/lme4 | power ours (MC SE) "
+        "| lme4 rejection rate | closed form |",
+        "|---|---|---|---|---|---|---|",
+        f"| {res['reps']:,} | {res['ours_ms_per_rep']:.1f} | {_f(res.get('lme4_ms_per_rep'), '.1f')} "
+        f"| {_f(res.get('ratio'), '.3f')} | {res['power']:.3f} ({res['mc_se']:.3f}) "
+        f"| {_f(res.get('lme4_reject'), '.3f')} | {res['closed_form']:.3f} |",
+    ]
     return lines
 
 
@@ -328,6 +356,8 @@ def render(runs: dict, commit: str, started: str, load0: str, load1: str, total:
             lines += glmm_table(run["json"])
         elif b.key == "ordinal":
             lines += ordinal_table(run["json"])
+        elif b.key == "power":
+            lines += power_table(run["json"])
         elif b.key == "mi":
             lines += mi_table(run["json"])
     return "\n".join(lines) + "\n"
