@@ -64,7 +64,7 @@ def fmt_p(p: Any) -> str:
 def _num(x: float, digits: int, leading_zero: bool = True) -> str:
     if not math.isfinite(x):
         return "\u221e" if x > 0 else MINUS + "\u221e"
-    if x != 0 and abs(x) < 0.5 * 10.0**-digits:  # would print as 0.00: keep it visible
+    if x != 0 and abs(x) < min(1e-4, 0.5 * 10.0**-digits):  # a tiny variance: keep it visible
         s = f"{x:.2g}"
     else:
         s = f"{x:.{digits}f}"
@@ -138,7 +138,10 @@ def table_html(
     df = df.reset_index(drop=True)
     e = _html.escape
     fmts = [column_formatter(c, df[c]) for c in df.columns]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    numeric = [
+        pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+        for c in df.columns
+    ]
     head = "".join(
         f"<th{' class=num' if n else ''}>{e(label(c))}</th>"
         for c, n in zip(df.columns, numeric, strict=True)
