@@ -36,6 +36,13 @@ def test_table_html_has_no_index_nan_and_apa_p():
     assert html.count("<td") == 18  # 3 rows x 6 columns, no index cell
 
 
+def test_labelled_index_becomes_a_column_row_numbers_go():
+    t = pd.DataFrame({"fmi": [0.1, 0.25]}, index=pd.Index(["x", "z"], name="term"))
+    html = P.table_html(t)
+    assert "<th>term</th>" in html and "<td>x</td>" in html and ">.100<" in html
+    assert artefacts(html) == []
+
+
 def test_empty_table_is_a_sentence_and_the_checker_catches_artefacts():
     assert P.table_html(pd.DataFrame(columns=["a"]), empty="No outliers.") == (
         '<p class="mp-empty">No outliers.</p>'

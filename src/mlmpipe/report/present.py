@@ -25,7 +25,7 @@ EM_DASH = "\u2014"
 MINUS = "\u2212"
 
 _P_NAMES = {"p", "p value", "p-value", "pvalue", "pr(>chisq)", "p_value", "p (lrt)"}
-_BOUNDED = ("icc", "r2", "r²", "corr", "share", "proportion", "rho", "prv", "percent_")
+_BOUNDED = ("fmi", "icc", "r2", "r²", "corr", "share", "proportion", "rho", "prv", "percent_")
 _LABELS = {
     "se": "SE",
     "ci_low": "CI low",
@@ -135,7 +135,9 @@ def table_html(
         df = df.data  # a pandas Styler
     if df is None or df.empty:
         return f'<p class="mp-empty">{_html.escape(empty)}</p>'
-    df = df.reset_index(drop=True)
+    # a labelled index (variable names, terms) becomes the first column; row numbers go
+    named = df.index.name is not None or not pd.api.types.is_integer_dtype(df.index)
+    df = df.reset_index(drop=not named)
     e = _html.escape
     fmts = [column_formatter(c, df[c]) for c in df.columns]
     numeric = [
