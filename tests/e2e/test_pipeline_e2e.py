@@ -148,6 +148,43 @@ def test_report_and_provenance(run):
 
 
 @pytest.mark.e2e
+def test_report_is_manuscript_first_without_notebook_artefacts(run):
+    """No pandas index cells, NaN text, header-only tables or non-APA p values; the manuscript
+    part (summary, hypotheses, Method, APA tables, figures) comes before the folded appendices,
+    with a contents bar, a print stylesheet and the DOCX in step."""
+    from tests.report.artefacts import artefacts
+
+    html = (run / "reports/report.html").read_text()
+    assert artefacts(html) == []
+    order = [
+        "<title>Multilevel analysis report</title>",
+        "Executive summary",
+        "Preregistered Hypotheses and Verdicts",
+        ">Method<",
+        "Descriptive Statistics per Level",
+        "Multilevel Models of the Sequence",
+        "Comparison of the Model Sequence",
+        "Key figures",
+        "Appendix A. Data structure and checks",
+        "Appendix C. Estimation decision log",
+        "Appendix G. Provenance",
+    ]
+    body = html.split("</nav>", 1)[1]  # after the contents bar, which lists the headings too
+    pos = [html.index(order[0])] + [len(html) - len(body) + body.index(s) for s in order[1:]]
+    assert pos == sorted(pos), dict(zip(order, pos, strict=True))
+    assert html.count('<details class="appendix"') == 7 and '<nav class="mp-toc"' in html
+    assert "@media print" in html
+    assert "All 10 fits converged as registered" in html  # the decision log in one sentence
+    assert "Models were estimated with mlmpipe " in html and "Satterthwaite" in html
+    import pypandoc
+
+    docx = pypandoc.convert_file(str(run / "reports/report.docx"), "plain", format="docx")
+    for s in ("Method", "Preregistered Hypotheses and Verdicts", "Appendix E. Diagnostics"):
+        assert s in docx, s
+    assert "NaN" not in docx
+
+
+@pytest.mark.e2e
 def test_gaussian_plan_has_no_glmm_predictions(run):
     """GLMM predictions and the odds-ratio section exist only for non-gaussian plans."""
     assert not (run / "reports/predictions.json").exists()
@@ -239,6 +276,16 @@ BROKEN_PROBE = """<script>window.addEventListener("load", () => {
 });</script>"""
 
 
+FIRST_SCREEN_PROBE = """<script>window.addEventListener("load", () => {
+  const h = [...document.querySelectorAll("h2")].find((e) => e.textContent.includes("Executive summary"));
+  const cap = [...document.querySelectorAll("table caption")].find((e) => e.textContent.startsWith("Table 1"));
+  const b = document.body;
+  b.setAttribute("data-screen", String(window.innerHeight));
+  b.setAttribute("data-summary-top", h ? String(h.getBoundingClientRect().top) : "none");
+  b.setAttribute("data-table1-bottom", cap ? String(cap.parentElement.getBoundingClientRect().bottom) : "none");
+});</script>"""
+
+
 def chromium(*args, cwd):
     flags = [
         "--headless",
@@ -284,9 +331,22 @@ def test_report_in_headless_chromium(run, tmp_path):
     shot = tmp_path / "report.png"
     chromium(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri(), cwd=tmp_path)
     assert shot.stat().st_size > 10_000
+    # the first screen of a 1280 x 900 window holds the summary and the whole of Table 1
+    first = tmp_path / "first.html"
+    first.write_text(html.replace("</body>", FIRST_SCREEN_PROBE + "</body>"), encoding="utf-8")
+    dom = chromium("--dump-dom", "--window-size=1280,900", first.as_uri(), cwd=tmp_path)
+    attrs = dict(re.findall(r'data-(screen|summary-top|table1-bottom)="([^"]*)"', dom))
+    assert "none" not in attrs.values() and len(attrs) == 3, attrs
+    assert (
+        0 <= float(attrs["summary-top"]) < float(attrs["table1-bottom"]) <= float(attrs["screen"])
+    ), attrs
+    top = tmp_path / "top.png"
+    chromium(f"--screenshot={top}", "--window-size=1280,900", page.as_uri(), cwd=tmp_path)
+    assert top.stat().st_size > 10_000
     keep = ROOT / ".pytest_cache" / "report_screenshot.png"
     keep.parent.mkdir(exist_ok=True)
     shutil.copy2(shot, keep)
+    shutil.copy2(top, keep.parent / "report_first_screen.png")
 
 
 @pytest.mark.e2e
@@ -349,7 +409,7 @@ def test_preregistration_sections_without_a_frozen_plan(run):
         "Deviations from the preregistered plan",
         "no preregistration frozen",
         "Estimation decision log",
-        "Appendix: reproducibility certificate",
+        "Reproducibility certificate",
         "No reproducibility check has been run yet",
     ):
         assert text in html, text

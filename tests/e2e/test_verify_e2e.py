@@ -73,7 +73,7 @@ def test_freeze_run_verify_tamper_and_justified_deviation(tmp_path, monkeypatch)
     for heading in (
         "Deviations from the preregistered plan",
         "Estimation decision log",
-        "Appendix: reproducibility certificate",
+        "Reproducibility certificate",
         "disclim is not modelled",
         "Stale",  # the certificate was made for the plan before the change
     ):

@@ -54,6 +54,7 @@ rule report:
         effects=paths.EFFECTS,
         diag_residuals=paths.DIAG_RESIDUALS,
         influence=paths.DIAG_INFLUENCE,
+        apa_descriptives="reports/tables/apa_descriptives.html",
         apa_models="reports/tables/apa_models.html",
         apa_comparison="reports/tables/apa_comparison.html",
         apa_correlations="reports/tables/apa_correlations.html",

@@ -21,18 +21,27 @@ def pattern_figure(report: dict):
     cols = report["variables_order"]
     grid = np.array([[c == "M" for c in p["pattern"]] for p in pats], dtype=float)
     counts = [p["rows"] for p in pats]
-    fig, axes = _figure(ncols=2, figsize=(3 + 0.5 * len(cols), 1 + 0.35 * len(pats)))
+    longest = max((len(str(c)) for c in cols), default=1)
+    # room for the rotated variable names below the grid and one row height per pattern
+    width = max(6.5, 2.8 + 0.45 * len(cols))
+    height = max(3.0, 1.4 + 0.32 * len(pats) + 0.09 * longest)
+    fig, axes = _figure(ncols=2, figsize=(width, height))
+    fig.set_layout_engine("constrained")
     ax, bx = axes[0]
-    ax.imshow(grid, cmap="Greys", vmin=0, vmax=1.4, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
-    ax.set_yticks(range(len(pats)), [str(c) for c in counts])
+    ax.imshow(grid, cmap="Greys", vmin=0, vmax=1.4, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(cols)), cols, rotation=55, ha="right", rotation_mode="anchor")
+    ax.set_xticks(np.arange(-0.5, len(cols)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(pats)), minor=True)
+    ax.grid(which="minor", color="white", lw=1.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_yticks(range(len(pats)), [f"{c:,}" for c in counts], fontsize=8)
     ax.set_ylabel("rows with the pattern")
-    ax.set_title("Missingness patterns (dark = missing)")
+    ax.set_title("Missingness patterns (dark = missing)", fontsize=10)
     bx.barh(range(len(pats)), counts, color="C0")
-    bx.invert_yaxis()
+    bx.set_ylim(len(pats) - 0.5, -0.5)  # the rows of the grid
     bx.set_yticks([])
     bx.set_xlabel("rows")
-    fig.tight_layout()
+    bx.set_title("Rows per pattern", fontsize=10)
     return fig
 
 

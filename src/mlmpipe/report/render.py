@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mlmpipe.errors import PlanError
 from mlmpipe.report.offline import make_offline
+from mlmpipe.report.page import finalize
 
 ENGINES = ("auto", "quarto", "nbconvert")
 KERNEL_NAME = "mlmpipe-python"
@@ -69,7 +70,7 @@ def execute_notebook(notebook, parameters: dict, executed) -> None:
         shutil.rmtree(kdir, ignore_errors=True)
 
 
-def to_html_nbconvert(executed, html) -> None:
+def to_html_nbconvert(executed, html, title: str = "Multilevel analysis report") -> None:
     import nbformat  # heavy: nbconvert rendering only
     from nbconvert import HTMLExporter  # heavy: nbconvert rendering only
 
@@ -81,7 +82,7 @@ def to_html_nbconvert(executed, html) -> None:
     exporter.embed_images = True
     body, _ = exporter.from_notebook_node(nb)
 
-    Path(html).write_text(make_offline(body), encoding="utf-8")
+    Path(html).write_text(finalize(make_offline(body), title), encoding="utf-8")
 
 
 def to_html_quarto(executed, html) -> None:
@@ -115,8 +116,10 @@ def render_report(notebook, parameters: dict, executed, html, engine: str = "aut
     """
     engine = choose_engine(engine)
     execute_notebook(notebook, parameters, executed)
+    spec = json.loads(parameters.get("spec") or "{}")
+    title = (spec.get("report") or {}).get("title") or "Multilevel analysis report"
     if engine == "quarto":
         to_html_quarto(executed, html)
     else:
-        to_html_nbconvert(executed, html)
+        to_html_nbconvert(executed, html, title)
     return engine
