@@ -21,6 +21,8 @@ rule validate:
         raw=paths.raw_path(PLAN),
         code=codedeps.code_files(
             "mlmpipe.steps.data:validate_step",
+            "mlmpipe.steps.data:read_raw_step",
+            "mlmpipe.run_errors:announce",
             "mlmpipe.data:read_table",
             "mlmpipe.data.descriptives:descriptives_table",
         ),
