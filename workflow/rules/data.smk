@@ -22,8 +22,8 @@ rule validate:
         code=codedeps.code_files(
             "mlmpipe.steps.data:validate_step",
             "mlmpipe.steps.data:read_raw_step",
+            "mlmpipe.steps.data:check_warnings",
             "mlmpipe.run_errors:announce",
-            "mlmpipe.data:read_table",
             "mlmpipe.data.descriptives:descriptives_table",
         ),
     output:
