@@ -3,7 +3,9 @@
 the exit status, the one-line ``mlmpipe:`` message naming the culprit on the terminal, no Python
 traceback, and the raw data file unchanged. Most cases stop at ``validate`` (the target
 ``reports/checks.json``); the unresolved-ladder cases fit one model. README, "Bad input", lists
-them. The two ladder cases fit a model and are marked slow (run by .ci/run).
+them. Each case is one ``mlmpipe run`` (about 5 s idle, 12 s on 2 busy cores): ten stay in the
+default run (about 2 minutes on 2 busy cores), the others, and the two ladder cases that fit a
+model, are marked slow and run by .ci/run (``pytest -m slow tests/bad_inputs``).
 """
 
 from __future__ import annotations
@@ -167,18 +169,21 @@ def test_a_zero_byte_csv(case):
     c.line("validate: data.file: 'd.csv' is empty (0 bytes)", "(log: logs/validate.log)")
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_a_zero_byte_sav(case):
     c = case(raw=b"", name="d.sav").run()
     assert c.rc != 0
     c.line("validate: data.file: 'd.sav' is empty (0 bytes)")
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_a_file_that_is_not_a_sav(case):
     c = case(raw=b"this is not an SPSS file", name="d.sav").run()
     assert c.rc != 0
     c.line("validate: data.file: 'd.sav' cannot be read as SPSS .sav")
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_a_header_only_file(case):
     c = case(raw=b"school,cls,sex,x,w,like\n").run()
     assert c.rc != 0
@@ -193,6 +198,7 @@ def test_a_latin1_file_is_read_with_a_warning(case):
     c.line("warning: validate: data.encoding: 'd.csv' is not UTF-8", "read as cp1252")
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_a_latin1_file_declared_utf8(case):
     df = data()
     df["town"] = np.where(df["school"] == 1, "München", "Köln")
@@ -220,6 +226,7 @@ def test_a_constant_outcome(case):
     c.line("validate: outcome.name: outcome 'like' is constant (value 3.0 in all 45")
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_an_all_missing_predictor(case):
     df = data().assign(sex="")
     c = case(raw=csv_bytes(df)).run()
@@ -240,6 +247,7 @@ def test_a_binary_predictor_with_three_values(case):
     )
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_more_clusters_than_observations(case):
     df = data()
     df["cls"] = [f"c{i}" for i in range(len(df))]  # a row ID taken for the class ID
@@ -256,6 +264,7 @@ def test_an_undeclared_missing_code_warns(case):
     c.line("warning: validate: outcome.name: 'like' holds 4 value(s) -99", "data.missing_codes")
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_declared_missing_codes_become_missing(case):
     df = data()
     df.loc[[2, 11, 30, 40], "like"] = -99
@@ -273,6 +282,7 @@ def test_declared_missing_codes_become_missing(case):
     assert rec["details"]["recoded"] == {"like": {"-99.0": 4}, "x": {"999.0": 1}}
 
 
+@pytest.mark.slow  # budget of the default run (see the module docstring); in .ci/run
 def test_missing_codes_naming_an_unknown_column(case):
     c = case(plan(data={**PLAN["data"], "missing_codes": {"likes": [-99]}})).run()
     assert c.rc != 0
