@@ -7,10 +7,15 @@ import pandas as pd
 import pytest
 
 import mlmpipe
-from mlmpipe.errors import PlanError
+from mlmpipe.errors import EstimationError, PlanError
 from mlmpipe.formula import edit, parse_formula
 from mlmpipe.formula.parse import deparse
-from mlmpipe.ladder import check_convergence_spec, continuous_predictors, fit_with_ladder
+from mlmpipe.ladder import (
+    check_convergence_spec,
+    continuous_predictors,
+    fit_with_ladder,
+    unresolved_message,
+)
 
 
 def random_bars(f):
@@ -118,6 +123,15 @@ def test_registered_rungs_only_and_unresolved_keeps_the_planned_model(hsb):
     # singular fits tolerated by the plan: no ladder
     tol = fit_with_ladder(SINGULAR, hsb, convergence={"triggers": ["nonconvergence"]})
     assert tol.resolved and tol.rung == "as planned"
+    msg = unresolved_message(lad.to_dict())
+    assert "unresolved (singular after optimizer, uncorrelated)" in msg
+    assert "convergence.on_unresolved: warn" in msg and unresolved_message(tol.to_dict()) is None
+    for rungs, tried in ((["uncorrelated"], "uncorrelated"), ([], "no rung")):
+        conv = {"rungs": rungs, "on_unresolved": "error"}
+        with pytest.raises(EstimationError, match=f"singular after {tried}\\); convergence"):
+            fit_with_ladder(SINGULAR, hsb, convergence=conv)
+    with pytest.raises(PlanError, match="convergence.on_unresolved: 'stop' is not allowed"):
+        check_convergence_spec({"on_unresolved": "stop"})
 
 
 def test_engine_optimizer_option(hsb):

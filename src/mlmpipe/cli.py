@@ -19,6 +19,7 @@ import mlmpipe
 from mlmpipe.errors import MlmpipeError
 from mlmpipe.integrity import RAW_READERS, RawGuard, make_read_only
 from mlmpipe.provenance import sha256_file
+from mlmpipe.run_errors import RELAY_ENV, report_failed_run
 from mlmpipe.run_summary import run_summary
 from mlmpipe.runlock import has_lock, live_processes, run_forwarding
 from mlmpipe.workflow_files import example_names, example_plan, workflow_root
@@ -104,6 +105,8 @@ def cmd_run(args) -> int:
     else:
         force = []
     cmd += extra + force  # last: --forcerun takes every word after it
+    os.environ[RELAY_ENV] = "1"  # the Snakefile's onerror handler leaves the failure lines to us
+    started = time.time()
     res = run_forwarding(cmd, say=lambda m: print(m, file=sys.stderr, flush=True))
     if res.interrupted:
         lock = "left (the next run removes it)" if has_lock(".") else "released"
@@ -115,6 +118,8 @@ def cmd_run(args) -> int:
         return 128 + res.signals[0]
     if guard is not None:
         guard.check_after()
+    if res.returncode != 0:  # the failing rules' one-line errors, read from their logs
+        report_failed_run(since=started)
     return res.returncode
 
 

@@ -26,7 +26,10 @@ that does not remove the problem is undone before the next rung (so estimates st
 scale unless rescaling was what worked). The last two simplify the random part and so change the
 model (Barr, Levy, Scheepers & Tily 2013; Matuschek et al. 2017); they accumulate. The first fit
 without a trigger is used. If no rung removes the problem, the model as registered is used and the
-problem stays flagged. Each rung tried, its outcome and the model finally used are returned as a
+problem stays flagged: the plan's ``convergence.on_unresolved`` says whether that is a warning
+(``warn``, the default: on the terminal and in the report's summary) or stops the run
+(``error``; e.g. a random slope of a variable that is constant within its clusters is singular
+whatever the ladder does). Each rung tried, its outcome and the model finally used are returned as a
 list of decisions.
 
 The ladder is a policy (:class:`Ladder`) that is given the fit function; the model changes are
@@ -49,18 +52,20 @@ import pandas as pd
 
 from mlmpipe.api import fit as mlmpipe_fit
 from mlmpipe.engine.optimize import OPTIMIZERS, next_optimizer, restart_point
-from mlmpipe.errors import PlanError
+from mlmpipe.errors import EstimationError, PlanError
 from mlmpipe.formula import FormulaSpec, parse_formula
 from mlmpipe.formula.edit import drop_random_effect, uncorrelated
 from mlmpipe.record import FitRecord
 
 RUNGS = ("rescale", "restart", "optimizer", "uncorrelated", "drop_smallest_variance")
 TRIGGERS = ("nonconvergence", "singular")
+ON_UNRESOLVED = ("warn", "error")
 DEFAULT_OPTIMIZER = OPTIMIZERS[0]  # the engine's first optimizer (BOBYQA)
 DEFAULT_CONVERGENCE = {
     "triggers": list(TRIGGERS),
     "rungs": list(RUNGS),
     "optimizer": next_optimizer(DEFAULT_OPTIMIZER),
+    "on_unresolved": "warn",
 }
 PLANNED = "as planned"
 
@@ -124,7 +129,26 @@ def check_convergence_spec(spec: dict | None) -> dict:
             raise PlanError(
                 f"convergence.rungs: {r!r} is not allowed; allowed values: {', '.join(RUNGS)}"
             )
+    if out["on_unresolved"] not in ON_UNRESOLVED:
+        raise PlanError(
+            f"convergence.on_unresolved: {out['on_unresolved']!r} is not allowed; allowed values: "
+            f"{', '.join(ON_UNRESOLVED)}"
+        )
     return out
+
+
+def unresolved_message(ladder: dict | None) -> str | None:
+    """One line for a fit the ladder left unresolved (``LadderResult.to_dict()``), else None."""
+    if not ladder or ladder.get("resolved", True):
+        return None
+    decisions = ladder.get("decisions", [])
+    problem = decisions[0].get("outcome", "a registered trigger") if decisions else "unresolved"
+    tried = [d["rung"] for d in decisions[1:] if d.get("rung") not in (PLANNED, "unresolved")]
+    return (
+        f"the convergence ladder leaves {ladder.get('formula')} unresolved ({problem} after "
+        f"{', '.join(tried) if tried else 'no rung'}); the model as registered is kept and "
+        "flagged (convergence.on_unresolved: warn; set it to error to stop the run instead)"
+    )
 
 
 def problems(d: dict, triggers) -> list[str]:
@@ -177,11 +201,14 @@ class Ladder:
     triggers: tuple[str, ...] = TRIGGERS
     rungs: tuple[str, ...] = RUNGS
     optimizer: str = DEFAULT_CONVERGENCE["optimizer"]
+    on_unresolved: str = "warn"
 
     @classmethod
     def from_plan(cls, convergence: dict | None) -> Ladder:
         spec = check_convergence_spec(convergence)
-        return cls(tuple(spec["triggers"]), tuple(spec["rungs"]), spec["optimizer"])
+        return cls(
+            tuple(spec["triggers"]), tuple(spec["rungs"]), spec["optimizer"], spec["on_unresolved"]
+        )
 
     def run(
         self,
@@ -218,6 +245,8 @@ class Ladder:
         decisions = [first]
         if first["outcome"] == "ok" or not self.rungs:
             ok = first["outcome"] == "ok"
+            if not ok:
+                self._stop_if_registered(planned_formula, first["outcome"], [])
             return LadderResult(
                 planned,
                 planned_formula,
@@ -266,6 +295,9 @@ class Ladder:
                 "outcome": first["outcome"],
             }
         )
+        self._stop_if_registered(
+            planned_formula, first["outcome"], [d["rung"] for d in decisions[1:-1]]
+        )
         return LadderResult(
             planned,
             planned_formula,
@@ -276,6 +308,15 @@ class Ladder:
             caught[id(planned)],
             planned_spec,
         )
+
+    def _stop_if_registered(self, formula: str, problem: str, tried: list[str]) -> None:
+        """``convergence.on_unresolved: error``: an unresolved fit stops the run (one line)."""
+        if self.on_unresolved == "error":
+            raise EstimationError(
+                f"the convergence ladder leaves {formula} unresolved ({problem} after "
+                f"{', '.join(tried) if tried else 'no rung'}); convergence.on_unresolved: error "
+                "stops the run"
+            )
 
     def _step(
         self,
@@ -350,7 +391,9 @@ def decision_log(fits: dict[str, FitRecord]) -> dict:
 
     ``summary`` counts the fits per rung used; ``fits`` keeps each fit's decisions;
     ``inconsistent`` lists model x estimator whose imputations ended at different models (their
-    pooled estimates then combine different random parts and must not be read as one model).
+    pooled estimates then combine different random parts and must not be read as one model);
+    ``unresolved`` lists the fits no rung freed of their problem (``convergence.on_unresolved:
+    warn`` kept them, flagged).
     """
     rows, summary = [], {}
     for path, f in fits.items():
@@ -379,4 +422,20 @@ def decision_log(fits: dict[str, FitRecord]) -> dict:
         for (m, e), fs in formulas.items()
         if len(fs) > 1
     ]
-    return {"summary": summary, "fits": rows, "inconsistent": inconsistent}
+    unresolved = [
+        {
+            "model": r["model"],
+            "estimator": r["estimator"],
+            "imputation": r["imputation"],
+            "formula": r["formula"],
+            "problem": r["decisions"][0].get("outcome") if r["decisions"] else None,
+        }
+        for r in rows
+        if not r["resolved"]
+    ]
+    return {
+        "summary": summary,
+        "fits": rows,
+        "inconsistent": inconsistent,
+        "unresolved": unresolved,
+    }

@@ -163,3 +163,16 @@ def test_readers_round_trip(df, tmp_path: Path, ext):
     back = read_table(path)
     assert len(back) == 36 and set(df.columns) <= set(back.columns)
     assert np.allclose(back["y"], df["y"])
+
+
+def test_the_missing_code_heuristic_flags_codes_far_outside_only():
+    from mlmpipe.data.checks import suspected_codes
+
+    rng = np.random.default_rng(0)
+    scale = pd.Series(rng.integers(1, 8, 200).astype(float))  # a 1..7 rating
+    assert suspected_codes(scale) == []
+    assert suspected_codes(pd.concat([scale, pd.Series([-99.0, -99.0, 999.0])])) == [-99.0, 999.0]
+    assert suspected_codes(pd.concat([scale, pd.Series([9.0])])) == []  # 9 is near a 1..7 scale
+    income = pd.Series(rng.uniform(0, 5000, 200).round())
+    assert suspected_codes(pd.concat([income, pd.Series([999.0])])) == []  # inside the values
+    assert suspected_codes(pd.Series([1.5, 2.5, -99.0])) == []  # too few other values to judge

@@ -21,7 +21,9 @@ rule validate:
         raw=paths.raw_path(PLAN),
         code=codedeps.code_files(
             "mlmpipe.steps.data:validate_step",
-            "mlmpipe.data:read_table",
+            "mlmpipe.steps.data:read_raw_step",
+            "mlmpipe.steps.data:check_warnings",
+            "mlmpipe.run_errors:announce",
             "mlmpipe.data.descriptives:descriptives_table",
         ),
     output:

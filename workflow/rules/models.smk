@@ -6,7 +6,11 @@ rule fit:
     # fitted with the same random structure (mlmpipe.steps.models.fit_imputations).
     input:
         data=[paths.processed_path(i) for i in PLAN.pooled_imputations],
-        code=codedeps.code_files("mlmpipe.steps.models:fit_imputations"),
+        code=codedeps.code_files(
+            "mlmpipe.steps.models:fit_imputations",
+            "mlmpipe.ladder:unresolved_message",
+            "mlmpipe.run_errors:announce",
+        ),
     output:
         fit=[paths.fit_path("{model}", "{estimator}", i) for i in PLAN.pooled_imputations],
         arrays=[

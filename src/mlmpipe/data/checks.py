@@ -70,6 +70,12 @@ class _Recorder:
 
 
 def check_columns_present(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
+    dup = df.columns[df.columns.duplicated()]
+    if len(dup):
+        rec.fail(
+            "columns_present",
+            f"data.file: column name {str(dup[0])!r} occurs more than once; rename one of them",
+        )
     needed = {"outcome.name": spec["outcome"]["name"]}
     for i, lv in enumerate(spec["levels"]):
         if lv["id"]:
@@ -83,6 +89,153 @@ def check_columns_present(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
                 f"{key}: column {col!r} is not in the data; columns are {_few(df.columns, 12)}",
             )
     rec.ok("columns_present", f"all {len(needed)} plan columns found")
+
+
+def check_has_rows(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
+    """A file with a header and no data rows (every other check would mislead)."""
+    if len(df) == 0:
+        rec.fail(
+            "has_rows",
+            f"data.file: the data file has no rows (only a header: {_few(df.columns, 8)})",
+        )
+    rec.ok("has_rows", f"{len(df)} rows")
+
+
+def _code_mask(col: pd.Series, codes: tuple) -> pd.Series:
+    """Rows of ``col`` holding one of ``codes`` (numbers match numbers, text matches the value's
+    text, so ``-99`` also matches the string ``"-99"`` and ``""`` a blank answer)."""
+    nums = [c for c in codes if isinstance(c, int | float) and not isinstance(c, bool)]
+    texts = {str(c).strip() for c in codes}
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.isin(nums) & col.notna()
+    as_text = col.astype(object).map(lambda v: str(v).strip() if pd.notna(v) else None)
+    return as_text.isin(texts) & col.notna()
+
+
+def apply_missing_codes(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.DataFrame:
+    """``data.missing_codes``: the declared codes become missing (the raw file is not touched;
+    this is the analysed copy). Each recoding is recorded."""
+    codes = spec.get("missing_codes") or {}
+    recoded: dict[str, dict[str, int]] = {}
+    for name, cs in codes.items():
+        col = df[name]
+        mask = _code_mask(col, tuple(cs))
+        if not mask.any():
+            continue
+        counts = col[mask].astype(object).map(lambda v: str(v).strip()).value_counts()
+        recoded[name] = {k: int(v) for k, v in counts.items()}
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            keep = [c for c in col.cat.categories if str(c).strip() not in recoded[name]]
+            df[name] = col.where(~mask).cat.set_categories(keep)
+        else:
+            df[name] = col.where(~mask)
+            if df[name].dtype == object:  # e.g. "-99" among numbers: numeric once recoded
+                conv = pd.to_numeric(df[name], errors="coerce")
+                if (conv.notna() == df[name].notna()).all():
+                    df[name] = conv
+    if recoded:
+        parts = [
+            f"{name}: " + ", ".join(f"{n} x {code!r}" for code, n in vals.items())
+            for name, vals in recoded.items()
+        ]
+        rec.ok(
+            "missing_codes",
+            "data.missing_codes set to missing: " + "; ".join(parts),
+            recoded=recoded,
+        )
+    elif codes:
+        rec.ok("missing_codes", "data.missing_codes: no declared code occurs in the data")
+    return df
+
+
+def _looks_like_code(v: float) -> bool:
+    """-9, -99, -999, 99, 999, 9999, -8, -88, 98, 998 ...: the usual missing-value codes (the
+    digits 9 or 8 repeated, or 9s ending in 8)."""
+    if not float(v).is_integer():
+        return False
+    digits = str(abs(int(v)))
+    return len(digits) >= (1 if v < 0 else 2) and (
+        set(digits) == {"9"}
+        or set(digits) == {"8"}
+        or (set(digits[:-1]) <= {"9"} and digits[-1] == "8")
+    )
+
+
+def suspected_codes(col: pd.Series, k: float = 3.0) -> list[float]:
+    """Values of a numeric column that look like missing-value codes and lie far outside the
+    other values: beyond ``k`` interquartile ranges (at least ``k`` SDs when the IQR is 0) from
+    the other values' range. Empty for a column with fewer than 5 other values."""
+    x = pd.to_numeric(col, errors="coerce").dropna()
+    cand = sorted({float(v) for v in x.unique() if _looks_like_code(float(v))})
+    if not cand:
+        return []
+    rest = x[~x.isin(cand)]
+    if len(rest) < 5:
+        return []
+    q1, q3 = np.percentile(rest, [25, 75])
+    spread = max(q3 - q1, float(rest.std()), 1e-12)
+    lo, hi = float(rest.min()) - k * spread, float(rest.max()) + k * spread
+    return [c for c in cand if c < lo or c > hi]
+
+
+def check_suspected_codes(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
+    """The missing-code heuristic on the outcome and the continuous predictors (checks key
+    ``missing_codes``): the user declares the codes in ``data.missing_codes``."""
+    cols = [("outcome.name", spec["outcome"]["name"])]
+    for i, lv in enumerate(spec["levels"]):
+        for name, p in lv["predictors"].items():
+            if p["type"] == "continuous":
+                cols.append((f"levels[{i}].predictors.{name}", name))
+    found = False
+    for key, name in cols:
+        col = df[name]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        codes = suspected_codes(col)
+        if not codes:
+            continue
+        found = True
+        shown = ", ".join(f"{c:g}" for c in codes)
+        n = int(col.isin(codes).sum())
+        rec.soft(
+            "missing_codes",
+            "missing_codes",
+            f"{key}: {name!r} holds {n} value(s) {shown} far outside its other values: a "
+            f"missing-value code? declare it in data.missing_codes (e.g. missing_codes: "
+            f"{{{name}: [{shown}]}})",
+            column=name,
+            codes=codes,
+        )
+    if not found:
+        rec.ok("suspected_codes", "no value looks like an undeclared missing-value code")
+
+
+def check_all_missing(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
+    """The outcome or a predictor that is missing in every row."""
+    cols = [("outcome.name", spec["outcome"]["name"])]
+    for i, lv in enumerate(spec["levels"]):
+        cols += [(f"levels[{i}].predictors.{name}", name) for name in lv["predictors"]]
+    for key, name in cols:
+        if df[name].isna().all():
+            rec.fail("all_missing", f"{key}: {name!r} is missing in all {len(df)} rows")
+    rec.ok("all_missing", "no plan variable is missing in every row")
+
+
+def check_levels_vs_rows(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
+    """Every clustering level needs fewer clusters than observations (lme4's
+    ``check.nobs.vs.nlev``): with one row per cluster its variance cannot be told from the
+    residual variance."""
+    n = int(df[spec["outcome"]["name"]].notna().sum())
+    for i, lv in enumerate(spec["levels"][1:], start=1):
+        k = int(df.loc[df[spec["outcome"]["name"]].notna(), lv["id"]].nunique())
+        if k >= n:
+            rec.fail(
+                "levels_vs_rows",
+                f"levels[{i}].id: level {lv['name']!r} has {k} clusters of {lv['id']!r} for {n} "
+                "observed outcome rows; a random effect needs fewer levels than observations "
+                "(is the ID column right?)",
+            )
+    rec.ok("levels_vs_rows", "every level has fewer clusters than observations")
 
 
 def check_ids(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
@@ -159,6 +312,13 @@ def check_outcome(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.DataFrame:
             f"e.g. {_few(col[bad].astype(str).unique(), 3)}; {_rows(bad)})",
         )
     rec.ok("outcome_numeric", f"outcome {name!r} is numeric")
+    observed = col.dropna().unique()
+    if len(observed) < 2 and spec.get("family") != "ordinal":  # ordinal: its own check below
+        rec.fail(
+            "outcome_constant",
+            f"outcome.name: outcome {name!r} is constant (value {_few(observed, 1)} in all "
+            f"{int(col.notna().sum())} observed rows); there is no variance to model",
+        )
     if spec.get("family") == "ordinal":
         problem = ordinal_outcome_problem(col, name)
         if problem:
@@ -321,13 +481,18 @@ def validate_data(df: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, dict]:
     ``spec`` is the decoded ``Plan.slice_validate()``.
     """
     rec = _Recorder(spec["checks"])
+    check_has_rows(df, spec, rec)
     check_columns_present(df, spec, rec)
     out = df[plan_columns(spec)].copy()
+    out = apply_missing_codes(out, spec, rec)
+    check_all_missing(out, spec, rec)
     check_ids(out, spec, rec)
     out = build_composite_ids(out, spec, rec)
     check_nesting(out, spec, rec)
     check_cluster_counts(out, spec, rec)
     check_outcome(out, spec, rec)
+    check_levels_vs_rows(out, spec, rec)
+    check_suspected_codes(out, spec, rec)
     out = coerce_predictors(out, spec, rec)
     check_level_constancy(out, spec, rec)
     check_ranges(out, spec, rec)

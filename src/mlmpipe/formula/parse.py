@@ -166,9 +166,22 @@ class _Parser:
             if lbp < min_bp:
                 break
             self.next()
+            self._no_empty_term(op)
             right = self.expr(rbp)
             left = BinOp(op, left, right)
         return left
+
+    def _no_empty_term(self, op: str) -> None:
+        """A binary operator followed by another one or the end: a term is missing (``x + + z``
+        is a doubled ``+``; R would read the second as a unary plus, almost always a typo)."""
+        kind, nxt = self.peek()
+        if kind == "end":
+            raise self.fail(f"empty term after the last {op!r} (a term is missing at the end)")
+        if kind == "op" and (
+            nxt in ("*", "/", ":", "^", "|", "||", ")", ",", "~") or (nxt == "+" and op == "+")
+        ):
+            what = f"a doubled {op!r}" if nxt == op else f"{op!r} followed by {nxt!r}"
+            raise self.fail(f"empty term between {op!r} and {nxt!r} ({what}: a term is missing)")
 
     def prefix(self) -> Node:
         kind, value = self.next()

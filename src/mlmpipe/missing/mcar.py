@@ -72,6 +72,48 @@ def little_mcar_test(df: pd.DataFrame) -> dict:
     )
     keep = ~np.isnan(x).all(axis=1)
     x = x[keep]
+    # a variable with no observed variation has a singular covariance matrix and says nothing
+    # about the patterns' means: left out (and named), as is a test with nothing left to compare
+    varies = np.array(
+        [
+            np.nanstd(x[:, j]) > 0 if (~np.isnan(x[:, j])).sum() > 1 else False
+            for j in range(x.shape[1])
+        ],
+        dtype=bool,
+    )
+    dropped = [c for c, v in zip(cols, varies, strict=True) if not v]
+    cols = [c for c, v in zip(cols, varies, strict=True) if v]
+    x = x[:, varies]
+    x = x[~np.isnan(x).all(axis=1)] if x.size else x
+    note = "rows treated as independent (approximate with clustered data)"
+    if dropped:
+        note += f"; left out (constant or observed once): {', '.join(map(str, dropped))}"
+    n, p = x.shape
+    if p == 0 or n < 2:
+        return _not_computed(cols, dropped, n, "no variable varies")
+    try:
+        return _little(x, cols, note)
+    except np.linalg.LinAlgError:
+        return _not_computed(
+            cols, dropped, n, "the covariance matrix of the variables is singular (collinear)"
+        )
+
+
+def _not_computed(cols: list, dropped: list, n: int, why: str) -> dict:
+    return {
+        "statistic": None,
+        "df": None,
+        "p": None,
+        "patterns": None,
+        "rows": int(n),
+        "variables": cols,
+        "left_out": dropped,
+        "em_iterations": 0,
+        "note": f"not computed: {why}",
+    }
+
+
+def _little(x: np.ndarray, cols: list, note: str) -> dict:
     n, p = x.shape
     mu, sigma, iters = em_mvnorm(x)
     obs = ~np.isnan(x)
@@ -94,5 +136,5 @@ def little_mcar_test(df: pd.DataFrame) -> dict:
         "rows": int(n),
         "variables": cols,
         "em_iterations": int(iters),
-        "note": "rows treated as independent (approximate with clustered data)",
+        "note": note,
     }

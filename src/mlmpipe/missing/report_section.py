@@ -24,7 +24,9 @@ GRUND_NOTE = (
 def _diagnostics(missing: dict) -> list:
     out = []
     lt = missing.get("little_mcar")
-    if lt:
+    if lt and lt.get("statistic") is None:
+        out.append(("md", f"**Little's MCAR test**: {lt['note']}."))
+    elif lt:
         out.append(
             (
                 "md",

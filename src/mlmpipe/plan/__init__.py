@@ -21,7 +21,7 @@ from mlmpipe.paths import (
     spec_path,
     targets,
 )
-from mlmpipe.plan.core import Plan, load_plan, walk_fields
+from mlmpipe.plan.core import Plan, load_plan, plan_yaml_problem, walk_fields
 from mlmpipe.plan.frozen import FrozenMap, canonical_json
 from mlmpipe.plan.multiverse import SensitivitySection, Specification, spec_id
 from mlmpipe.plan.schema import load_schema, schema_path, validate_config
@@ -53,6 +53,7 @@ __all__ = [
     "load_plan",
     "load_schema",
     "missing_targets",
+    "plan_yaml_problem",
     "raw_path",
     "schema_path",
     "sensitivity_targets",

@@ -189,6 +189,7 @@ class Plan:
             deviations=freeze(cfg["deviations"]),
             sensitivity=None,  # resolved below: it needs the plan's slices
         )
+        plan.data.codes_for(plan._coded_columns())  # a code list naming an unknown column
         sens = build_sensitivity(
             SensitivityConfig.from_config(cfg["sensitivity"]), plan.multiverse_context()
         )
@@ -376,7 +377,13 @@ class Plan:
             ),
             checks=self.checks,
             family="ordinal" if self.estimation.family == "ordinal" else None,
+            encoding=self.data.encoding,
+            missing_codes=freeze(self.data.codes_for(self._coded_columns())),
         )
+
+    def _coded_columns(self) -> list[str]:
+        """The columns ``data.missing_codes`` may name: the outcome and every predictor."""
+        return list(dict.fromkeys([self.outcome, *(p.name for p in self.predictors)]))
 
     def missing_slice(self) -> MissingSlice:
         mi = self.missing.imputes
@@ -668,16 +675,40 @@ def _plain_range(value: tuple | None) -> list | None:
     return list(value) if value is not None else None
 
 
+def yaml_error_message(path: str | Path, exc: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: file, line and column (1-based) and the parser's reason."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
+
+
+def plan_yaml_problem(path: str | Path) -> str | None:
+    """The YAML syntax error of a plan file as one line (None when it parses or does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        return yaml_error_message(path, exc)
+    except UnicodeDecodeError as exc:
+        return f"{path}: not UTF-8 text (byte {exc.start}); save the plan as UTF-8"
+    return None
+
+
 def load_plan(path: str | Path, schema: Any = None) -> Plan:
     """Read a plan YAML file, validate it and return a :class:`Plan`."""
     path = Path(path)
     if not path.exists():
         raise PlanError(f"plan file {str(path)!r} does not exist")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            cfg = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise PlanError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    problem = plan_yaml_problem(path)
+    if problem:
+        raise PlanError(problem)
+    with open(path, encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh)
     return Plan.from_config(cfg or {}, schema)
 
 
@@ -704,4 +735,4 @@ def walk_fields(value: Any) -> list[tuple[str, type]]:
     return found
 
 
-__all__ = ["Plan", "load_plan", "walk_fields", "Section"]
+__all__ = ["Plan", "load_plan", "plan_yaml_problem", "walk_fields", "Section"]

@@ -53,6 +53,18 @@ def _format_error(err) -> str:
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         return f"{where}: expected {want}, got {err.instance!r}"
+    if v == "minItems" and isinstance(err.instance, list):
+        n, have = err.validator_value, len(err.instance)
+        if list(err.absolute_path) == ["levels"]:
+            names = [lv.get("name") for lv in err.instance if isinstance(lv, dict)]
+            return (
+                f"levels: a multilevel plan needs at least {n} levels (the units and at least one "
+                f"clustering level, lowest first); this plan has {have} ({', '.join(map(repr, names))})"
+            )
+        return f"{where}: needs at least {n} item(s), has {have}"
+    if v in ("oneOf", "anyOf"):
+        desc = (err.schema.get("description") or "").strip().split(";")[0]
+        return f"{where}: {err.instance!r} is not allowed here" + (f" ({desc})" if desc else "")
     if v == "pattern":
         return (
             f"{where}: {err.instance!r} does not match the required pattern {err.validator_value}"

@@ -8,7 +8,7 @@ validated config (and with it :attr:`mlmpipe.plan.Plan.hash`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from mlmpipe.errors import PlanError
 from mlmpipe.plan.frozen import FrozenMap, Section, freeze, plain
@@ -24,18 +24,40 @@ def reporting_estimator(estimators: tuple[str, ...] | list[str]) -> str:
     return "reml" if "reml" in estimators else "ml"
 
 
+class _LaterKeys:
+    """Keys added to a section after plans were frozen and pinned: left out of ``to_dict`` (the
+    config, the plan hash, the rule parameters) while they hold their default, so an existing plan
+    keeps its hash and its cached jobs."""
+
+    LATER: ClassVar[dict[str, Any]] = {}
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()  # type: ignore[misc]
+        for key, default in self.LATER.items():
+            if d.get(key) == default:
+                d.pop(key)
+        return d
+
+
 def _tuple_or_none(value: list | None) -> tuple | None:
     return tuple(value) if value is not None else None
 
 
 @dataclass(frozen=True)
-class DataSection(Section):
-    """``data``: where the raw table comes from and its format."""
+class DataSection(_LaterKeys, Section):
+    """``data``: where the raw table comes from, its format and encoding, its missing-value
+    codes."""
+
+    LATER: ClassVar[dict[str, Any]] = {"encoding": "auto", "missing_codes": []}
 
     source: str
     example: str
     file: str
     format: str
+    encoding: str = "auto"
+    #: ``data.missing_codes`` as written: a tuple (every outcome and predictor column) or a map
+    #: column -> tuple; :meth:`codes_for` resolves it per column.
+    missing_codes: tuple | FrozenMap = ()
 
     @classmethod
     def from_config(cls, d: dict) -> DataSection:
@@ -46,7 +68,23 @@ class DataSection(Section):
                 f"data.file: {f!r} must be a file name under data/raw/ (no '..', not an "
                 "absolute path)"
             )
-        return cls(d["source"], d["example"], f, d["format"])
+        codes = d.get("missing_codes", [])
+        return cls(
+            d["source"], d["example"], f, d["format"], d.get("encoding", "auto"), freeze(codes)
+        )
+
+    def codes_for(self, columns: list[str]) -> dict[str, tuple]:
+        """``data.missing_codes`` per column of ``columns`` (one that names no such column is an
+        error naming it)."""
+        if isinstance(self.missing_codes, FrozenMap):
+            unknown = [c for c in self.missing_codes if c not in columns]
+            if unknown:
+                raise PlanError(
+                    f"data.missing_codes: {unknown[0]!r} is not an outcome or predictor of the "
+                    f"plan; allowed: {columns}"
+                )
+            return {c: tuple(v) for c, v in self.missing_codes.items() if v}
+        return {c: tuple(self.missing_codes) for c in columns} if self.missing_codes else {}
 
     def to_config(self) -> dict:
         return self.to_dict()
@@ -157,14 +195,17 @@ class CenteringNames(Section):
 
 
 @dataclass(frozen=True)
-class ChecksSection(Section):
+class ChecksSection(_LaterKeys, Section):
     """``checks``: the action (ignore / warn / error) of each named data check."""
+
+    LATER: ClassVar[dict[str, Any]] = {"missing_codes": "warn"}
 
     duplicate_rows: str
     constant_predictors: str
     ranges: str
     small_clusters: str
     min_cluster_size: int
+    missing_codes: str = "warn"
 
     @classmethod
     def from_config(cls, d: dict) -> ChecksSection:
@@ -362,16 +403,24 @@ class EstimationSection(Section):
 
 
 @dataclass(frozen=True)
-class ConvergenceSection(Section):
-    """``convergence``: the preregistered decision ladder (triggers, rungs, optimizer)."""
+class ConvergenceSection(_LaterKeys, Section):
+    """``convergence``: the preregistered decision ladder (triggers, rungs, optimizer) and what an
+    unresolved fit does (``on_unresolved``)."""
 
     triggers: tuple[str, ...]
     rungs: tuple[str, ...]
     optimizer: str
+    on_unresolved: str = "warn"  # warn | error: a fit no rung could free of its problem
+    LATER: ClassVar[dict[str, Any]] = {"on_unresolved": "warn"}
 
     @classmethod
     def from_config(cls, d: dict) -> ConvergenceSection:
-        return cls(tuple(d["triggers"]), tuple(d["rungs"]), d["optimizer"])
+        return cls(
+            tuple(d["triggers"]),
+            tuple(d["rungs"]),
+            d["optimizer"],
+            d.get("on_unresolved", "warn"),
+        )
 
     def to_config(self) -> dict:
         return self.to_dict()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mlmpipe.errors import PlanError
+from mlmpipe.errors import FormulaError, PlanError
+from mlmpipe.formula import parse_formula
 from mlmpipe.plan.frozen import FrozenMap
 from mlmpipe.plan.sections import Level, ModelEntry, ModelSpec
 
@@ -81,6 +82,10 @@ def build_sequence(
             new_fixed += [s for s in slopes if s not in new_fixed]
         if entry.formula:
             formula = entry.formula
+            try:  # a syntax error is the plan's, named by its key, before anything runs
+                parse_formula(formula)
+            except FormulaError as exc:
+                raise PlanError(f"{key}.formula: {exc}") from None
         else:
             fixed, random = new_fixed, new_random
             formula = formula_of(outcome, cluster_levels, fixed, random)

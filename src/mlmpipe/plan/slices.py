@@ -118,6 +118,8 @@ class ValidateSlice(Slice):
     levels: tuple[LevelCheck, ...]
     checks: ChecksSection
     family: str | None = None
+    encoding: str = "auto"  # data.encoding (CSV files)
+    missing_codes: FrozenMap[str, tuple] = FrozenMap()  # data.missing_codes per column
 
     def to_dict(self) -> dict:
         out = {
@@ -137,6 +139,10 @@ class ValidateSlice(Slice):
             ],
             "checks": self.checks.to_dict(),
         }
+        if self.encoding != "auto":
+            out["encoding"] = self.encoding
+        if self.missing_codes:
+            out["missing_codes"] = plain(self.missing_codes)
         return out | ({"family": self.family} if self.family is not None else {})
 
     @classmethod
@@ -161,6 +167,8 @@ class ValidateSlice(Slice):
             ),
             checks=ChecksSection.from_config(d["checks"]),
             family=d.get("family"),
+            encoding=d.get("encoding", "auto"),
+            missing_codes=freeze(d.get("missing_codes", {})),
         )
 
     def level_variables(self) -> list[tuple[str, str | None, list[str]]]:

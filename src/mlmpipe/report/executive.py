@@ -148,6 +148,26 @@ def _convergence_sentence(recs: list[FitRecord]) -> str:
     return text + " (details in the estimation decision log)."
 
 
+# --- unresolved fits (issue 21: convergence.on_unresolved: warn) --------------------------------
+def _unresolved_sentence(recs: list[FitRecord]) -> str:
+    """A warning for every reported fit the convergence ladder left unresolved."""
+    bad = []
+    for f in recs:
+        lad = f.ladder or {}
+        if lad.get("resolved", True):
+            continue
+        decisions = lad.get("decisions") or [{}]
+        bad.append(f"{f.label} ({f.estimator}: {decisions[0].get('outcome', 'unresolved')})")
+    if not bad:
+        return ""
+    return (
+        f"**Warning: unresolved estimation problem.** No registered remedy of the convergence "
+        f"ladder resolved {', '.join(sorted(bad))}; the model as registered is reported, so "
+        "read its variance components with care (convergence.on_unresolved: warn)."
+    )
+
+
+# -------------------------------------------------------------------------------------------------
 def _sensitivity_sentence(section: dict | None) -> str:
     if section is None:
         return ""
@@ -178,6 +198,7 @@ def executive_summary(
         _icc_sentence(es, spec["outcome"]),
         *_final_sentences(spec, reporting_fit(fits, spec["models"][-1]["name"]), es, alpha),
         _convergence_sentence(fits),
+        _unresolved_sentence(fits),
         _sensitivity_sentence(sensitivity),
     ]
     paragraphs.append(" ".join(s for s in key if s))

@@ -8,19 +8,40 @@ import warnings
 import pandas as pd
 
 from mlmpipe.centering import CenteringState, apply_centering, centering_log, fit_centering
-from mlmpipe.data import describe, validate_data
+from mlmpipe.data import describe, read_table, validate_data
+from mlmpipe.errors import MlmpipeWarning
 from mlmpipe.missing import handle_missing
 from mlmpipe.missing.figures import pattern_figure, trace_figure
 from mlmpipe.plan.slices import CenterSlice, MissingSlice, ValidateSlice
 
 
-def validate_step(raw: pd.DataFrame, vspec: str | dict) -> tuple[pd.DataFrame, dict, dict]:
-    """Checks + descriptives. Returns (clean data, checks report, descriptives)."""
+def read_raw_step(path: str, fmt: str, vspec: str | dict) -> tuple[pd.DataFrame, list[str]]:
+    """Read the raw data file (``data.format``, ``data.encoding``); returns the table and the
+    reader's warnings (e.g. a CSV file read as cp1252 because it is not UTF-8)."""
+    encoding = ValidateSlice.decode(vspec).encoding
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = read_table(path, fmt, encoding)
+    return raw, [str(w.message) for w in caught if issubclass(w.category, MlmpipeWarning)]
+
+
+def validate_step(
+    raw: pd.DataFrame, vspec: str | dict, read_notes: list[str] | tuple = ()
+) -> tuple[pd.DataFrame, dict, dict]:
+    """Checks + descriptives. Returns (clean data, checks report, descriptives); ``read_notes``
+    (the reader's warnings) are recorded first, as warn-level checks named ``read``."""
     vspec = ValidateSlice.decode(vspec).to_dict()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warn-level findings are recorded in the report
         clean, report = validate_data(raw, vspec)
+    notes = [{"name": "read", "status": "warn", "message": m, "details": {}} for m in read_notes]
+    report["checks"] = notes + report["checks"]
     return clean, report, describe(clean, vspec)
+
+
+def check_warnings(report: dict) -> list[str]:
+    """The warn-level findings of a checks report (shown on the terminal by the validate rule)."""
+    return [c["message"] for c in report["checks"] if c["status"] == "warn"]
 
 
 def missing_step(clean: pd.DataFrame, mspec: str | dict, vspec: str | dict):
