@@ -66,12 +66,12 @@ def plan_from_description(d: Description, project: str = "my-analysis") -> str:
         f"  file: {d.file}",
         "  format: auto",
     ]
-    codes = sorted({v for c in d.columns for v, _ in c.missing_codes})
-    if codes:
-        who = ", ".join(f"{c.name}" for c in d.columns if c.missing_codes)
+    coded = {c.name: sorted(v for v, _ in c.missing_codes) for c in d.columns if c.missing_codes}
+    if coded:
+        per = ", ".join(f"{k}: {_q(v)}" for k, v in coded.items())
         out.append(
-            f"  # missing_codes: {_q(codes)}   # guess: value(s) that look like missing-value "
-            f"codes in {who}; declare them as missing"
+            f"  missing_codes: {{{per}}}   # guess: values far outside the rest, read as "
+            "missing; CONFIRM (delete an entry if it is a real value)"
         )
     out.append("")
     out.append("# columns: type guess and missing count (blank strings and suspected codes count)")

@@ -176,3 +176,17 @@ def test_the_missing_code_heuristic_flags_codes_far_outside_only():
     income = pd.Series(rng.uniform(0, 5000, 200).round())
     assert suspected_codes(pd.concat([income, pd.Series([999.0])])) == []  # inside the values
     assert suspected_codes(pd.Series([1.5, 2.5, -99.0])) == []  # too few other values to judge
+
+
+def test_blank_answers_are_missing_and_recorded(df):
+    """A blank (or whitespace-only) answer in a text column is missing in the analysed copy, not a
+    third category, and the data checks list the recoding; the input frame is not modified."""
+    raw = df.copy()
+    raw.loc[[3, 7], "g"] = ["", "  "]
+    before = raw.copy()
+    clean, report = validate_data(raw, spec())
+    assert clean["g"].isna().sum() == 2
+    assert set(clean["g"].dropna().astype(str)) == {"a", "b"}
+    rec = next(c for c in report["checks"] if c["name"] == "blank_strings")
+    assert rec["details"]["recoded"] == {"g": 2}
+    pd.testing.assert_frame_equal(raw, before)

@@ -89,7 +89,7 @@ def test_init_data_writes_a_commented_valid_plan(sav, tmp_path, capsys):
             ("name: score", "id: ", "ses:", "sex:", "sector:", "class_size:")
         ):
             assert "# guess" in line, line
-    assert "# missing_codes: [-99]" in text and "2 blank" in text
+    assert cfg["data"]["missing_codes"] == {"ses": [-99]} and "2 blank" in text
     plan = load_plan(proj / "config" / "analysis.yaml", proj / "config/schema/analysis.schema.yaml")
     assert plan.outcome == "score"
     assert (proj / "data" / "raw" / "pupils.sav").exists()

@@ -148,6 +148,37 @@ def apply_missing_codes(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.Data
     return df
 
 
+def blank_strings_missing(df: pd.DataFrame, rec: _Recorder) -> pd.DataFrame:
+    """Blank answers (empty or whitespace-only strings in a text or categorical column, as SPSS
+    and Stata write an unanswered string item) are missing in the analysed copy; each column's
+    count is recorded. A blank that means something is declared as a category by recoding it in the
+    raw data's source, not here."""
+    recoded: dict[str, int] = {}
+    for name in df.columns:
+        col = df[name]
+        is_cat = isinstance(col.dtype, pd.CategoricalDtype)
+        if not (is_cat or col.dtype == object or pd.api.types.is_string_dtype(col)):
+            continue
+        mask = col.astype(object).map(lambda v: isinstance(v, str) and not v.strip())
+        mask = mask.astype(bool)
+        if not mask.any():
+            continue
+        recoded[name] = int(mask.sum())
+        if is_cat:
+            keep = [c for c in col.cat.categories if not (isinstance(c, str) and not c.strip())]
+            df[name] = col.where(~mask).cat.set_categories(keep)
+        else:
+            df[name] = col.where(~mask)
+    if recoded:
+        rec.ok(
+            "blank_strings",
+            "blank answers set to missing: "
+            + "; ".join(f"{k}: {n} blank" for k, n in recoded.items()),
+            recoded=recoded,
+        )
+    return df
+
+
 def _looks_like_code(v: float) -> bool:
     """-9, -99, -999, 99, 999, 9999, -8, -88, 98, 998 ...: the usual missing-value codes (the
     digits 9 or 8 repeated, or 9s ending in 8)."""
@@ -485,6 +516,7 @@ def validate_data(df: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, dict]:
     check_columns_present(df, spec, rec)
     out = df[plan_columns(spec)].copy()
     out = apply_missing_codes(out, spec, rec)
+    out = blank_strings_missing(out, rec)
     check_all_missing(out, spec, rec)
     check_ids(out, spec, rec)
     out = build_composite_ids(out, spec, rec)

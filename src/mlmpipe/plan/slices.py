@@ -448,7 +448,7 @@ class CompareSlice(Slice):
     @property
     def cluster_id(self) -> str:
         """ID column of the level-2 units (the first grouping level above the observations)."""
-        return next(lv[1] for lv in self.levels if lv[1] is not None)
+        return next(lv[1] for lv in self.levels[1:] if lv[1] is not None)
 
 
 @dataclass(frozen=True)
