@@ -82,6 +82,8 @@ def check_columns_present(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
             needed[f"levels[{i}].id"] = lv["id"]
         for p in lv["predictors"]:
             needed[f"levels[{i}].predictors.{p}"] = p
+    for col in spec.get("extra_columns", ()):  # estimation.weights / residual structures
+        needed.setdefault(f"estimation (weights / residual): {col!r}", col)
     for key, col in needed.items():
         if col not in df.columns:
             rec.fail(
@@ -503,6 +505,7 @@ def plan_columns(spec: dict) -> list[str]:
     cols.append(spec["outcome"]["name"])
     for lv in spec["levels"]:
         cols.extend(lv["predictors"])
+    cols.extend(spec.get("extra_columns", ()))  # weights, residual-structure columns
     return list(dict.fromkeys(cols))
 
 

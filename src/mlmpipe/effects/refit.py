@@ -15,5 +15,6 @@ from mlmpipe.record import FitRecord
 
 
 def fit_again(rec: FitRecord, data: pd.DataFrame) -> LmmResult:
-    """The model of ``rec`` (parsed formula, estimator, family) fitted to ``data``."""
-    return fit_model(rec.formula, data, reml=rec.reml, **rec.family.fit_options())
+    """The model of ``rec`` (parsed formula, estimator, family, weights, residual structure,
+    prior) fitted to ``data``."""
+    return fit_model(rec.formula, data, reml=rec.reml, **rec.fit_options())

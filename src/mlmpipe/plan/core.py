@@ -26,6 +26,7 @@ from mlmpipe.plan.multiverse import (
     SensitivitySection,
     build_sensitivity,
 )
+from mlmpipe.plan.residual import ResidualChoice, check_residual, check_weights
 from mlmpipe.plan.schema import validate_config
 from mlmpipe.plan.sections import (
     CenteringNames,
@@ -85,6 +86,23 @@ def _check_estimation(est: EstimationSection) -> None:
         raise PlanError(
             f"estimation.estimators: family {est.family!r} has no REML criterion; allowed: [ml]"
         )
+
+
+def _check_residuals(
+    est: EstimationSection, entries: tuple[ModelEntry, ...], levels: tuple[Level, ...], outcome: str
+) -> None:
+    """``estimation.weights``, ``estimation.residual`` and each model's ``residual`` against the
+    family, the engine and the plan's levels (:mod:`mlmpipe.plan.residual`)."""
+    ids = [(lv.name, lv.id) for lv in levels]
+    check_weights(est.weights, est.family, est.backend, [i for _, i in ids if i] + [outcome])
+    check_residual(est.residual, "estimation.residual", est.family, ids, est.backend)
+    for i, e in enumerate(entries):
+        check_residual(e.residual, f"models[{i}].residual", est.family, ids, est.backend)
+    if est.method == "bayes_modal" and (
+        (est.residual is not None and est.residual.active)
+        or any(e.residual is not None and e.residual.active for e in entries)
+    ):
+        raise PlanError("estimation.prior: bayes_modal is not available with a residual structure")
 
 
 def _check_time_variable(name: str | None, levels: tuple[Level, ...]) -> None:
@@ -157,6 +175,7 @@ class Plan:
         _check_estimation(estimation)
         names = CenteringNames.from_config(cfg["centering"])
         entries = tuple(ModelEntry.from_config(e) for e in cfg["models"])
+        _check_residuals(estimation, entries, levels, outcome)
         models = build_sequence(entries, outcome, levels[1:], _model_variables(levels, names))
         model_names = [m.name for m in models]
         hypotheses = tuple(Hypothesis(**h) for h in cfg["hypotheses"])
@@ -379,6 +398,7 @@ class Plan:
             family="ordinal" if self.estimation.family == "ordinal" else None,
             encoding=self.data.encoding,
             missing_codes=freeze(self.data.codes_for(self._coded_columns())),
+            extra_columns=tuple(self.residual_columns()),
         )
 
     def _coded_columns(self) -> list[str]:
@@ -410,8 +430,24 @@ class Plan:
             self.kept_columns,
         )
 
+    def residual_of(self, model: str) -> ResidualChoice | None:
+        """The residual structure of one model: its own ``residual``, else the plan's
+        ``estimation.residual`` (None: independent residuals)."""
+        m = self.model(model)
+        choice = m.residual if m.residual is not None else self.estimation.residual
+        return choice if choice is not None and choice.active else None
+
+    def residual_columns(self) -> list[str]:
+        """Data columns the residual structures and observation weights read."""
+        cols = [self.estimation.weights] if self.estimation.weights else []
+        for m in self.models:
+            choice = self.residual_of(m.name)
+            cols += choice.columns() if choice is not None else []
+        return list(dict.fromkeys(cols))
+
     def fit_slice(self, model: str, estimator: str) -> FitSlice:
         m = self.model(model)
+        choice = self.residual_of(model)
         return FitSlice(
             model=m.name,
             formula=m.formula,
@@ -420,6 +456,10 @@ class Plan:
             convergence=self.convergence,
             glmm=self.glmm,
             df_method=self.estimation.df_method_for(estimator),
+            weights=self.estimation.weights,
+            correlation=choice.correlation if choice is not None else None,
+            variance=choice.variance if choice is not None else None,
+            prior=self.estimation.fit_prior,
         )
 
     def delta_slice(self) -> DeltaSlice:

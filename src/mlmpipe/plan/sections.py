@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from mlmpipe.errors import PlanError
 from mlmpipe.plan.frozen import FrozenMap, Section, freeze, plain
+from mlmpipe.plan.residual import ResidualChoice
 
 PREDICTOR_TYPES = ("continuous", "binary", "categorical")
 CENTERINGS = ("none", "grand", "group")
@@ -293,6 +294,8 @@ class ModelEntry(Section):
     add_fixed: tuple[str, ...]
     add_random: FrozenMap[str, tuple[str, ...]]
     formula: str | None
+    # this model's own residual structure (plan/residual.py); None: the plan's estimation.residual
+    residual: ResidualChoice | None = None
 
     @classmethod
     def from_config(cls, d: dict) -> ModelEntry:
@@ -302,12 +305,14 @@ class ModelEntry(Section):
             tuple(d["add_fixed"]),
             freeze(d["add_random"]),
             d["formula"],
+            ResidualChoice.from_config(d.get("residual")),
         )
 
     def to_config(self) -> dict:
         out = self.to_dict()
-        if self.label is None:
-            del out["label"]
+        for key in ("label", "residual"):
+            if out[key] is None:
+                del out[key]
         return out
 
 
@@ -326,6 +331,7 @@ class ModelSpec(Section):
     fixed: tuple[str, ...]
     random: FrozenMap[str, tuple[str, ...]]
     staged: bool = True
+    residual: ResidualChoice | None = None  # the model entry's own residual structure
 
 
 @dataclass(frozen=True)
@@ -353,6 +359,10 @@ class EstimationSection(Section):
     # hashes of plans written before these keys existed do not change
     method: str | None = None
     prior: Any = None
+    # observation weights column and the R-side residual structure of every model (plan/residual.py);
+    # absent keys stay out of the config as method / prior
+    weights: str | None = None
+    residual: ResidualChoice | None = None
 
     @classmethod
     def from_config(cls, d: dict) -> EstimationSection:
@@ -365,11 +375,13 @@ class EstimationSection(Section):
             df_method=d["df_method"],
             method=d.get("method"),
             prior=freeze(d["prior"]) if d.get("prior") is not None else None,
+            weights=d.get("weights"),
+            residual=ResidualChoice.from_config(d.get("residual")),
         )
 
     def to_config(self) -> dict:
         d = self.to_dict()
-        for key in ("method", "prior"):
+        for key in ("method", "prior", "weights", "residual"):
             if d[key] is None:
                 del d[key]
         return d

@@ -9,6 +9,7 @@ last staged model).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from mlmpipe.errors import FormulaError, PlanError
 from mlmpipe.formula import parse_formula
@@ -97,6 +98,7 @@ def build_sequence(
                 fixed=tuple(new_fixed),
                 random=FrozenMap.of({k: tuple(v) for k, v in new_random.items()}),
                 staged=not entry.formula,
+                residual=entry.residual,
             )
         )
     return tuple(out)
@@ -113,10 +115,10 @@ def with_random(
     if structure == "intercept":
         random: FrozenMap[str, tuple[str, ...]] = FrozenMap()
         formula = formula_of(outcome, cluster_levels, model.fixed, random)
-        return ModelSpec(model.name, model.label, formula, model.fixed, random, model.staged)
+        return replace(model, formula=formula, random=random)
     if structure == "uncorrelated":
         formula = formula_of(outcome, cluster_levels, model.fixed, model.random, uncorrelated=True)
-        return ModelSpec(model.name, model.label, formula, model.fixed, model.random, model.staged)
+        return replace(model, formula=formula)
     raise PlanError(
         f"with_choices: random {structure!r} is not allowed; allowed: slopes, intercept, "
         "uncorrelated"

@@ -120,6 +120,9 @@ class ValidateSlice(Slice):
     family: str | None = None
     encoding: str = "auto"  # data.encoding (CSV files)
     missing_codes: FrozenMap[str, tuple] = FrozenMap()  # data.missing_codes per column
+    # columns the fits read besides IDs, outcome and predictors (observation weights, residual
+    # structures' occasion / time / strata): kept in the analysed copy
+    extra_columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         out = {
@@ -143,6 +146,8 @@ class ValidateSlice(Slice):
             out["encoding"] = self.encoding
         if self.missing_codes:
             out["missing_codes"] = plain(self.missing_codes)
+        if self.extra_columns:
+            out["extra_columns"] = list(self.extra_columns)
         return out | ({"family": self.family} if self.family is not None else {})
 
     @classmethod
@@ -169,6 +174,7 @@ class ValidateSlice(Slice):
             family=d.get("family"),
             encoding=d.get("encoding", "auto"),
             missing_codes=freeze(d.get("missing_codes", {})),
+            extra_columns=tuple(d.get("extra_columns", ())),
         )
 
     def level_variables(self) -> list[tuple[str, str | None, list[str]]]:
@@ -313,7 +319,10 @@ class CenterSlice(Slice):
 @dataclass(frozen=True)
 class FitSlice(Slice):
     """``fit``: one model under one estimator, the engine, the convergence ladder, the family
-    options of a GLMM and ``df_method`` when a REML fit uses Kenward-Roger."""
+    options of a GLMM and ``df_method`` when a REML fit uses Kenward-Roger; the observation weights
+    column, the residual structure (``correlation`` / ``variance`` strings) and the prior of
+    Bayesian modal estimation when the plan sets them (absent otherwise, so slices of plans
+    without them keep their bytes)."""
 
     model: str
     formula: str
@@ -322,6 +331,12 @@ class FitSlice(Slice):
     convergence: ConvergenceSection | None
     glmm: GlmmOptions | None = None
     df_method: str | None = None
+    weights: str | None = None
+    correlation: str | None = None
+    variance: str | None = None
+    prior: Any = None
+
+    _OPTIONAL = ("df_method", "weights", "correlation", "variance", "prior")
 
     def to_dict(self) -> dict:
         out = {
@@ -332,7 +347,9 @@ class FitSlice(Slice):
             "convergence": plain(self.convergence),
             **_glmm_dict(self.glmm),
         }
-        return out | ({"df_method": self.df_method} if self.df_method is not None else {})
+        return out | {
+            k: plain(getattr(self, k)) for k in self._OPTIONAL if getattr(self, k) is not None
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> FitSlice:
@@ -345,6 +362,10 @@ class FitSlice(Slice):
             convergence=ConvergenceSection.from_config(conv) if conv is not None else None,
             glmm=_glmm({k: d[k] for k in ("family", "link", "nagq")} if "family" in d else {}),
             df_method=d.get("df_method"),
+            weights=d.get("weights"),
+            correlation=d.get("correlation"),
+            variance=d.get("variance"),
+            prior=freeze(d["prior"]) if d.get("prior") is not None else None,
         )
 
     @property
@@ -352,11 +373,11 @@ class FitSlice(Slice):
         return self.estimator == "reml"
 
     def fit_kwargs(self) -> dict:
-        """Keyword arguments of ``mlmpipe.fit`` beyond the formula: family, link, nagq, df_method
-        (only those the plan sets)."""
-        return _glmm_dict(self.glmm) | (
-            {"df_method": self.df_method} if self.df_method is not None else {}
-        )
+        """Keyword arguments of ``mlmpipe.fit`` beyond the formula: family, link, nagq, df_method,
+        weights, correlation, variance, prior (only those the plan sets)."""
+        return _glmm_dict(self.glmm) | {
+            k: plain(getattr(self, k)) for k in self._OPTIONAL if getattr(self, k) is not None
+        }
 
 
 @dataclass(frozen=True)

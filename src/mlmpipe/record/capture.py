@@ -14,8 +14,12 @@ from mlmpipe.record.fitrecord import FitRecord
 def record_from_result(res: Any, **meta: Any) -> FitRecord:
     """The record of an engine result (``LmmResult``, ``GlmmResult``) or of any result with a
     ``to_dict()`` in the fit-table layout (the statsmodels backend); ``meta`` sets the plan's
-    fields (``model``, ``estimator``, ``planned_formula``, ``ladder``, ``warnings``)."""
+    fields (``model``, ``estimator``, ``planned_formula``, ``ladder``, ``warnings``, ``prior``:
+    the prior as planned). A Bayesian modal result's prior description goes to
+    ``prior_description``."""
     d = res.to_dict()
+    if isinstance(d.get("prior"), str):  # the engine's PriorSpec.describe()
+        d["prior_description"] = d.pop("prior")
     if not isinstance(res, LmmResult):
         return FitRecord.from_dict(d, arrays={"theta": d.get("theta")}).replace(**meta)
     arrays: dict[str, Any] = {

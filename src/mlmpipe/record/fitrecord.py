@@ -95,11 +95,53 @@ class FitRecord:
     level1_variance: float | None = None
     ladder: Mapping[str, Any] | None = None
     pooling: Pooling | None = None
+    # observation weights column (lme4's meaning; "<array>": values given to mlmpipe.fit)
+    weights: str | None = None
+    # the R-side residual structure's parameters (engine/residual.py ``describe``): correlation,
+    # time, subject, phi (+ phi_se, phi_ci), variance, strata, variance_ratios (+ SEs, CIs)
+    residual: Mapping[str, Any] | None = None
+    # Bayesian modal estimation (engine/priors.py): the prior as planned (``prior=`` of
+    # mlmpipe.fit) and its description; None: a likelihood fit
+    prior: Any = None
+    prior_description: str | None = None
 
     # ------------------------------------------------------------- basics
     @property
     def reml(self) -> bool:
         return self.estimator == "reml"
+
+    @property
+    def method(self) -> str:
+        """``bayes_modal`` for a posterior-mode fit under a prior, else ``likelihood``."""
+        return "bayes_modal" if self.prior is not None or self.prior_description else "likelihood"
+
+    @property
+    def correlation(self) -> str | None:
+        """The ``correlation=`` string of the fit (``"ar1(~ occ | id)"``), None without one."""
+        r = self.residual or {}
+        if r.get("correlation") is None:
+            return None
+        return f"{r['correlation']}(~ {r['time']} | {r['subject']})"
+
+    @property
+    def variance_function(self) -> str | None:
+        """The ``variance=`` string of the fit (``"ident(~ 1 | occ)"``), None without one."""
+        r = self.residual or {}
+        return None if r.get("strata") is None else f"ident(~ 1 | {r['strata']})"
+
+    def fit_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``mlmpipe.fit`` that refit this model (family, weights,
+        residual structure, prior; only those set), for refits on other data."""
+        out = dict(self.family.fit_options())
+        if self.weights is not None and self.weights != "<array>":
+            out["weights"] = self.weights
+        if self.correlation is not None:
+            out["correlation"] = self.correlation
+        if self.variance_function is not None:
+            out["variance"] = self.variance_function
+        if self.prior is not None:
+            out["prior"] = self.prior
+        return out
 
     @property
     def formula_text(self) -> str:
@@ -248,6 +290,10 @@ class FitRecord:
             level1_variance=d.get("level1_variance"),
             ladder=d.get("ladder"),
             pooling=pooling,
+            weights=d.get("weights"),
+            residual=d.get("residual"),
+            prior=d.get("prior"),
+            prior_description=d.get("prior_description"),
         )
 
     # ------------------------------------------------------------- storing
@@ -282,6 +328,9 @@ class FitRecord:
             d["planned_formula"] = self.planned_formula
         if self.ladder is not None:
             d["ladder"] = dict(self.ladder)
+        for key in ("weights", "residual", "prior", "prior_description"):
+            if getattr(self, key) is not None:
+                d[key] = _plain(getattr(self, key))
         if self.family.is_glmm:
             fam = self.family
             d |= {
@@ -369,6 +418,15 @@ def _ranef_from(meta: Mapping[str, Any] | None, arrays: Mapping[str, Any]) -> di
             condsd=None if condsd is None else np.asarray(condsd, float).reshape(vals.shape),
         )
     return out
+
+
+def _plain(obj: Any) -> Any:
+    """Mappings and tuples (frozen plan values) as dicts and lists."""
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
 
 
 def _jsonable(obj: Any) -> Any:

@@ -5,6 +5,12 @@ penalized least-squares solution, Bates et al. 2015, eqs. 5-8, so they equal the
 a GLMM runs PIRLS at the stored (theta, beta, family parameters), started from the stored spherical
 modes. The returned result evaluates predictions, residuals, conditional modes, the deviance at any
 theta (``result.model.objective``), profiles and simulations for bootstrap replicates.
+
+A record with observation weights, an R-side residual structure or a Bayesian modal prior on the
+fixed effects is rebuilt with them: the weights column is read again, the residual structure is
+set at the stored phi and variance ratios (the model's cross-products are those of the whitened
+rows, :mod:`mlmpipe.engine.residual_fit`; theta-only deviances are then conditional on the residual
+parameters), and a fixed-effects prior adds its pseudo-data (:class:`LmmFixefPrior`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ from mlmpipe.engine.glmm import GeneralizedLinearMixedModel
 from mlmpipe.engine.glmm_results import GlmmResult
 from mlmpipe.engine.lmm import LinearMixedModel
 from mlmpipe.engine.optimize import OptSummary
+from mlmpipe.engine.priors import LmmFixefPrior, resolve_prior
+from mlmpipe.engine.residual import ResidualSpec, ResidualStructure
+from mlmpipe.engine.residual_fit import ResidualModel
 from mlmpipe.engine.results import LmmResult
+from mlmpipe.engine.weights import observation_weights
 from mlmpipe.errors import EstimationError
 from mlmpipe.record.fitrecord import FitRecord
 
@@ -46,20 +56,61 @@ def restore(record: FitRecord, data: pd.DataFrame, alpha: float = 0.05) -> LmmRe
     df_method = record.df_method or "satterthwaite"
     with threadpool_limits(limits=1, user_api="blas"):
         if record.family.is_gaussian:
-            return _restore_lmm(record, design, theta, optsum, df_method, alpha)
+            return _restore_lmm(record, design, data, theta, optsum, df_method, alpha)
         return _restore_glmm(record, design, theta, optsum, alpha)
 
 
-def _restore_lmm(record, design, theta, optsum, df_method, alpha) -> LmmResult:
-    model = LinearMixedModel(design, reml=record.reml)
+def residual_parameters(record: FitRecord, structure: ResidualStructure) -> np.ndarray:
+    """The optimizer's residual parameters ``a`` from the record's phi and variance ratios
+    (``phi = tanh(a)`` for ar1, logistic for car1, ``ratio = exp(c)``; engine/residual.py)."""
+    r = record.residual or {}
+    a: list[float] = []
+    if structure.spec.correlation == "ar1":
+        a.append(float(np.arctanh(r["phi"])))
+    elif structure.spec.correlation == "car1":
+        a.append(float(np.log(r["phi"] / (1.0 - r["phi"]))))
+    ratios = r.get("variance_ratios") or {}
+    for lv in structure.strata_levels[1:]:
+        if lv not in ratios:
+            raise EstimationError(
+                f"{record.label}: the record has no variance ratio for stratum {lv!r} of "
+                f"{structure.spec.strata!r}; restore needs the data the model was fitted to"
+            )
+        a.append(float(np.log(ratios[lv] / ratios[structure.strata_levels[0]])))
+    return np.asarray(a, float)
+
+
+def _restore_lmm(record, design, data, theta, optsum, df_method, alpha) -> LmmResult:
+    w = None
+    if record.weights is not None:
+        if record.weights == "<array>":
+            raise EstimationError(
+                f"{record.label}: the record was fitted with weights given as values; restore "
+                "needs a weights column"
+            )
+        w, _ = observation_weights(record.weights, data, design.rows)
+    spec = ResidualSpec.parse(record.correlation, record.variance_function)
+    if spec.active:
+        model = LinearMixedModel(design, reml=record.reml)
+        structure = ResidualStructure(spec, data, design.rows, weights=w)
+        ResidualModel(model, structure).set_params(residual_parameters(record, structure))
+        model.nresid_par = structure.npar
+        model.weights = w
+    else:
+        model = LinearMixedModel(design, reml=record.reml, weights=w)
+    sigma_from = model.sigma_from
+    if record.prior is not None:
+        fixef = resolve_prior(record.prior).fixef
+        if fixef is not None:
+            sigma_from = LmmFixefPrior(model, fixef).sigma_from
     f = model.factorize(theta)
-    sigma = model.sigma_from(f)
+    sigma = sigma_from(f)
     beta = model.beta_from(f)
     vcov = record.vcov if record.vcov is not None else model.vcov_beta(f, sigma)
     df = np.array([np.inf if r.df is None else r.df for r in record.fixed], float)
     if len(df) != len(beta):
         df = np.full(len(beta), np.inf)
-    return LmmResult(
+    res = LmmResult(
         model,
         theta,
         f,
@@ -72,6 +123,9 @@ def _restore_lmm(record, design, theta, optsum, df_method, alpha) -> LmmResult:
         alpha,
         df_method,
     )
+    res.weights_label = record.weights
+    res.residual = None if record.residual is None else dict(record.residual)
+    return res
 
 
 def _restore_glmm(record, design, theta, optsum, alpha) -> GlmmResult:

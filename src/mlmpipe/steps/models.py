@@ -56,6 +56,7 @@ def fit_step(df: pd.DataFrame, fspec: str | dict) -> tuple[FitRecord, pd.DataFra
         model=fspec.model,
         estimator=est,
         planned_formula=formula,
+        prior=fspec.fit_kwargs().get("prior"),
         ladder=lad.to_dict(),
         warnings=tuple(own + [w for w in extra if w not in own]),
     )
