@@ -18,11 +18,20 @@ registered order until a fit is free of the registered triggers:
     :func:`mlmpipe.engine.optimize.next_optimizer`).
 ``uncorrelated``
     drop the random-effect correlations: every ``(a + b | g)`` becomes ``(a + b || g)``.
+``bayes_modal``
+    refit the current model as a Bayesian modal fit: the posterior mode under a weakly informative
+    prior on the random-effect covariances (plan key ``convergence.prior``, default ``blme``:
+    blme's Wishart prior, whose density vanishes on the boundary, so the mode is never singular;
+    Chung, Rabe-Hesketh, Dorie, Gelman & Liu 2013, Psychometrika 78(4); :mod:`mlmpipe.engine.priors`).
+    The random part is kept as it is: registered before ``uncorrelated`` it keeps the full structure
+    (variances and correlations) instead of losing a term. The estimator changes (penalised
+    likelihood), so the rung is reported as such; it is skipped when the fits are already Bayesian
+    modal (``estimation.method: bayes_modal``) or the backend is not ``mlmpipe``.
 ``drop_smallest_variance``
     remove the random effect with the smallest estimated variance from the model.
 
 The first three rungs are numerical remedies and leave the model as registered; a numerical rung
-that does not remove the problem is undone before the next rung (so estimates stay on the registered
+(and ``bayes_modal``) that does not remove the problem is undone before the next rung (so estimates stay on the registered
 scale unless rescaling was what worked). The last two simplify the random part and so change the
 model (Barr, Levy, Scheepers & Tily 2013; Matuschek et al. 2017); they accumulate. The first fit
 without a trigger is used. If no rung removes the problem, the model as registered is used and the
@@ -40,6 +49,7 @@ identically to every imputation and every sensitivity specification.
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Callable
@@ -52,27 +62,40 @@ import pandas as pd
 
 from mlmpipe.api import fit as mlmpipe_fit
 from mlmpipe.engine.optimize import OPTIMIZERS, next_optimizer, restart_point
+from mlmpipe.engine.priors import resolve_prior
 from mlmpipe.errors import EstimationError, PlanError
 from mlmpipe.formula import FormulaSpec, parse_formula
 from mlmpipe.formula.edit import drop_random_effect, uncorrelated
 from mlmpipe.record import FitRecord
 
-RUNGS = ("rescale", "restart", "optimizer", "uncorrelated", "drop_smallest_variance")
+RUNGS = (
+    "rescale",
+    "restart",
+    "optimizer",
+    "uncorrelated",
+    "bayes_modal",
+    "drop_smallest_variance",
+)
+#: the rungs a plan gets when it lists none (``bayes_modal`` changes the estimator, so a plan opts in
+#: by listing it; the default ladder and the hashes of existing plans stay as they were)
+DEFAULT_RUNGS = ("rescale", "restart", "optimizer", "uncorrelated", "drop_smallest_variance")
 TRIGGERS = ("nonconvergence", "singular")
 ON_UNRESOLVED = ("warn", "error")
 DEFAULT_OPTIMIZER = OPTIMIZERS[0]  # the engine's first optimizer (BOBYQA)
 DEFAULT_CONVERGENCE = {
     "triggers": list(TRIGGERS),
-    "rungs": list(RUNGS),
+    "rungs": list(DEFAULT_RUNGS),
     "optimizer": next_optimizer(DEFAULT_OPTIMIZER),
     "on_unresolved": "warn",
 }
+DEFAULT_RUNG_PRIOR = "blme"  # the prior of the bayes_modal rung when convergence.prior is absent
 PLANNED = "as planned"
 
 FitFunction = Callable[..., Any]
 """``fit(formula: str, data, **options)`` -> a result with ``to_dict()`` (``converged``,
 ``singular``, ``deviance``, ``warnings``, ``optimizer``: the ``OptSummary``, ``random``: the
-variance components). ``options`` is empty, ``theta0=`` (restart) or ``optimizer=``."""
+variance components). ``options`` is empty, ``theta0=`` (restart), ``optimizer=`` or ``prior=``
+(bayes_modal)."""
 
 
 def continuous_predictors(formula: str | FormulaSpec, data: pd.DataFrame) -> list[str]:
@@ -129,6 +152,8 @@ def check_convergence_spec(spec: dict | None) -> dict:
             raise PlanError(
                 f"convergence.rungs: {r!r} is not allowed; allowed values: {', '.join(RUNGS)}"
             )
+    if out.get("prior") is not None:
+        resolve_prior(out["prior"])  # one-line PlanError on a malformed prior
     if out["on_unresolved"] not in ON_UNRESOLVED:
         raise PlanError(
             f"convergence.on_unresolved: {out['on_unresolved']!r} is not allowed; allowed values: "
@@ -174,7 +199,13 @@ def _record(rung: str, action: str, formula: str, opts: dict, res, triggers) -> 
         "deviance": d.get("deviance"),
         "warnings": list(d.get("warnings", [])),
         "outcome": "ok" if not found else "; ".join(found),
+        **({"prior": _describe_prior(opts["prior"])} if "prior" in opts else {}),
     }
+
+
+def _describe_prior(prior: Any) -> str:
+    """The prior of a bayes_modal decision as the plan gave it (``blme`` or its JSON)."""
+    return prior if isinstance(prior, str) else json.dumps(prior, sort_keys=True, default=str)
 
 
 def _skipped(rung: str, why: str) -> dict:
@@ -202,12 +233,17 @@ class Ladder:
     rungs: tuple[str, ...] = RUNGS
     optimizer: str = DEFAULT_CONVERGENCE["optimizer"]
     on_unresolved: str = "warn"
+    prior: Any = DEFAULT_RUNG_PRIOR  # the prior of the bayes_modal rung
 
     @classmethod
     def from_plan(cls, convergence: dict | None) -> Ladder:
         spec = check_convergence_spec(convergence)
         return cls(
-            tuple(spec["triggers"]), tuple(spec["rungs"]), spec["optimizer"], spec["on_unresolved"]
+            tuple(spec["triggers"]),
+            tuple(spec["rungs"]),
+            spec["optimizer"],
+            spec["on_unresolved"],
+            DEFAULT_RUNG_PRIOR if spec.get("prior") is None else spec["prior"],
         )
 
     def run(
@@ -216,11 +252,13 @@ class Ladder:
         formula: str | FormulaSpec,
         data: pd.DataFrame,
         numerical: str | None = None,
+        modal: str | None = None,
     ) -> LadderResult:
         """Fit ``formula`` with ``fit``; on a registered trigger climb the rungs (module docstring).
 
         ``numerical``: None when ``fit`` takes ``theta0=``/``optimizer=``, else why it does not
-        (the ``restart`` and ``optimizer`` rungs are then skipped with that reason). Exceptions of
+        (the ``restart`` and ``optimizer`` rungs are then skipped with that reason). ``modal``:
+        None when ``fit`` takes ``prior=``, else why the ``bayes_modal`` rung is skipped. Exceptions of
         the planned fit propagate (the planned model cannot be estimated); a rung whose fit fails
         is recorded as failed and the ladder goes on.
         """
@@ -261,11 +299,11 @@ class Ladder:
         cur, last = planned_spec, planned
         start0 = np.asarray(planned.to_dict()["optimizer"].get("theta_start", []), float)
         for rung in self.rungs:
-            step = self._step(rung, cur, data, last, start0, numerical)
+            step = self._step(rung, cur, data, last, start0, numerical, modal)
             if step.skip:
                 decisions.append(_skipped(rung, step.skip))
                 continue
-            cur = step.spec  # model changes accumulate; numerical rungs are undone
+            cur = step.spec  # model changes accumulate; numerical and bayes_modal rungs are undone
             try:
                 res = run(cur, step.data, step.opts)
             except Exception as exc:  # a rung that cannot be estimated is recorded, not fatal
@@ -281,7 +319,7 @@ class Ladder:
                 continue
             rec = _record(rung, step.action, cur.formula, step.opts, res, triggers)
             decisions.append(rec)
-            if rung != "rescale":  # variances and estimates below refer to the registered scale
+            if rung not in ("rescale", "bayes_modal"):  # later rungs use unpenalised, unscaled fits
                 last = res
             if rec["outcome"] == "ok":
                 return LadderResult(
@@ -326,6 +364,7 @@ class Ladder:
         last: Any,
         start0: np.ndarray,
         numerical: str | None,
+        modal: str | None = None,
     ) -> _Step:
         if rung == "rescale":
             cols = continuous_predictors(spec, data)
@@ -350,6 +389,14 @@ class Ladder:
         if rung == "optimizer":
             action = f"refit with optimizer {self.optimizer}"
             return _Step(spec, data, {"optimizer": self.optimizer}, action)
+        if rung == "bayes_modal":
+            if modal is not None:
+                return _Step(spec, data, skip=modal)
+            action = (
+                f"refit as a Bayesian modal fit (posterior mode, prior {_describe_prior(self.prior)} "
+                "on the random-effect covariances; random part kept)"
+            )
+            return _Step(spec, data, {"prior": self.prior}, action)
         if rung == "uncorrelated":
             new = uncorrelated(spec)
             if new is None:
@@ -383,7 +430,10 @@ def fit_with_ladder(
     if fit is None:
         fit = partial(mlmpipe_fit, reml=reml, backend=backend, **dict(fit_kwargs or {}))
     numerical = None if backend == "mlmpipe" else f"not available with backend {backend!r}"
-    return Ladder.from_plan(convergence).run(fit, formula, data, numerical)
+    modal = numerical
+    if (fit_kwargs or {}).get("prior") is not None:
+        modal = "the fits are already Bayesian modal (estimation.method: bayes_modal)"
+    return Ladder.from_plan(convergence).run(fit, formula, data, numerical, modal)
 
 
 def decision_log(fits: dict[str, FitRecord]) -> dict:

@@ -423,7 +423,8 @@ class ConvergenceSection(_LaterKeys, Section):
     rungs: tuple[str, ...]
     optimizer: str
     on_unresolved: str = "warn"  # warn | error: a fit no rung could free of its problem
-    LATER: ClassVar[dict[str, Any]] = {"on_unresolved": "warn"}
+    prior: Any = None  # the prior of the bayes_modal rung (None: blme's default)
+    LATER: ClassVar[dict[str, Any]] = {"on_unresolved": "warn", "prior": None}
 
     @classmethod
     def from_config(cls, d: dict) -> ConvergenceSection:
@@ -432,6 +433,7 @@ class ConvergenceSection(_LaterKeys, Section):
             tuple(d["rungs"]),
             d["optimizer"],
             d.get("on_unresolved", "warn"),
+            freeze(d["prior"]) if d.get("prior") is not None else None,
         )
 
     def to_config(self) -> dict:

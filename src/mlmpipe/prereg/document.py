@@ -21,6 +21,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlmpipe.prereg.priors import estimation_method_lines, rung_prior_text
+
 if TYPE_CHECKING:
     from mlmpipe.plan import Plan
 
@@ -30,6 +32,8 @@ RUNG_TEXT = {
     "restart": "restart the optimizer from other starting values",
     "optimizer": "refit with another optimizer",
     "uncorrelated": "drop the random-effect correlations (`|` becomes `||`)",
+    "bayes_modal": "refit the model as a Bayesian modal fit (posterior mode under a weakly "
+    "informative prior on the random-effect covariances; Chung et al. 2013), keeping its random part",
     "drop_smallest_variance": "drop the random effect with the smallest variance",
 }
 TRIGGER_TEXT = {"nonconvergence": "non-convergence", "singular": "a singular fit"}
@@ -152,6 +156,7 @@ def preregistration_markdown(plan: Plan, record: dict) -> str:
         "- Model comparison: likelihood-ratio tests between consecutive models (ML for fixed "
         "effects; REML with the chi-bar-square mixture for an added variance component)",
         f"- Seed for every random step: {plan.seed}",
+        *estimation_method_lines(cfg.get("estimation") or {}),
         "",
         "### Data checks",
         "",
@@ -170,6 +175,8 @@ def preregistration_markdown(plan: Plan, record: dict) -> str:
         md.append("")
         for i, r in enumerate(conv["rungs"], 1):
             extra = f" ({conv['optimizer']})" if r == "optimizer" else ""
+            if r == "bayes_modal":
+                extra = f" (prior: {rung_prior_text(conv.get('prior'))})"
             md.append(f"{i}. {RUNG_TEXT[r]}{extra}")
         md.append("")
         md.append(

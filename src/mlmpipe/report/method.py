@@ -114,7 +114,27 @@ def convergence_sentence(log: dict) -> str:
     text = f"Of {n} fits, {used.get('as planned', 0)} converged as registered; the preregistered ladder changed the others: {changed}."
     if unresolved:
         text += f" {len(unresolved)} fit(s) remained unresolved."
-    return text
+    return text + bayes_modal_sentence(fits)
+
+
+def bayes_modal_sentence(fits: list[dict]) -> str:
+    """The sentence on fits the ladder's ``bayes_modal`` rung kept (decision-log rows), or ""."""
+    modal = [f for f in fits if f.get("used_rung") == "bayes_modal"]
+    if not modal:
+        return ""
+    priors = sorted(
+        {
+            d.get("prior", "blme")
+            for f in modal
+            for d in f["decisions"]
+            if d["rung"] == "bayes_modal"
+        }
+    )
+    return (
+        f" {len(modal)} fit(s) were estimated as Bayesian modal fits (the posterior mode under the "
+        f"prior {', '.join(priors)} on the random-effect covariances; Chung et al. 2013), which "
+        "keeps their random structure off the boundary instead of removing a random effect."
+    )
 
 
 def method_paragraph(
