@@ -10,6 +10,7 @@ import pandas as pd
 
 from mlmpipe.engine.fit import fit_lmm
 from mlmpipe.engine.glmm import fit_glmm
+from mlmpipe.engine.survey import fit_survey_lmm
 from mlmpipe.errors import PlanError
 
 BACKENDS = ("mlmpipe", "statsmodels")
@@ -18,7 +19,7 @@ BACKENDS = ("mlmpipe", "statsmodels")
 def fit(
     formula: str,
     data: pd.DataFrame,
-    reml: bool = True,
+    reml: bool | None = None,
     backend: str = "mlmpipe",
     family: str = "gaussian",
     link: str | None = None,
@@ -27,6 +28,8 @@ def fit(
     correlation: str | None = None,
     variance: str | None = None,
     prior: Any = None,
+    sampling_weights: dict[str, str] | None = None,
+    scaling: str = "none",
     **kwargs: Any,
 ):
     """Fit a linear mixed model given in lme4 syntax, e.g. ``y ~ x + (1 + x | school)``.
@@ -52,7 +55,37 @@ def fit(
     or ``{"cov": ..., "by_group": {"school": ...}}``): Bayesian modal estimation, the posterior
     mode under priors on the random-effect covariances, as R's blme (Chung et al. 2013;
     :mod:`mlmpipe.engine.priors`).
+
+    ``reml``: REML (default) or ML; ML is the default, and the only choice, with sampling weights.
+
+    ``sampling_weights`` (e.g. ``{"level1": "w_student", "school": "w_school"}``): pseudo-maximum
+    likelihood of a two-level model with sampling weights at each level (Rabe-Hesketh & Skrondal
+    2006): ``level1`` names the row weight conditional on the cluster, every other key a grouping
+    factor of the formula. ``scaling`` of the level-1 weights: ``"none"``, ``"size"`` (sum to the
+    cluster size) or ``"effective"`` (sum to the effective cluster size). Gaussian models in closed
+    form (:mod:`mlmpipe.engine.survey`), binomial/Poisson random-intercept models by adaptive
+    quadrature (``nagq``; :mod:`mlmpipe.engine.survey_glmm`). Returns a
+    :class:`~mlmpipe.engine.survey_results.SurveyFit` with sandwich SEs clustered at that factor.
     """
+    if sampling_weights is not None:
+        return _fit_survey(
+            formula,
+            data,
+            reml,
+            backend,
+            family,
+            link,
+            nagq,
+            weights,
+            correlation,
+            variance,
+            prior,
+            sampling_weights,
+            scaling,
+            kwargs,
+        )
+    if reml is None:
+        reml = True
     if weights is not None and (family != "gaussian" or backend != "mlmpipe"):
         raise PlanError(
             "estimation.weights: observation weights need family 'gaussian' and backend "
@@ -91,3 +124,46 @@ def fit(
     raise PlanError(
         f"estimation.backend: unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}"
     )
+
+
+def _fit_survey(
+    formula,
+    data,
+    reml,
+    backend,
+    family,
+    link,
+    nagq,
+    weights,
+    correlation,
+    variance,
+    prior,
+    sampling_weights,
+    scaling,
+    kwargs,
+):
+    if reml:
+        raise PlanError(
+            "estimation.reml: REML is not defined under pseudo-likelihood (sampling weights); "
+            "use reml=False"
+        )
+    others = {
+        "backend": backend != "mlmpipe",
+        "weights": weights is not None,
+        "correlation": correlation is not None,
+        "variance": variance is not None,
+        "prior": prior is not None,
+    }
+    clash = [k for k, v in others.items() if v]
+    if clash:
+        raise PlanError(
+            f"sampling_weights: not available together with {', '.join(clash)} "
+            "(pseudo-likelihood uses our engine, without observation weights, residual "
+            "structures or priors)"
+        )
+    extra = set(kwargs) - {"alpha", "optimizer", "blas_threads"}
+    if extra:
+        raise PlanError(f"sampling_weights: unsupported argument(s) {', '.join(sorted(extra))}")
+    if family == "gaussian":
+        return fit_survey_lmm(formula, data, sampling_weights, scaling=scaling, **kwargs)
+    raise PlanError(f"sampling_weights: family {family!r} is not available; allowed: gaussian")
