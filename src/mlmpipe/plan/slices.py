@@ -201,9 +201,13 @@ class MissingSlice(Slice):
     interactions: tuple[tuple[str, str], ...] | None = None
     family: str | None = None
     outliers: OutlierChoice | None = None
+    #: per plausible value: analysed column -> its column (``survey``; None without)
+    plausible_values: tuple[FrozenMap[str, str], ...] | None = None
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"missing": self.missing.to_dict(), "seed": self.seed}
+        if self.plausible_values is not None:
+            out["plausible_values"] = plain(self.plausible_values)
         if self.interactions is not None:
             out["interactions"] = plain(self.interactions)
         if self.family is not None:
@@ -241,6 +245,7 @@ class MissingSlice(Slice):
             interactions=tuple(tuple(p) for p in inter) if inter is not None else None,
             family=d.get("family"),
             outliers=OutlierChoice(out["cutoff"]) if out else None,
+            plausible_values=freeze(d["plausible_values"]) if d.get("plausible_values") else None,
         )
 
 
