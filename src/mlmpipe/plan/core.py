@@ -429,6 +429,9 @@ class Plan:
             family="ordinal" if self.estimation.family == "ordinal" else None,
             encoding=self.data.encoding,
             missing_codes=freeze(self.data.codes_for(self._coded_columns())),
+            survey=freeze(self.survey.validate_entry(self.outcome, self.levels))
+            if self.survey is not None
+            else None,
         )
 
     def _coded_columns(self) -> list[str]:

@@ -120,6 +120,8 @@ class ValidateSlice(Slice):
     family: str | None = None
     encoding: str = "auto"  # data.encoding (CSV files)
     missing_codes: FrozenMap[str, tuple] = FrozenMap()  # data.missing_codes per column
+    #: the survey columns to check and keep (mlmpipe.data.survey_checks); None without survey
+    survey: FrozenMap | None = None
 
     def to_dict(self) -> dict:
         out = {
@@ -143,6 +145,8 @@ class ValidateSlice(Slice):
             out["encoding"] = self.encoding
         if self.missing_codes:
             out["missing_codes"] = plain(self.missing_codes)
+        if self.survey is not None:
+            out["survey"] = plain(self.survey)
         return out | ({"family": self.family} if self.family is not None else {})
 
     @classmethod
@@ -169,6 +173,7 @@ class ValidateSlice(Slice):
             family=d.get("family"),
             encoding=d.get("encoding", "auto"),
             missing_codes=freeze(d.get("missing_codes", {})),
+            survey=freeze(d["survey"]) if d.get("survey") is not None else None,
         )
 
     def level_variables(self) -> list[tuple[str, str | None, list[str]]]:

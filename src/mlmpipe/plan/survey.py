@@ -80,6 +80,23 @@ class SurveySection(Section):
             cols.extend(pvs)
         return tuple(dict.fromkeys(cols))
 
+    def validate_entry(self, outcome: str, levels: tuple[Level, ...]) -> dict:
+        """What the validate step checks and keeps (JSON): the weight columns per level, the
+        plausible-value columns per analysed column and their plan keys."""
+        pvs = {name: list(cols) for name, cols in self.predictor_pvs.items()}
+        keys = {name: f"survey.plausible_values.{name}" for name in pvs}
+        if self.outcome_pvs:
+            pvs[outcome] = list(self.outcome_pvs)
+            keys[outcome] = "outcome.plausible_values"
+        out = {"weights": dict(self.weights), "plausible_values": pvs, "pv_keys": keys}
+        if self.level1_weight == "total":
+            out |= {
+                "level1_weight": "total",
+                "level1_level": levels[0].name,
+                "level2_level": levels[1].name,
+            }
+        return out
+
     def outcome_config(self) -> dict:
         """The ``outcome`` keys this section holds (``name`` only as written)."""
         out: dict = {"plausible_values": list(self.outcome_pvs)} if self.outcome_pvs else {}
