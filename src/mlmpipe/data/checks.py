@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.data.ordinal import ordinal_outcome_problem
+from mlmpipe.data.survey_checks import survey_columns
 from mlmpipe.errors import DataCheckWarning, DataValidationError
 
 ACTIONS = ("ignore", "warn", "error")
@@ -506,6 +507,8 @@ def plan_columns(spec: dict) -> list[str]:
     for lv in spec["levels"]:
         cols.extend(lv["predictors"])
     cols.extend(spec.get("extra_columns", ()))  # weights, residual-structure columns
+    if spec.get("survey"):  # weights and plausible values (mlmpipe.data.survey_checks)
+        cols.extend(survey_columns(spec["survey"]))
     return list(dict.fromkeys(cols))
 
 

@@ -67,6 +67,12 @@ from mlmpipe.plan.slices import (
     ReportSlice,
     ValidateSlice,
 )
+from mlmpipe.plan.survey import (
+    SurveySection,
+    check_survey_estimation,
+    outcome_column,
+    survey_from_config,
+)
 from mlmpipe.plan_family import check_family
 
 #: Sections :meth:`Plan.with_choices` may override field by field (``name={"field": value}``).
@@ -75,7 +81,9 @@ SECTIONS = (
     "preregistration",
 )  # fmt: skip
 #: Multiverse dimensions :meth:`Plan.with_choices` understands (besides ``centering.<var>``).
-DIMENSIONS = ("random", "missing", "estimator", "df", "outliers", "method", "imputation")
+DIMENSIONS = (
+    "random", "missing", "estimator", "df", "outliers", "method", "imputation", "plausible_value",
+)  # fmt: skip
 
 
 def _check_estimation(est: EstimationSection) -> None:
@@ -162,17 +170,23 @@ class Plan:
     method: str = "mlm"
     imputation: int | None = None
     kept_columns: FrozenMap[str, ColumnNames] = FrozenMap()
+    #: ``survey`` (weights, scaling, plausible values; :mod:`mlmpipe.plan.survey`), None without
+    survey: SurveySection | None = None
+    #: set by ``with_choices(plausible_value=k)``: the variant analyses the k-th plausible value
+    plausible_value: int | None = None
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_config(cls, config: dict, schema: Any = None) -> Plan:
         """Validate ``config`` (schema + defaults, once) and build the typed plan."""
         cfg = validate_config(config, schema)
-        outcome = cfg["outcome"]["name"]
+        outcome = outcome_column(cfg["outcome"])
         levels = levels_from_config(cfg["levels"], outcome)
+        survey = survey_from_config(cfg.get("survey"), cfg["outcome"], levels)
         missing = MissingSection.from_config(cfg["missing"])
         estimation = EstimationSection.from_config(cfg["estimation"])
         _check_estimation(estimation)
+        check_survey_estimation(survey, estimation.estimators)
         names = CenteringNames.from_config(cfg["centering"])
         entries = tuple(ModelEntry.from_config(e) for e in cfg["models"])
         _check_residuals(estimation, entries, levels, outcome)
@@ -207,6 +221,7 @@ class Plan:
             preregistration=PreregistrationSection.from_config(cfg["preregistration"]),
             deviations=freeze(cfg["deviations"]),
             sensitivity=None,  # resolved below: it needs the plan's slices
+            survey=survey,
         )
         plan.data.codes_for(plan._coded_columns())  # a code list naming an unknown column
         sens = build_sensitivity(
@@ -217,6 +232,13 @@ class Plan:
     def to_config(self) -> dict:
         """The validated, default-filled config this plan was built from (its edited sections for
         a variant), as plain JSON values: the frozen / executed plan of the preregistration."""
+        out = self._to_config()
+        if self.survey is not None:  # absent without one: older plans keep their hash
+            out["outcome"] = {"range": out["outcome"]["range"], **self.survey.outcome_config()}
+            out["survey"] = self.survey.to_config()
+        return out
+
+    def _to_config(self) -> dict:
         return {
             "project": self.project,
             "seed": self.seed,
@@ -330,17 +352,45 @@ class Plan:
         return self.report.bootstrap.model or self.final_model
 
     @property
+    def nesting(self) -> tuple[int, int]:
+        """``(plausible values, imputations per plausible value)``: ``(0, m)`` without plausible
+        values; with ``P`` of them ``(P, m)`` under imputation, else ``(P, 1)``."""
+        n = self.survey.n_plausible_values if self.survey is not None else 0
+        return (n, max(self.missing.m, 1)) if n else (0, self.missing.m)
+
+    @property
     def imputations(self) -> tuple[int, ...]:
-        """Data sets the missing step writes: ``0`` (observed / listwise) and ``1..m`` if imputing."""
-        return tuple(range(self.missing.m + 1))
+        """Data sets the missing step writes: ``0`` (observed / listwise) and ``1..m`` if imputing;
+        with ``P`` plausible values ``1..P*m`` (data set ``(k - 1) m + j`` is imputation ``j`` of
+        plausible value ``k``; ``m = 1`` without imputation)."""
+        n, m = self.nesting
+        return tuple(range(n * m + 1)) if n else tuple(range(m + 1))
 
     @property
     def pooled_imputations(self) -> tuple[int, ...]:
         """Data sets whose fits are pooled: ``(0,)`` without imputation, else ``1..m`` (a variant
-        made with ``imputation=k``: ``(k,)``)."""
+        made with ``imputation=k``: ``(k,)``; with ``plausible_value=k``: that value's data
+        sets)."""
         if self.imputation is not None:
             return (self.imputation,)
+        n, m = self.nesting
+        if n:
+            ks = [self.plausible_value] if self.plausible_value else range(1, n + 1)
+            return tuple((k - 1) * m + j for k in ks for j in range(1, m + 1))
         return tuple(range(1, self.missing.m + 1)) if self.missing.m else (0,)
+
+    def plausible_value_columns(self) -> tuple[FrozenMap[str, str], ...] | None:
+        """Per plausible value ``k``: analysed column -> the data column holding its k-th value
+        (the missing step copies them before handling missing data). None without."""
+        if self.survey is None or not self.survey.n_plausible_values:
+            return None
+        out = []
+        for k in range(1, self.survey.n_plausible_values + 1):
+            cols = self.survey.pv_columns(k)
+            if "__outcome__" in cols:
+                cols[self.outcome] = cols.pop("__outcome__")
+            out.append(FrozenMap.of(cols))
+        return tuple(out)
 
     def interaction_pairs(self) -> list[list[str]]:
         """Pairs of raw variables whose product enters some model (``cses:sector`` -> ses, sector),
@@ -399,6 +449,9 @@ class Plan:
             encoding=self.data.encoding,
             missing_codes=freeze(self.data.codes_for(self._coded_columns())),
             extra_columns=tuple(self.residual_columns()),
+            survey=freeze(self.survey.validate_entry(self.outcome, self.levels))
+            if self.survey is not None
+            else None,
         )
 
     def _coded_columns(self) -> list[str]:
@@ -415,6 +468,7 @@ class Plan:
             # a binary or count outcome is imputed by PMM (mlmpipe.missing.outcome_kind)
             family=self.glmm.family if mi and self.glmm is not None else None,
             outliers=self.outliers,
+            plausible_values=self.plausible_value_columns(),
         )
 
     def center_slice(self) -> CenterSlice:
@@ -701,6 +755,15 @@ class Plan:
 
     def _choose_method(self, method: str) -> Plan:
         return replace(self, method=method)
+
+    def _choose_plausible_value(self, k: int) -> Plan:
+        n = self.survey.n_plausible_values if self.survey is not None else 0
+        if not 1 <= int(k) <= n:
+            raise PlanError(
+                f"with_choices: plausible_value {k} is not one of this plan's plausible values; "
+                f"allowed: {list(range(1, n + 1)) or 'none (outcome.plausible_values is not set)'}"
+            )
+        return replace(self, plausible_value=int(k))
 
     def _choose_imputation(self, k: int) -> Plan:
         if int(k) not in self.imputations:

@@ -123,6 +123,8 @@ class ValidateSlice(Slice):
     # columns the fits read besides IDs, outcome and predictors (observation weights, residual
     # structures' occasion / time / strata): kept in the analysed copy
     extra_columns: tuple[str, ...] = ()
+    #: the survey columns to check and keep (mlmpipe.data.survey_checks); None without survey
+    survey: FrozenMap | None = None
 
     def to_dict(self) -> dict:
         out = {
@@ -148,6 +150,8 @@ class ValidateSlice(Slice):
             out["missing_codes"] = plain(self.missing_codes)
         if self.extra_columns:
             out["extra_columns"] = list(self.extra_columns)
+        if self.survey is not None:
+            out["survey"] = plain(self.survey)
         return out | ({"family": self.family} if self.family is not None else {})
 
     @classmethod
@@ -175,6 +179,7 @@ class ValidateSlice(Slice):
             encoding=d.get("encoding", "auto"),
             missing_codes=freeze(d.get("missing_codes", {})),
             extra_columns=tuple(d.get("extra_columns", ())),
+            survey=freeze(d["survey"]) if d.get("survey") is not None else None,
         )
 
     def level_variables(self) -> list[tuple[str, str | None, list[str]]]:
@@ -207,9 +212,13 @@ class MissingSlice(Slice):
     interactions: tuple[tuple[str, str], ...] | None = None
     family: str | None = None
     outliers: OutlierChoice | None = None
+    #: per plausible value: analysed column -> its column (``survey``; None without)
+    plausible_values: tuple[FrozenMap[str, str], ...] | None = None
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"missing": self.missing.to_dict(), "seed": self.seed}
+        if self.plausible_values is not None:
+            out["plausible_values"] = plain(self.plausible_values)
         if self.interactions is not None:
             out["interactions"] = plain(self.interactions)
         if self.family is not None:
@@ -247,6 +256,7 @@ class MissingSlice(Slice):
             interactions=tuple(tuple(p) for p in inter) if inter is not None else None,
             family=d.get("family"),
             outliers=OutlierChoice(out["cutoff"]) if out else None,
+            plausible_values=freeze(d["plausible_values"]) if d.get("plausible_values") else None,
         )
 
 

@@ -9,9 +9,11 @@ import pandas as pd
 
 from mlmpipe.centering import CenteringState, apply_centering, centering_log, fit_centering
 from mlmpipe.data import describe, read_table, validate_data
+from mlmpipe.data.survey_checks import check_survey_columns, prepare_survey_columns
 from mlmpipe.errors import MlmpipeWarning
 from mlmpipe.missing import handle_missing
 from mlmpipe.missing.figures import pattern_figure, trace_figure
+from mlmpipe.missing.plausible import plausible_value_data_sets
 from mlmpipe.plan.slices import CenterSlice, MissingSlice, ValidateSlice
 
 
@@ -31,6 +33,9 @@ def validate_step(
     """Checks + descriptives. Returns (clean data, checks report, descriptives); ``read_notes``
     (the reader's warnings) are recorded first, as warn-level checks named ``read``."""
     vspec = ValidateSlice.decode(vspec).to_dict()
+    if vspec.get("survey"):  # weights and plausible values: checked, PV 1 in the analysed column
+        check_survey_columns(raw, vspec["survey"], vspec["levels"])
+        raw = prepare_survey_columns(raw, vspec["survey"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warn-level findings are recorded in the report
         clean, report = validate_data(raw, vspec)
@@ -49,16 +54,22 @@ def missing_step(clean: pd.DataFrame, mspec: str | dict, vspec: str | dict):
     mspec = MissingSlice.decode(mspec)
     vspec = ValidateSlice.decode(vspec)
     types = vspec.predictor_types()
-    return handle_missing(
-        clean,
-        mspec.missing.to_dict(),
-        _levels(vspec),
-        vspec.outcome,
-        types=types,
-        seed=mspec.seed,
-        interactions=[list(p) for p in mspec.interactions or ()],
-        family=mspec.family,
-    )
+
+    def handle(df: pd.DataFrame, seed: int):
+        return handle_missing(
+            df,
+            mspec.missing.to_dict(),
+            _levels(vspec),
+            vspec.outcome,
+            types=types,
+            seed=seed,
+            interactions=[list(p) for p in mspec.interactions or ()],
+            family=mspec.family,
+        )
+
+    if mspec.plausible_values is None:
+        return handle(clean, mspec.seed)
+    return plausible_value_data_sets(clean, mspec.plausible_values, mspec.seed, handle)
 
 
 def centering_state_step(df: pd.DataFrame, cspec: str | dict) -> dict:
