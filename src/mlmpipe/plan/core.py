@@ -379,6 +379,7 @@ class Plan:
             family="ordinal" if self.estimation.family == "ordinal" else None,
             encoding=self.data.encoding,
             missing_codes=freeze(self.data.codes_for(self._coded_columns())),
+            sheet=self.data.sheet,
         )
 
     def _coded_columns(self) -> list[str]:

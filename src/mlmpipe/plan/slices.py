@@ -120,6 +120,7 @@ class ValidateSlice(Slice):
     family: str | None = None
     encoding: str = "auto"  # data.encoding (CSV files)
     missing_codes: FrozenMap[str, tuple] = FrozenMap()  # data.missing_codes per column
+    sheet: str | None = None  # data.sheet (Excel files)
 
     def to_dict(self) -> dict:
         out = {
@@ -143,6 +144,8 @@ class ValidateSlice(Slice):
             out["encoding"] = self.encoding
         if self.missing_codes:
             out["missing_codes"] = plain(self.missing_codes)
+        if self.sheet is not None:
+            out["sheet"] = self.sheet
         return out | ({"family": self.family} if self.family is not None else {})
 
     @classmethod
@@ -169,6 +172,7 @@ class ValidateSlice(Slice):
             family=d.get("family"),
             encoding=d.get("encoding", "auto"),
             missing_codes=freeze(d.get("missing_codes", {})),
+            sheet=d.get("sheet"),
         )
 
     def level_variables(self) -> list[tuple[str, str | None, list[str]]]:
