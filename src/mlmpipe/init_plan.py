@@ -30,6 +30,7 @@ def _why(c: Column) -> str:
     miss = f"{c.n_missing} missing"
     extra = [f"{c.n_blank} blank"] if c.n_blank else []
     extra += [f"code {v:g} x{n}" for v, n in c.missing_codes]
+    extra += [f"declared missing in the file {v} x{n}" for v, n in c.file_missing.items()]
     parts.append(miss + (f" ({', '.join(extra)})" if extra else ""))
     return "; ".join(parts)
 
@@ -40,12 +41,13 @@ def _predictor(c: Column, lowest: bool) -> tuple[str, list[str]]:
         centering = "group" if lowest else "grand"
         terms = [f"c{c.name}", f"mean{c.name}"] if lowest else [f"c{c.name}"]
         return f"{{type: continuous, centering: {centering}}}", terms
+    levels = c.values
+    if c.labels:  # the data hold codes; the plan names the categories by their labels, code order
+        levels = [
+            str(c.labels.get(v, f"{v:g}" if isinstance(v, float) else v)) for v in sorted(levels)
+        ]
     if c.type == "binary":
-        return f"{{type: binary, levels: {_q(c.values)}}}", [c.name]
-    levels = c.values  # as the data hold them (SPSS/Stata labels already applied), in label order
-    if c.labels:
-        order = {v: i for i, v in enumerate([*c.labels.values(), *c.labels])}
-        levels = sorted(levels, key=lambda v: order.get(v, len(order)))
+        return f"{{type: binary, levels: {_q(levels)}}}", [c.name]
     levels_text = f", levels: {_q(levels)}" if levels else ""
     return f"{{type: categorical{levels_text}}}", [c.name]
 

@@ -63,7 +63,8 @@ def run_plan(plan: Plan, workdir: str | Path) -> PlanRun:
         raw.parent.mkdir(parents=True, exist_ok=True)
         fetch_example(plan.data.example, str(raw))
 
-    clean, checks, desc = validate_step(read_table(raw, plan.data.format), plan.slice_validate())
+    table = read_table(raw, plan.data.format, plan.data.encoding, plan.data.sheet)
+    clean, checks, desc = validate_step(table, plan.slice_validate())
     _write_json(work / "reports/checks.json", checks)
     _write_json(work / "reports/tables/descriptives.json", desc)
     datasets, missing = missing_step(clean, plan.slice_missing(), plan.slice_validate())

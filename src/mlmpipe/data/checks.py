@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlmpipe.data.labels import apply_file_metadata
 from mlmpipe.data.ordinal import ordinal_outcome_problem
 from mlmpipe.data.survey_checks import survey_columns
 from mlmpipe.errors import DataCheckWarning, DataValidationError
@@ -522,6 +523,7 @@ def validate_data(df: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, dict]:
     check_columns_present(df, spec, rec)
     out = df[plan_columns(spec)].copy()
     out = apply_missing_codes(out, spec, rec)
+    out = apply_file_metadata(out, df.attrs, spec, rec)  # SPSS/Stata missing values and labels
     out = blank_strings_missing(out, rec)
     check_all_missing(out, spec, rec)
     check_ids(out, spec, rec)

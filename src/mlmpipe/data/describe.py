@@ -59,6 +59,7 @@ class Column:
     missing_codes: list = field(default_factory=list)  # suspected codes, with their counts
     n_blank: int = 0
     labels: dict | None = None  # value labels of SPSS/Stata files
+    file_missing: dict = field(default_factory=dict)  # SPSS user-missing / Stata .a-.z counts
     level: str | None = None  # the level it is constant at
     min: float | None = None  # numeric columns, without the missing codes
     max: float | None = None
@@ -80,17 +81,6 @@ class Description:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
-
-
-def _value_labels(path: Path, fmt: str) -> dict[str, dict]:
-    """SPSS/Stata value labels per column ({} for other formats)."""
-    if fmt not in ("sav", "dta"):
-        return {}
-    import pyreadstat  # only for SPSS/Stata files
-
-    reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
-    _, meta = reader(str(path), metadataonly=True)
-    return dict(meta.variable_value_labels or {})
 
 
 def _clean(s: pd.Series) -> tuple[pd.Series, int, list]:
@@ -136,12 +126,14 @@ def _constant_within(df: pd.DataFrame, col: str, id_col: str) -> bool:
     return bool(df.groupby(id_col, observed=True)[col].nunique(dropna=True).max() <= 1)
 
 
-def describe(path: str | Path, fmt: str = "auto") -> Description:
-    """Guess the structure of the data file at ``path`` (see the module docstring)."""
+def describe(path: str | Path, fmt: str = "auto", sheet: str | None = None) -> Description:
+    """Guess the structure of the data file at ``path`` (see the module docstring); SPSS/Stata
+    user-missing values are already missing (the reader sets them), and their value labels are
+    read from the reader's ``attrs``."""
     path = Path(path)
     fmt = detect_format(path, fmt)
-    raw = read_table(path, fmt)
-    labels = _value_labels(path, fmt)
+    raw = read_table(path, fmt, sheet=sheet)
+    labels = raw.attrs.get("value_labels") or {}
     n = len(raw)
     df = pd.DataFrame(index=raw.index)
     cols: list[Column] = []
@@ -161,6 +153,7 @@ def describe(path: str | Path, fmt: str = "auto") -> Description:
             missing_codes=codes,
             n_blank=n_blank,
             labels=lab,
+            file_missing=dict((raw.attrs.get("file_missing") or {}).get(name, {})),
         )
         if col.dtype == "numeric" and s.notna().any():
             col.min, col.max = float(s.min()), float(s.max())

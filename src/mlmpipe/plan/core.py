@@ -452,6 +452,7 @@ class Plan:
             survey=freeze(self.survey.validate_entry(self.outcome, self.levels))
             if self.survey is not None
             else None,
+            sheet=self.data.sheet,
         )
 
     def _coded_columns(self) -> list[str]:

@@ -49,7 +49,7 @@ class DataSection(_LaterKeys, Section):
     """``data``: where the raw table comes from, its format and encoding, its missing-value
     codes."""
 
-    LATER: ClassVar[dict[str, Any]] = {"encoding": "auto", "missing_codes": []}
+    LATER: ClassVar[dict[str, Any]] = {"encoding": "auto", "missing_codes": [], "sheet": None}
 
     source: str
     example: str
@@ -59,6 +59,7 @@ class DataSection(_LaterKeys, Section):
     #: ``data.missing_codes`` as written: a tuple (every outcome and predictor column) or a map
     #: column -> tuple; :meth:`codes_for` resolves it per column.
     missing_codes: tuple | FrozenMap = ()
+    sheet: str | None = None  # data.sheet: the Excel sheet (default the first)
 
     @classmethod
     def from_config(cls, d: dict) -> DataSection:
@@ -71,7 +72,13 @@ class DataSection(_LaterKeys, Section):
             )
         codes = d.get("missing_codes", [])
         return cls(
-            d["source"], d["example"], f, d["format"], d.get("encoding", "auto"), freeze(codes)
+            d["source"],
+            d["example"],
+            f,
+            d["format"],
+            d.get("encoding", "auto"),
+            freeze(codes),
+            None if d.get("sheet") is None else str(d["sheet"]),
         )
 
     def codes_for(self, columns: list[str]) -> dict[str, tuple]:

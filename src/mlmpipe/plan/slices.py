@@ -125,6 +125,7 @@ class ValidateSlice(Slice):
     extra_columns: tuple[str, ...] = ()
     #: the survey columns to check and keep (mlmpipe.data.survey_checks); None without survey
     survey: FrozenMap | None = None
+    sheet: str | None = None  # data.sheet (Excel files)
 
     def to_dict(self) -> dict:
         out = {
@@ -152,6 +153,8 @@ class ValidateSlice(Slice):
             out["extra_columns"] = list(self.extra_columns)
         if self.survey is not None:
             out["survey"] = plain(self.survey)
+        if self.sheet is not None:
+            out["sheet"] = self.sheet
         return out | ({"family": self.family} if self.family is not None else {})
 
     @classmethod
@@ -180,6 +183,7 @@ class ValidateSlice(Slice):
             missing_codes=freeze(d.get("missing_codes", {})),
             extra_columns=tuple(d.get("extra_columns", ())),
             survey=freeze(d["survey"]) if d.get("survey") is not None else None,
+            sheet=d.get("sheet"),
         )
 
     def level_variables(self) -> list[tuple[str, str | None, list[str]]]:

@@ -20,10 +20,10 @@ from mlmpipe.plan.slices import CenterSlice, MissingSlice, ValidateSlice
 def read_raw_step(path: str, fmt: str, vspec: str | dict) -> tuple[pd.DataFrame, list[str]]:
     """Read the raw data file (``data.format``, ``data.encoding``); returns the table and the
     reader's warnings (e.g. a CSV file read as cp1252 because it is not UTF-8)."""
-    encoding = ValidateSlice.decode(vspec).encoding
+    vs = ValidateSlice.decode(vspec)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        raw = read_table(path, fmt, encoding)
+        raw = read_table(path, fmt, vs.encoding, vs.sheet)
     return raw, [str(w.message) for w in caught if issubclass(w.category, MlmpipeWarning)]
 
 
