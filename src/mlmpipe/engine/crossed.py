@@ -213,7 +213,7 @@ def crossed_schur(model) -> CrossedSchur | None:
     ``MAX_FILL`` of a dense triangle, dense otherwise."""
     K = model.K
     rs = [model.reterms[i] for i in model.order]
-    if K < 2 or any(r.q != 1 for r in rs) or getattr(model, "_wcross", None) is not None:
+    if K < 2 or any(r.q != 1 or r.mm for r in rs) or getattr(model, "_wcross", None) is not None:
         return None
     if sum(r.m for r in rs[1:]) < MIN_SIZE:
         return None

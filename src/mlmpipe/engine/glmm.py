@@ -70,6 +70,8 @@ class GeneralizedLinearMixedModel:
         self.n, self.p, self.ntheta = lmm.n, lmm.p, lmm.ntheta
         if self.nagq < 0 or self.nagq > MAX_NAGQ:
             raise EstimationError(f"nagq: must be between 0 and {MAX_NAGQ}, got {self.nagq}")
+        if self.nagq > 1 and any(r.mm for r in lmm.reterms):
+            raise EstimationError("nagq > 1 is not applicable with a multiple-membership term")
         if self.nagq > 1 and (len(lmm.reterms) != 1 or lmm.reterms[0].q != 1):
             raise EstimationError(
                 "nagq > 1 needs a single scalar random-effects term such as (1 | group); "

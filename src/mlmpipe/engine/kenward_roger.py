@@ -267,7 +267,7 @@ def _kenward_roger(model, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> 
     Ts = model.thetas_by_term(theta)
     sizes = [(model.reterms[i].m, model.reterms[i].q) for i in model.order]
     offs = np.concatenate([[0], np.cumsum([m * q for m, q in sizes])]).astype(int)
-    if len(sizes) == 1:
+    if len(sizes) == 1 and not model.reterms[0].mm:
         pc = _block_pieces(model, Ts[0], s2)
     else:
         pc = _dense_pieces(model, Ts, sizes, offs, s2)

@@ -175,7 +175,15 @@ class LinearMixedModel:
         ``[Z X z]' W [Z X z]`` with ``W = diag(w)``: the penalized weighted least-squares system of
         one PIRLS step of a GLMM (working weights and working response; Bates et al. 2015, sec. 5;
         lme4's ``glmerLaplace``). ``factorize``, ``beta_from`` and ``spherical_modes`` then solve it."""
+        w = np.asarray(w, float)
         self.y = np.asarray(z, float)
+        if self.weights is not None:
+            raise EstimationError("observation weights are not supported for GLMMs yet")
+        if any(r.mm for r in self.reterms):  # no fixed pattern map for membership blocks
+            rs = [self.reterms[i] for i in self.order]
+            self.A = _crossproducts(rs, self._Zs, np.column_stack([self.X, self.y]), w)
+            self._crossed = None
+            return
         if getattr(self, "_wcross", None) is None:
             self._wcross = WeightedCrossProducts(self)
         if self.weights is not None:
@@ -203,7 +211,10 @@ class LinearMixedModel:
                 for m in range(i):
                     M = B.subtract(M, B.matmul_t(L[j][m], L[i][m]))
                 L[j][i] = B.rdiv_lower_t(M, L[i][i])
-            if j < K:
+            if j < K and not isinstance(A[j][j], B.BlockDiag):  # a membership term: dense
+                D = B.lam_left_t(B.lam_right(A[j][j], Ts[j], ms[j]), Ts[j], ms[j])
+                D = D + np.eye(D.shape[0])
+            elif j < K:
                 T = Ts[j]
                 D = B.BlockDiag(B.rmul(B.tlmul(T, A[j][j].data), T))
                 D.data[:, np.arange(T.shape[0]), np.arange(T.shape[0])] += 1.0
@@ -358,7 +369,7 @@ def _crossproducts(rs: list[ReMat], Zs: list, XY: np.ndarray, w: np.ndarray | No
     K = len(rs)
     A: list[list] = [[None] * (K + 1) for _ in range(K + 1)]
     for j, r in enumerate(rs):
-        A[j][j] = B.BlockDiag(r.diag_crossprod(w))
+        A[j][j] = r.crossprod(w)
         for i in range(j):
             A[j][i] = cross_block(r, rs[i], w=w)
     WXY = XY if w is None else XY * w[:, None]

@@ -65,7 +65,7 @@ class Pirls:
         out = None
         for pos, T in enumerate(Ts):
             r = m.reterms[m.order[pos]]
-            if r.q == 1:
+            if r.q == 1 and not r.mm:
                 t = r.term
                 v = (T[0, 0] * us[pos])[t.codes]
                 if not self._ones[pos]:
@@ -159,7 +159,7 @@ class Pirls:
             pdev = dev + float(sum(np.dot(u, u) for u in us))
         else:
             eta, pdev = np.asarray(eta_start, float), np.inf
-        fast = not (beta_free or full) and m.K == 1
+        fast = not (beta_free or full) and m.K == 1 and not m.reterms[0].mm
         u_only = not (beta_free or full) and m.K > 1 and self.lmm_u is not None
         mode = "fast" if fast else "u_only" if u_only else "full"
         last = None  # previous change, after a full Newton step

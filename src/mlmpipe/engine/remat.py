@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from mlmpipe.engine import blocks as B
+from mlmpipe.engine.membership import membership_z, weighted_crossprod
 from mlmpipe.formula.terms import ReTerm
 
 
@@ -28,8 +30,11 @@ class ReMat:
         order = np.lexsort((rows, cols))  # column-major order of the lower triangle
         self.tri_rows = rows[order]
         self.tri_cols = cols[order]
+        # a multiple-membership term (engine.membership): several non-zeros per row of Z
+        self.mm = self.term.membership is not None
         # a random intercept: Z_i'W Z_i and Z_i Lambda u need no products with the column
-        self.ones = q == 1 and bool(np.all(self.term.Z[:, 0] == 1.0))
+        self.ones = not self.mm and q == 1 and bool(np.all(self.term.Z[:, 0] == 1.0))
+        self._Z: sp.csr_matrix | None = None
 
     @property
     def q(self) -> int:
@@ -60,18 +65,33 @@ class ReMat:
         return out
 
     def Z(self) -> sp.csr_matrix:
-        """The n x (m q) indicator-expanded model matrix of the term."""
+        """The n x (m q) indicator-expanded model matrix of the term (membership-weighted for a
+        multiple-membership term)."""
         t = self.term
+        if self.mm:
+            if self._Z is None:
+                self._Z = membership_z(t)
+            return self._Z
         n, q = t.Z.shape
         rows = np.repeat(np.arange(n), q)
         cols = (t.codes[:, None] * q + np.arange(q)[None, :]).ravel()
         return sp.csr_matrix((t.Z.ravel(), (rows, cols)), shape=(n, self.nranef))
 
+    def crossprod(self, w: np.ndarray | None = None):
+        """Z_i'W Z_i: a ``BlockDiag`` of the per-level blocks, or for a multiple-membership term
+        (levels coupled by shared members) a dense (m q) x (m q) array."""
+        if self.mm:
+            return weighted_crossprod(self.Z(), self.Z(), w).toarray()
+        return B.BlockDiag(self.diag_crossprod(w))
+
     def diag_crossprod(self, w: np.ndarray | None = None) -> np.ndarray:
         """Z_i'W Z_i as (m, q, q): the per-level blocks (every row belongs to one level); W = I
-        when ``w`` (case weights, e.g. GLMM working weights) is None."""
+        when ``w`` (case weights, e.g. GLMM working weights) is None. Not defined for a
+        multiple-membership term (see ``crossprod``)."""
         t = self.term
         q = self.q
+        if self.mm:
+            raise ValueError(f"term {t.group!r}: Z'Z of a membership term is not block diagonal")
         if self.ones:
             return np.bincount(t.codes, weights=w, minlength=self.m).astype(float).reshape(-1, 1, 1)
         out = np.empty((self.m, q, q))
@@ -89,6 +109,11 @@ def cross_block(ri: ReMat, rj: ReMat, dense_fraction: float = 0.2, w: np.ndarray
     unless its fill exceeds ``dense_fraction``."""
     ti, tj = ri.term, rj.term
     qi, qj = ri.q, rj.q
+    if ri.mm or rj.mm:
+        M = weighted_crossprod(ri.Z(), rj.Z(), w)
+        if M.nnz > dense_fraction * M.shape[0] * M.shape[1]:
+            return M.toarray()
+        return M.tobsr(blocksize=(qi, qj))
     rows = (ti.codes[:, None, None] * qi + np.arange(qi)[None, :, None]) + np.zeros((1, 1, qj), int)
     cols = (tj.codes[:, None, None] * qj + np.arange(qj)[None, None, :]) + np.zeros((1, qi, 1), int)
     vals = ti.Z[:, :, None] * tj.Z[:, None, :]

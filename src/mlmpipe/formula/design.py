@@ -24,9 +24,10 @@ import pandas as pd
 from mlmpipe.errors import FormulaError
 from mlmpipe.formula.evaluate import Evaluator, Factor, Value, factor_from_series, missing
 from mlmpipe.formula.fixed import model_matrix
+from mlmpipe.formula.membership import evaluate_membership, membership_term
 from mlmpipe.formula.parse import Node, walk_names
 from mlmpipe.formula.random import GroupState, fit_group, new_group_codes
-from mlmpipe.formula.spec import FormulaSpec, parse_formula
+from mlmpipe.formula.spec import FormulaSpec, RandomSpec, parse_formula
 from mlmpipe.formula.terms import Design, ReTerm
 
 
@@ -105,7 +106,11 @@ def build_design(formula: str | FormulaSpec, data: pd.DataFrame) -> Design:
     transforms: dict[str, tuple[float, float]] = {}
     ev = Evaluator(data, spec.formula, transforms, fitting=True)
     values = {label: ev(node) for label, node in _model_nodes(spec).items()}
-    leaves = [[_as_factor(ev(leaf)) for leaf in r.leaves] for r in spec.random]
+    # a membership term's IDs may be missing in a slot (no membership there): not a missing row
+    leaves = [
+        [_as_factor(ev(leaf)) for leaf in r.leaves] if r.membership is None else []
+        for r in spec.random
+    ]
     response = ev(spec.response) if spec.response is not None else None
     offsets = [ev(node) for node in spec.fixed.offsets]
 
@@ -134,6 +139,11 @@ def build_design(formula: str | FormulaSpec, data: pd.DataFrame) -> Design:
     re_terms, groups = [], []
     for r, fs in zip(spec.random, leaves, strict=True):
         Z, names, _ = model_matrix(r.lhs, values, n)
+        if r.membership is not None:
+            term, state = _membership_term(r, data.iloc[rows], Z, names, spec.formula)
+            groups.append(state)
+            re_terms.append(term)
+            continue
         codes, state = fit_group([f.take(rows) for f in fs], r.group_name, spec.formula)
         groups.append(state)
         re_terms.append(ReTerm(r.group_name, codes, state.levels, names, Z))
@@ -160,6 +170,21 @@ def build_design(formula: str | FormulaSpec, data: pd.DataFrame) -> Design:
         spec=fitted,
         y_factor=y_factor,
     )
+
+
+def _membership_term(
+    r: RandomSpec, data: pd.DataFrame, Z: np.ndarray, names: tuple[str, ...], formula: str
+) -> tuple[ReTerm, GroupState]:
+    """The ``ReTerm`` of a multiple-membership term on the model rows ``data``."""
+    codes, weights, levels = evaluate_membership(r.membership, data, r.group_name, formula)
+    primary, levels, membership = membership_term(codes, weights, levels)
+    if len(levels) < 2:
+        raise FormulaError(
+            f"grouping factor {r.group_name!r} must have > 1 sampled level "
+            f"(has {len(levels)}) in formula {formula!r}"
+        )
+    state = GroupState((levels,), np.arange(len(levels), dtype=np.int64), levels)
+    return ReTerm(r.group_name, primary, levels, names, Z, membership), state
 
 
 def _recode_fixed(label: str, value: Value, fitted: Factor, formula: str) -> Factor:
@@ -204,6 +229,11 @@ def new_data_matrices(
     X, _, _ = model_matrix(spec.fixed, values, n)
     codes, Zs = [], []
     for r, state in zip(spec.random, fitted.groups, strict=True):
+        if r.membership is not None:
+            raise FormulaError(
+                f"predictions for new data are not available with the multiple-membership term "
+                f"{r.group_name!r} yet (formula {spec.formula!r})"
+            )
         leaves = [_as_factor(ev(leaf)) for leaf in r.leaves]
         codes.append(new_group_codes(leaves, state))
         Zs.append(model_matrix(r.lhs, values, n)[0])

@@ -183,6 +183,18 @@ class _Parser:
             what = f"a doubled {op!r}" if nxt == op else f"{op!r} followed by {nxt!r}"
             raise self.fail(f"empty term between {op!r} and {nxt!r} ({what}: a term is missing)")
 
+    def argument(self) -> Node:
+        """A call argument: an expression, or ``name = expression`` (a named argument, kept as
+        ``BinOp("=", Name, value)``; used by ``mm(..., weights = cbind(w1, w2))``)."""
+        node = self.expr()
+        if self.peek() == ("op", "="):
+            if not isinstance(node, Name):
+                raise self.fail(f"a named argument needs a name before '=', got {deparse(node)!r}")
+            self.next()
+            self._no_empty_term("=")
+            node = BinOp("=", node, self.expr())
+        return node
+
     def prefix(self) -> Node:
         kind, value = self.next()
         if kind == "num":
@@ -194,10 +206,10 @@ class _Parser:
                 self.next()
                 args: list[Node] = []
                 if self.peek() != ("op", ")"):
-                    args.append(self.expr())
+                    args.append(self.argument())
                     while self.peek() == ("op", ","):
                         self.next()
-                        args.append(self.expr())
+                        args.append(self.argument())
                 self.expect(")")
                 return Call(value, tuple(args))
             return Name(value)
@@ -242,6 +254,7 @@ _SPACED = {
     "+",
     "-",
     "*",
+    "=",
 }  # R prints a/b, x^2, a:b unspaced
 
 
@@ -279,6 +292,8 @@ def deparse(node: Node, backtick: bool = False) -> str:
 def _wrap_right(node: BinOp) -> Node:
     """R's deparser parenthesises a right operand of equal precedence for left-assoc operators."""
     right = node.right
+    if node.op == "=":  # a named argument: the value is printed as it is
+        return right
     if isinstance(right, BinOp) and node.op != "^":
         if _BINARY[_key(right.op)][0] == _BINARY[_key(node.op)][0]:
             return Paren(right)
@@ -297,7 +312,8 @@ def walk_names(node: Node) -> list[str]:
             for a in n.args:
                 visit(a)
         elif isinstance(n, BinOp):
-            visit(n.left)
+            if n.op != "=":  # the name of a named argument is not a variable
+                visit(n.left)
             visit(n.right)
         elif isinstance(n, UnaryOp):
             visit(n.operand)

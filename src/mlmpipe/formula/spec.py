@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from mlmpipe.errors import FormulaError
 from mlmpipe.formula.algebra import TermSpec, expand_terms
+from mlmpipe.formula.membership import MembershipSpec, is_mm, membership_spec
 from mlmpipe.formula.parse import (
     BinOp,
     Name,
@@ -42,13 +43,16 @@ class RandomSpec:
         lhs: terms of the left-hand side (its model matrix gives the columns of Z).
         group: the grouping-factor expression (a name or a ``:`` interaction of names/expressions).
         group_name: R's name of the grouping factor, e.g. ``"school"``, ``"class:school"``.
-        leaves: the factors making up the grouping factor, outermost first (``a:b`` → ``a``, ``b``).
+        leaves: the factors making up the grouping factor, outermost first (``a:b`` → ``a``, ``b``);
+            for a multiple-membership group ``mm(g1, g2, ...)`` the ID columns ``g1``, ``g2``, ...
+        membership: the ``mm()`` arguments of a multiple-membership group, None otherwise.
     """
 
     lhs: TermSpec
     group: Node
     group_name: str
     leaves: tuple[Node, ...]
+    membership: MembershipSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,9 @@ def _random_terms(bar: BinOp, formula: str) -> list[RandomSpec]:
     for piece in pieces:  # lme4 expands || first, then / (so pieces vary slowest)
         terms = expand_terms(parse_expr(piece), formula)
         for group in groups:
+            if _has_mm(group):
+                out.append(_mm_term(terms, group, bar, formula))
+                continue
             leaves = tuple(_leaves(group))
             for leaf in leaves:
                 if isinstance(leaf, Num | BinOp | UnaryOp):
@@ -235,6 +242,33 @@ def _random_terms(bar: BinOp, formula: str) -> list[RandomSpec]:
                     )
             out.append(RandomSpec(terms, group, deparse(group), leaves))
     return out
+
+
+def _has_mm(node: Node) -> bool:
+    inner = node.inner if isinstance(node, Paren) else node
+    if is_mm(inner):
+        return True
+    if isinstance(inner, BinOp):
+        return _has_mm(inner.left) or _has_mm(inner.right)
+    return False
+
+
+def _mm_term(terms: TermSpec, group: Node, bar: BinOp, formula: str) -> RandomSpec:
+    """A multiple-membership term ``(expr | mm(...))``; ``mm()`` cannot be nested or interacted."""
+    inner = group.inner if isinstance(group, Paren) else group
+    if not is_mm(inner) or not is_mm(_strip(bar.right)):
+        raise FormulaError(
+            f"mm() must be the whole grouping factor, not part of {deparse(bar.right)!r} "
+            f"(nesting or interacting a multiple-membership factor is not supported; "
+            f"formula {formula!r})"
+        )
+    mm = membership_spec(inner, formula)
+    leaves = tuple(Name(c) for c in mm.ids)
+    return RandomSpec(terms, inner, deparse(inner), leaves, mm)
+
+
+def _strip(node: Node) -> Node:
+    return node.inner if isinstance(node, Paren) else node
 
 
 def parse_formula(formula: str) -> FormulaSpec:
@@ -269,6 +303,8 @@ def _assemble(formula: str, response: Node | None, rhs: Node) -> FormulaSpec:
         names.update(r.lhs.columns)
         for leaf in r.leaves:
             names.update(walk_names(leaf))
+        if r.membership is not None:
+            names.update(r.membership.columns)
     if isinstance(response, Name) and response.id == ".":
         raise FormulaError(f"'.' is not supported in formula {formula!r}")
     return FormulaSpec(formula, response, fixed, random, frozenset(names), addends(rhs))

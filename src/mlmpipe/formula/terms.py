@@ -11,6 +11,20 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Membership:
+    """The memberships of a multiple-membership term (``mlmpipe.formula.membership``).
+
+    Attributes:
+        codes: (n, K) int array, the level of each row's k-th membership; -1 for an empty slot.
+        weights: (n, K) float array, the weight of each membership (0 in empty slots), already
+            scaled (rows sum to 1 unless ``scale = FALSE``).
+    """
+
+    codes: np.ndarray
+    weights: np.ndarray
+
+
+@dataclass(frozen=True)
 class ReTerm:
     """One random-effects term ``(expr | group)`` evaluated on the data.
 
@@ -21,6 +35,11 @@ class ReTerm:
         names: column names of the term, R style, e.g. ``("(Intercept)", "ses")``.
         Z: (n, q) float array, the raw model-matrix columns of the term (before expansion by
             the grouping indicators).
+        membership: for a multiple-membership term ``(expr | mm(...))``, every membership of each
+            row with its weight; the row's block of the term's Z is then
+            ``sum_k weights[:, k] * Z`` at level ``membership.codes[:, k]``. ``codes`` holds
+            the largest-weight membership only (for summaries by cluster; the engine uses
+            ``membership``). None for an ordinary term.
     """
 
     group: str
@@ -28,6 +47,7 @@ class ReTerm:
     levels: tuple[str, ...]
     names: tuple[str, ...]
     Z: np.ndarray
+    membership: Membership | None = None
 
     @property
     def nlevels(self) -> int:
