@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -265,6 +265,8 @@ class PriorSpec:
     cov: CovPrior | None = field(default_factory=Wishart)
     by_group: Mapping[str, CovPrior | None] = field(default_factory=dict)
     fixef: FixefNormal | None = None
+    #: the multiverse's prior-sensitivity alternative (:func:`widened`) of every covariance prior
+    wider: bool = False
 
     def describe(self) -> str:
         """The priors in words, for the fit record and the methods text."""
@@ -273,7 +275,47 @@ class PriorSpec:
         if self.fixef is not None:
             sd = np.atleast_1d(np.asarray(self.fixef.sd, dtype=float))
             parts.append("fixed effects: normal(0, SD " + ", ".join(f"{v:g}" for v in sd) + ")")
-        return "; ".join(parts)
+        text = "; ".join(parts)
+        return f"wider than {text} ({WIDER_TEXT})" if self.wider else text
+
+
+#: What the ``wider`` alternative of a prior is, in words (methods text, decision log).
+WIDER_TEXT = (
+    "every finite prior scale doubled on the SD scale, fixed-effect SDs doubled; an infinite-scale "
+    "prior replaced by the weakest that keeps the mode off the boundary: Wishart df q + 2, "
+    "gamma shape 2 (Chung et al. 2013)"
+)
+
+
+def widened(p: CovPrior | None, q: int) -> CovPrior | None:
+    """The prior-sensitivity alternative of ``p`` for a term with ``q`` random effects: scales
+    doubled on the SD scale (x4 on a variance or covariance scale, rates halved on an SD, /4 on a
+    variance); a prior with an infinite scale (blme's Wishart, gamma with rate 0) has no scale to
+    widen and becomes the weakest prior that still keeps the posterior mode off the boundary,
+    ``-2 sum log t_ii`` (Wishart df ``q + 2``; gamma shape 2 on an SD; Chung et al. 2013,
+    Psychometrika 78(4), sec. 3)."""
+    if p is None:
+        return None
+    if isinstance(p, Wishart):
+        df = q + 2.5 if p.df is None else float(p.df)
+        if p.scale is None or (np.ndim(p.scale) == 0 and math.isinf(float(p.scale))):
+            return Wishart(df=min(df, q + 2.0), scale=None)
+        return Wishart(df=df, scale=(4.0 * np.asarray(p.scale, dtype=float)).tolist())
+    if isinstance(p, InvWishart):
+        df = q - 0.998 if p.df is None else float(p.df)
+        scale = df + 0.1 if p.scale is None else p.scale
+        return InvWishart(df=df, scale=(4.0 * np.asarray(scale, dtype=float)).tolist())
+    power = 1.0 if getattr(p, "parameter", "sd") == "sd" else 2.0
+    if isinstance(p, Gamma):
+        if p.rate == 0:
+            return replace(p, shape=min(float(p.shape), 2.0 if power == 1 else 1.5))
+        return replace(p, rate=float(p.rate) / 2.0**power)
+    if isinstance(p, InvGamma):
+        scale = p.shape + 0.05 if p.scale is None else float(p.scale)
+        return replace(p, scale=scale * 2.0**power)
+    if isinstance(p, HalfT):
+        return replace(p, scale=2.0 * float(p.scale))
+    raise TypeError(f"no wider version of {p!r}")
 
 
 def _prior_text(p: CovPrior | None) -> str:
@@ -354,19 +396,31 @@ def resolve_prior(prior: Any) -> PriorSpec:
     if isinstance(prior, Mapping):
         if "type" in prior:  # a single covariance prior given as a mapping
             return PriorSpec(cov=cov_prior_from(prior))
-        unknown = set(prior) - {"cov", "by_group", "fixef"}
+        unknown = set(prior) - {"cov", "by_group", "fixef", "wider"}
         if unknown:
             raise PlanError(
                 f"estimation.prior: unknown key(s) {', '.join(sorted(unknown))}; "
-                "allowed: cov, by_group, fixef"
+                "allowed: cov, by_group, fixef, wider"
             )
         by = {str(g): cov_prior_from(p) for g, p in dict(prior.get("by_group") or {}).items()}
+        wider = bool(prior.get("wider", False))
+        fixef = fixef_prior_from(prior.get("fixef"))
+        if wider and fixef is not None:
+            fixef = FixefNormal(sd=(2.0 * np.atleast_1d(np.asarray(fixef.sd, float))).tolist())
         return PriorSpec(
-            cov=cov_prior_from(prior.get("cov", "wishart")),
-            by_group=by,
-            fixef=fixef_prior_from(prior.get("fixef")),
+            cov=cov_prior_from(prior.get("cov", "wishart")), by_group=by, fixef=fixef, wider=wider
         )
     raise PlanError(f"estimation.prior: cannot read a prior from {prior!r}")
+
+
+def wider_prior_config(prior: Any) -> dict:
+    """``estimation.prior`` of the multiverse's ``prior: wider`` specification: the plan's prior
+    (a name, one prior mapping or ``{cov, by_group, fixef}``) with ``wider: true``."""
+    if prior is None or prior == "blme":
+        return {"cov": "wishart", "wider": True}
+    if isinstance(prior, str) or (isinstance(prior, Mapping) and "type" in prior):
+        return {"cov": prior, "wider": True}
+    return {**dict(prior), "wider": True}
 
 
 def fixef_prior_from(spec: Any) -> FixefNormal | None:
@@ -401,6 +455,8 @@ def term_penalties(spec: PriorSpec, reterms: list) -> list[Callable[[np.ndarray]
             p = spec.by_group[r.term.group]
         else:
             p = spec.cov
+        if spec.wider:
+            p = widened(p, r.q)
         out.append(None if p is None else p.penalty_fn(r.q))
     return out
 

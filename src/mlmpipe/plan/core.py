@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from mlmpipe.engine.priors import wider_prior_config
 from mlmpipe.errors import PlanError
 from mlmpipe.plan.frozen import FrozenMap, Section, canonical_json, freeze
 from mlmpipe.plan.multiverse import (
@@ -82,7 +83,8 @@ SECTIONS = (
 )  # fmt: skip
 #: Multiverse dimensions :meth:`Plan.with_choices` understands (besides ``centering.<var>``).
 DIMENSIONS = (
-    "random", "missing", "estimator", "df", "outliers", "method", "imputation", "plausible_value",
+    "random", "missing", "estimator", "prior", "df", "outliers", "method", "imputation",
+    "plausible_value",
 )  # fmt: skip
 
 
@@ -272,7 +274,11 @@ class Plan:
     def multiverse_context(self) -> MultiverseContext:
         """What resolving the ``sensitivity`` section needs of this plan."""
         return MultiverseContext(
-            levels=self.levels, models=self.models, alpha=self.alpha, glmm=self.glmm
+            levels=self.levels,
+            models=self.models,
+            alpha=self.alpha,
+            glmm=self.glmm,
+            bayes_modal=self.estimation.method == "bayes_modal",
         )
 
     # ---------------------------------------------------------------- derived facts
@@ -741,7 +747,34 @@ class Plan:
         return replace(self, missing=section)
 
     def _choose_estimator(self, estimator: str) -> Plan:
+        if estimator == "bayes_modal":  # the posterior mode under the plan's prior (or blme's)
+            est = self.estimation
+            if (est.residual is not None and est.residual.active) or any(
+                e.residual is not None and e.residual.active for e in self.model_entries
+            ):
+                raise PlanError(
+                    "with_choices: estimator=bayes_modal is not available with a residual structure"
+                )
+            return self._with_section(
+                "estimation", {"estimators": (self.reporting_estimator,), "method": "bayes_modal"}
+            )
         return self._with_section("estimation", {"estimators": (estimator,)})
+
+    def _choose_prior(self, choice: str) -> Plan:
+        if choice == "default":
+            return self
+        if choice != "wider":
+            raise PlanError(
+                f"with_choices: prior {choice!r} is not allowed; allowed: default, wider"
+            )
+        if self.estimation.method != "bayes_modal":
+            raise PlanError(
+                "with_choices: prior=wider varies the prior of Bayesian modal fits; the plan's "
+                "fits are likelihood fits (add estimator=bayes_modal)"
+            )
+        return self._with_section(
+            "estimation", {"prior": wider_prior_config(self.estimation.prior)}
+        )
 
     def _choose_df(self, method: str) -> Plan:
         return self._with_section("estimation", {"df_method": method})

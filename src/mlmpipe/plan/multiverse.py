@@ -33,7 +33,8 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "centering": ("group", "grand", "none"),
     "random": ("slopes", "intercept", "uncorrelated"),
     "missing": ("listwise", "imputation", "delta"),
-    "estimator": ("reml", "ml"),
+    "estimator": ("reml", "ml", "bayes_modal"),
+    "prior": ("default", "wider"),
     "df": ("satterthwaite", "kenward_roger"),
     "outliers": ("all", "drop_influential"),
     "method": ("mlm", "ols_cluster", "gee", "between", "within", "random_effects"),
@@ -41,7 +42,8 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 #: Dimensions that only the mixed model (method ``mlm``) has.
 MLM_ONLY = ("random", "estimator", "df")
 #: Order of the dimensions in IDs, tables and the choice matrix (centering.<var> come first).
-ORDER = ("method", "random", "estimator", "df", "missing", "outliers")
+#: ``prior`` is a dimension only when the plan lists it (older plans keep their IDs).
+ORDER = ("method", "random", "estimator", "prior", "df", "missing", "outliers")
 NOT_APPLICABLE = "-"
 #: Imputations per imputation / delta specification when the plan itself does not impute: enough
 #: for Rubin's rules on a focal fixed effect at a moderate fraction of missing information
@@ -263,26 +265,35 @@ def _dimensions(cfg: SensitivityConfig, level1: Level) -> FrozenMap[str, tuple[s
             )
         dims[f"centering.{var}"] = tuple(options)
     for name in ORDER:
-        dims[name] = getattr(cfg.dimensions, name)
+        options = getattr(cfg.dimensions, name)
+        if options is not None:
+            dims[name] = options
     return FrozenMap.of(dims)
 
 
-def _choices_ok(choices: dict[str, str]) -> dict[str, str]:
+def _choices_ok(choices: dict[str, str], bayes_modal: bool = False) -> dict[str, str]:
+    """Choices without meaning are "-": the mixed-model dimensions of an alternative estimator,
+    and the prior of a likelihood fit (``bayes_modal``: the plan's own fits are Bayesian modal)."""
     if choices["method"] != "mlm":
         choices = {k: (NOT_APPLICABLE if k in MLM_ONLY else v) for k, v in choices.items()}
+    modal = bayes_modal or choices.get("estimator") == "bayes_modal"
+    if "prior" in choices and (choices["method"] != "mlm" or not modal):
+        choices["prior"] = NOT_APPLICABLE
     return choices
 
 
-def _grid(dims: Mapping[str, tuple[str, ...]]) -> list[dict[str, str]]:
+def _grid(dims: Mapping[str, tuple[str, ...]], bayes_modal: bool = False) -> list[dict[str, str]]:
     keys = list(dims)
     return [
-        _choices_ok(dict(zip(keys, combo, strict=True)))
+        _choices_ok(dict(zip(keys, combo, strict=True)), bayes_modal)
         for combo in itertools.product(*(dims[k] for k in keys))
     ]
 
 
 def _subset(
-    entries: tuple[Mapping[str, str], ...], dims: Mapping[str, tuple[str, ...]]
+    entries: tuple[Mapping[str, str], ...],
+    dims: Mapping[str, tuple[str, ...]],
+    bayes_modal: bool = False,
 ) -> list[dict[str, str]]:
     out = []
     for i, entry in enumerate(entries):
@@ -296,8 +307,8 @@ def _subset(
                     f"{where}: {value!r} is not allowed; allowed values: {', '.join(dims[key])}"
                 )
             choices[key] = value
-        out.append(_choices_ok(choices))
-    primary = _choices_ok({k: v[0] for k, v in dims.items()})
+        out.append(_choices_ok(choices, bayes_modal))
+    primary = _choices_ok({k: v[0] for k, v in dims.items()}, bayes_modal)
     return [primary] + [c for c in out if c != primary]
 
 
@@ -318,6 +329,8 @@ class MultiverseContext:
     models: tuple[ModelSpec, ...]
     alpha: float
     glmm: GlmmOptions | None
+    #: the plan's fits are Bayesian modal (``estimation.method: bayes_modal``)
+    bayes_modal: bool = False
 
 
 def build_sensitivity(cfg: SensitivityConfig, ctx: MultiverseContext) -> SensitivitySection:
@@ -338,7 +351,8 @@ def build_sensitivity(cfg: SensitivityConfig, ctx: MultiverseContext) -> Sensiti
         raise PlanError(
             "sensitivity.focal: name at least one focal parameter, e.g. 'cses:sectorCatholic'"
         )
-    raw = _grid(dims) if cfg.subset is None else _subset(cfg.subset, dims)
+    bm = ctx.bayes_modal
+    raw = _grid(dims, bm) if cfg.subset is None else _subset(cfg.subset, dims, bm)
     specs, seen = [], set()
     for choices in raw:
         sid = spec_id(choices)

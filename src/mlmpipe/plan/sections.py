@@ -527,8 +527,11 @@ class PreregistrationSection(Section):
 
 
 @dataclass(frozen=True)
-class DimensionsSection(Section):
-    """``sensitivity.dimensions``: the options of each multiverse dimension, in plan order."""
+class DimensionsSection(_LaterKeys, Section):
+    """``sensitivity.dimensions``: the options of each multiverse dimension, in plan order;
+    ``prior`` (None: not a dimension) varies the prior of Bayesian modal fits."""
+
+    LATER: ClassVar[dict[str, Any]] = {"prior": None}
 
     centering: FrozenMap[str, tuple[str, ...]]
     random: tuple[str, ...]
@@ -537,6 +540,7 @@ class DimensionsSection(Section):
     df: tuple[str, ...]
     outliers: tuple[str, ...]
     method: tuple[str, ...]
+    prior: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -560,6 +564,7 @@ class SensitivityConfig(Section):
             dimensions=DimensionsSection(
                 centering=freeze(dims["centering"]),
                 **{k: tuple(dims[k]) for k in DIMENSION_NAMES},
+                prior=_tuple_or_none(dims.get("prior")),
             ),
             subset=freeze(d["subset"]),
             influence_cutoff=d["influence_cutoff"],
