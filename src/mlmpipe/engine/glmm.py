@@ -211,7 +211,7 @@ def fit_glmm_design(
             par, optsum = ordinal_laplace.fit_ordinal_laplace(model, start)
             msgs = list(model.warnings)
             st_opt = model.freeze_start(par)
-            derivs = deviance_derivatives(model.objective, par, model.lower, model.steps(st_opt))
+            derivs = ordinal_laplace.gradient_hessian(model, par, model.steps(st_opt))
             g, H = check_convergence(model.objective, par, model.lower, optsum, derivs=derivs)
             return _finish(model, par, H, optsum, msgs, alpha, prior)
         # stage 1 only starts stage 2 (which refits theta with beta to XTOL) unless nAGQ = 0

@@ -215,3 +215,31 @@ def fit_ordinal_laplace(model, start: np.ndarray):
     ]
     model.beta0 = x[nt : nt + model.p].copy()
     return x, summ
+
+
+def gradient_hessian(model, par: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic gradient and the Hessian by central differences of it (step ``h[i]``; forward
+    where a bound is within ``h[i]``), symmetrised: 2k gradient evaluations instead of the
+    ~2k^2 deviance evaluations of second differences, with O(h^2) error and no
+    rounding amplification by 1/h^2."""
+    ol = OrdinalLaplace(model)
+    par = np.asarray(par, float)
+    ol.modes(float(par[0]), ol.off + ol.X @ par[1 : 1 + ol.p], ol._alpha(par[1 + ol.p :]))
+    u0 = ol.u.copy()
+
+    def grad(x):
+        ol.u = u0.copy()
+        return ol.deviance_grad(x)[1]
+
+    g0 = grad(par)
+    k = par.size
+    H = np.zeros((k, k))
+    lower = np.asarray(model.lower, float)
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h[i]
+        if par[i] - h[i] >= lower[i]:
+            H[i] = (grad(par + e) - grad(par - e)) / (2 * h[i])
+        else:
+            H[i] = (grad(par + e) - g0) / h[i]
+    return g0, (H + H.T) / 2
