@@ -90,7 +90,9 @@ class OrdinalLaplace:
             return self._sum(self.wt * d["l"]) - 0.5 * u * u, d
 
         val, d = obj(u)
-        for _ in range(200):
+        # quadratic convergence needs ~5-10 steps; 60 means a trial point far out (an optimizer's
+        # first step), which the caller treats as an infinite deviance
+        for _ in range(60):
             l1 = -(d["lA"] + d["lB"])
             w = -(d["lAA"] + 2 * d["lAB"] + d["lBB"])
             g = theta * self._sum(self.wt * self.z * l1) - u
@@ -116,6 +118,8 @@ class OrdinalLaplace:
     def deviance_grad(self, par: np.ndarray) -> tuple[float, np.ndarray]:
         """The Laplace deviance and its gradient in ``(theta, beta, extra)``."""
         theta, beta, extra = float(par[0]), par[1 : 1 + self.p], par[1 + self.p :]
+        if np.any(extra[1:] > 30):  # threshold gaps beyond e^30: far outside any fit
+            raise EstimationError("ordinal Laplace: thresholds out of range")
         alpha = self._alpha(extra)
         lin = self.off + self.X @ beta
         u = self.modes(theta, lin, alpha)
