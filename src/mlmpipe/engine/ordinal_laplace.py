@@ -25,11 +25,11 @@ from mlmpipe.errors import EstimationError
 def _dens(link: str, x: np.ndarray):
     """F, f, f', f'' at x (+-inf give F in {0, 1} and zero derivatives)."""
     fin = np.isfinite(x)
-    if link == "logit":
-        F = special.expit(x)
-        f = F * (1 - F)
-        f1 = f * (1 - 2 * F)
-        return F, f, f1, f1 * (1 - 2 * F) - 2 * f * f
+    if link == "logit":  # f = F(x) F(-x): no cancellation in either tail
+        F, Fm = special.expit(x), special.expit(-x)
+        f = F * Fm
+        c = Fm - F
+        return F, f, f * c, f * (c * c - 2 * f)
     xs = np.where(fin, x, 0.0)
     f = np.where(fin, np.exp(-(xs**2) / 2.0) / np.sqrt(2 * np.pi), 0.0)
     return special.ndtr(x), f, -xs * f, (xs * xs - 1) * f
@@ -90,20 +90,25 @@ class OrdinalLaplace:
             return self._sum(self.wt * d["l"]) - 0.5 * u * u, d
 
         val, d = obj(u)
-        for _ in range(200):
+        # quadratic convergence needs ~5-10 steps; 60 means a trial point far out (an optimizer's
+        # first step), which the caller treats as an infinite deviance
+        for _ in range(60):
             l1 = -(d["lA"] + d["lB"])
             w = -(d["lAA"] + 2 * d["lAB"] + d["lBB"])
             g = theta * self._sum(self.wt * self.z * l1) - u
             h = 1 + theta * theta * self._sum(self.wt * self.z2 * w)
-            if np.max(np.abs(g)) < tol:
-                break
             step = g / h
+            if np.max(np.abs(g)) < tol or np.max(np.abs(step)) < tol:
+                break
             for _ in range(30):
                 new, dn = obj(u + step)
                 bad = new < val - 1e-12 * (1 + np.abs(val))
                 if not bad.any():
                     break
                 step = np.where(bad, step / 2, step)
+            else:  # at the rounding floor of those clusters' objectives: keep their modes
+                step = np.where(bad, 0.0, step)
+                new, dn = obj(u + step)
             u, val, d = u + step, new, dn
         else:
             raise EstimationError("ordinal Laplace: the conditional modes did not converge")
@@ -113,6 +118,8 @@ class OrdinalLaplace:
     def deviance_grad(self, par: np.ndarray) -> tuple[float, np.ndarray]:
         """The Laplace deviance and its gradient in ``(theta, beta, extra)``."""
         theta, beta, extra = float(par[0]), par[1 : 1 + self.p], par[1 + self.p :]
+        if np.any(extra[1:] > 30):  # threshold gaps beyond e^30: far outside any fit
+            raise EstimationError("ordinal Laplace: thresholds out of range")
         alpha = self._alpha(extra)
         lin = self.off + self.X @ beta
         u = self.modes(theta, lin, alpha)
