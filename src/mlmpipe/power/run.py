@@ -155,6 +155,12 @@ def simulation_table(sec: PowerSection, batches: list[dict], closed: pd.DataFram
     return pd.DataFrame(rows)
 
 
+def _err(t: pd.DataFrame) -> list:
+    """Error-bar half-widths of the Wilson intervals (clipped: at power 0 or 1 rounding can put
+    the bound a hair past the estimate)."""
+    return [(t["power"] - t["ci_low"]).clip(lower=0), (t["ci_high"] - t["power"]).clip(lower=0)]
+
+
 def power_figure(
     sec: PowerSection, closed: pd.DataFrame, sim: pd.DataFrame | None, path, model=None
 ):
@@ -180,7 +186,7 @@ def power_figure(
             ax.errorbar(
                 s["clusters"],
                 s["power"],
-                yerr=[s["power"] - s["ci_low"], s["ci_high"] - s["power"]],
+                yerr=_err(s),
                 fmt="o",
                 ms=4,
                 color=line.get_color(),
@@ -190,7 +196,7 @@ def power_figure(
         ax.errorbar(
             model["clusters"],
             model["power"],
-            yerr=[model["power"] - model["ci_low"], model["ci_high"] - model["power"]],
+            yerr=_err(model),
             fmt="s-",
             ms=4,
             color="black",

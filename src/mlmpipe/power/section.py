@@ -135,6 +135,8 @@ def power_section(cfg: dict, plan: Plan) -> PowerSection:
         )
     if "pilot" in d:
         raw = _pilot_raw(d["pilot"]["fit"], d["term"], plan, d["design"] in THREE_LEVEL)
+        if d["pilot"].get("coefficient") is not None:  # the value to detect, not the pilot's
+            raw["coefficient"] = float(d["pilot"]["coefficient"])
         es, icc, omega = _standardise(raw)
     elif "raw" in d:
         es, icc, omega = _standardise(d["raw"])
