@@ -63,6 +63,8 @@ def test_hsb_pilot_plan_simulates_the_final_model(tmp_path, monkeypatch):
     assert (model["fitted"] + model["failed"] == 12).all()
     assert ((model["ci_low"] <= model["power"]) & (model["power"] <= model["ci_high"])).all()
     assert (tmp_path / "out" / "power_curve.png").stat().st_size > 10_000
+    text = (tmp_path / "out" / "assumptions.md").read_text()
+    assert "sector set to 1" in text and "whole clusters" in text
 
 
 @pytest.mark.slow

@@ -263,6 +263,19 @@ def assumptions_text(sec: PowerSection, alloc: dict | None) -> str:
                 else ""
             )
         )
+    if sec.simulate and sec.pilot_data:
+        lines.append(
+            f"- Final model: the pilot fit {sec.pilot_fit} is the truth (fixed effects, every "
+            "random-effects covariance matrix, sigma"
+            + (
+                f"; {sec.term} set to {sec.pilot_coefficient:g}"
+                if sec.pilot_coefficient is not None
+                else ""
+            )
+            + f"); whole clusters of {sec.pilot_data} are resampled to each grid count (their "
+            "sizes and level-2 covariates kept), the full final model refitted by REML and "
+            f"{sec.term} tested by {'satterthwaite' if sec.test == 'lrt' else sec.test}."
+        )
     if alloc:
         lines.append(
             f"- Cost-optimal cluster size (Raudenbush 1997): {alloc['optimal_cluster_size']:.1f} "
