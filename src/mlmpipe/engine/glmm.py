@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from mlmpipe.engine import ordinal_laplace
 from mlmpipe.engine.aghq import MAX_NAGQ, aghq_deviance
 from mlmpipe.engine.family import Family, make_family
 from mlmpipe.engine.glmm_results import GlmmResult
@@ -206,6 +207,13 @@ def fit_glmm_design(
         start = np.concatenate(
             [r.theta_start() for r in lmm.reterms] + [model.family.extra_start(model.y)]
         )
+        if prior is None and ordinal_laplace.applicable(model):  # analytic gradient (clmm's fit)
+            par, optsum = ordinal_laplace.fit_ordinal_laplace(model, start)
+            msgs = list(model.warnings)
+            st_opt = model.freeze_start(par)
+            derivs = ordinal_laplace.gradient_hessian(model, par, model.steps(st_opt))
+            g, H = check_convergence(model.objective, par, model.lower, optsum, derivs=derivs)
+            return _finish(model, par, H, optsum, msgs, alpha, prior)
         # stage 1 only starts stage 2 (which refits theta with beta to XTOL) unless nAGQ = 0
         xtol1 = 1e-10 if model.nagq == 0 else STAGE1_XTOL
         x1, opt1 = optimize_theta(model.objective_stage1, start, model.lower1, xtol=xtol1)
@@ -240,12 +248,19 @@ def fit_glmm_design(
             st_opt = model.freeze_start(par)
             derivs = deviance_derivatives(model.objective, par, model.lower, model.steps(st_opt))
             g, H = check_convergence(model.objective, par, model.lower, optsum, derivs=derivs)
+    return _finish(model, par, H, optsum, msgs, alpha, prior)
+
+
+def _finish(model, par, H, optsum, msgs, alpha, prior):
+    """The fitted ``GlmmResult`` at the estimates ``par`` with the deviance Hessian ``H``."""
+    lmm = model.lmm
+    with threadpool_limits(limits=1, user_api="blas"):
         st = model.pirls_stage2(par, full=True)
         vcov, note = _vcov(model, par, H, st)
         deviance = model.deviance_from(par[: model.ntheta], st, model.nagq)
     if note:
         msgs.append(note)
-    report_problems(optsum, msgs, stacklevel=3)
+    report_problems(optsum, msgs, stacklevel=4)
     res = GlmmResult(
         lmm,
         par[: model.ntheta],

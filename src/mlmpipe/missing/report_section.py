@@ -21,6 +21,11 @@ GRUND_NOTE = (
 )
 
 
+def _p_text(p: float) -> str:
+    """'= .032', '< .001' or '> .999' (APA: no leading zero, never 'p = 1')."""
+    return "< .001" if p < 0.001 else "> .999" if p > 0.999 else f"= {p:.3f}".replace("0.", ".", 1)
+
+
 def _diagnostics(missing: dict) -> list:
     out = []
     lt = missing.get("little_mcar")
@@ -31,7 +36,7 @@ def _diagnostics(missing: dict) -> list:
             (
                 "md",
                 f"**Little's MCAR test**: d² = {lt['statistic']:.2f}, df = {lt['df']}, "
-                f"p = {lt['p']:.3g} ({lt['patterns']} patterns, {lt['rows']} rows; {lt['note']}). "
+                f"p {_p_text(lt['p'])} ({lt['patterns']} patterns, {lt['rows']} rows; {lt['note']}). "
                 "A small p is evidence against MCAR; a large one does not establish MAR.",
             )
         )

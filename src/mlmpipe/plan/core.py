@@ -18,6 +18,14 @@ import yaml
 
 from mlmpipe.engine.priors import wider_prior_config
 from mlmpipe.errors import PlanError
+from mlmpipe.plan.classifications import (
+    Classification,
+    MembershipSection,
+    classification_variables,
+    classifications_from_config,
+    membership_from_config,
+    with_classification_terms,
+)
 from mlmpipe.plan.frozen import FrozenMap, Section, canonical_json, freeze
 from mlmpipe.plan.multiverse import (
     MULTIVERSE_M,
@@ -176,6 +184,10 @@ class Plan:
     survey: SurveySection | None = None
     #: set by ``with_choices(plausible_value=k)``: the variant analyses the k-th plausible value
     plausible_value: int | None = None
+    #: ``classifications`` crossing the hierarchy and ``membership`` (multiple membership;
+    #: :mod:`mlmpipe.plan.classifications`): empty / None for a purely nested plan
+    classifications: tuple[Classification, ...] = ()
+    membership: MembershipSection | None = None
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -192,7 +204,11 @@ class Plan:
         names = CenteringNames.from_config(cfg["centering"])
         entries = tuple(ModelEntry.from_config(e) for e in cfg["models"])
         _check_residuals(estimation, entries, levels, outcome)
-        models = build_sequence(entries, outcome, levels[1:], _model_variables(levels, names))
+        classifications = classifications_from_config(cfg.get("classifications"), levels)
+        membership = membership_from_config(cfg.get("membership"), levels, classifications)
+        known = {**_model_variables(levels, names), **classification_variables(classifications)}
+        models = build_sequence(entries, outcome, levels[1:], known)
+        models = with_classification_terms(models, classifications, membership)
         model_names = [m.name for m in models]
         hypotheses = tuple(Hypothesis(**h) for h in cfg["hypotheses"])
         for i, h in enumerate(hypotheses):
@@ -224,6 +240,8 @@ class Plan:
             deviations=freeze(cfg["deviations"]),
             sensitivity=None,  # resolved below: it needs the plan's slices
             survey=survey,
+            classifications=classifications,
+            membership=membership,
         )
         plan.data.codes_for(plan._coded_columns())  # a code list naming an unknown column
         sens = build_sensitivity(
@@ -238,6 +256,10 @@ class Plan:
         if self.survey is not None:  # absent without one: older plans keep their hash
             out["outcome"] = {"range": out["outcome"]["range"], **self.survey.outcome_config()}
             out["survey"] = self.survey.to_config()
+        if self.classifications:  # absent from nested plans: their hash is unchanged
+            out["classifications"] = [c.to_config() for c in self.classifications]
+        if self.membership is not None:
+            out["membership"] = self.membership.to_config()
         return out
 
     def _to_config(self) -> dict:

@@ -9,6 +9,7 @@ abbreviations.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ def fmt(x, digits: int = 2, leading_zero: bool = True) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return ""
     s = f"{float(x):.{digits}f}"
+    if re.fullmatch(r"-0\.?0*", s):  # -0.001 rounded: APA prints 0.00, not a signed zero
+        s = s[1:]
     if not leading_zero:
         s = s.replace("0.", ".", 1)
     return s.replace("-", "\u2212")
@@ -140,7 +143,7 @@ def correlations_table(
     note = (
         f"Below the diagonal: within-{group} correlations of level-1 variables (deviations from "
         f"{group} means); above the diagonal: between-{group} correlations of {group} means "
-        f"({data[group].nunique()} {group}s). Two-category variables are coded 0/1 for the "
+        f"({data[group].nunique()} {group} clusters). Two-category variables are coded 0/1 for the "
         "category shown."
     )
     return ApaTable(number, f"Within- and Between-{group.capitalize()} Correlations", body, note)

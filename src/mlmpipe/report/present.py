@@ -68,6 +68,8 @@ def _num(x: float, digits: int, leading_zero: bool = True) -> str:
         s = f"{x:.2g}"
     else:
         s = f"{x:.{digits}f}"
+        if re.fullmatch(r"-0\.?0*", s):  # a small negative rounded to zero: no signed zero
+            s = s[1:]
     if not leading_zero:
         s = re.sub(r"^(-?)0\.", r"\1.", s)
     return s.replace("-", MINUS)
@@ -187,6 +189,14 @@ def markdown_html(text: str) -> str:
     return mistune.html(text)
 
 
+def inline_markdown(text: str) -> str:
+    """One line of Markdown (code spans, emphasis) as inline HTML, without the ``<p>`` wrapper."""
+    out = markdown_html(text).strip()
+    if out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1:
+        out = out[3:-4]
+    return out
+
+
 def png_html(data: bytes, alt: str = "", caption: str | None = None) -> str:
     src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     img = f'<img src="{src}" alt="{_html.escape(alt)}">'
@@ -248,7 +258,7 @@ class Appendix:
         return self.md(str(obj))
 
     def _repr_html_(self) -> str:
-        summ = f'<div class="mp-lead">{self.summary}</div>' if self.summary else ""
+        summ = f'<div class="mp-lead">{inline_markdown(self.summary)}</div>' if self.summary else ""
         return (
             f'<details class="appendix" id="{self.key}"><summary><h2 id="{self.key}-h">'
             f"{_html.escape(self.title)}</h2>{summ}</summary>"
