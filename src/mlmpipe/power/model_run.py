@@ -41,7 +41,7 @@ def model_batch(sec: PowerSection, batch: int) -> list[dict]:
         try:
             r = run_model_batch(
                 truth, frame, sec.cluster, sec.term, c, test, reps, sec.alpha, sec.seed,
-                CELL_OFFSET + i, batch,
+                CELL_OFFSET + i, batch, sec.mcar,
             )  # fmt: skip
         except MlmpipeError as exc:
             r = {"reps": reps, "rejected": 0, "failed": reps, "singular": 0,

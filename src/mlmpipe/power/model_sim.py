@@ -126,30 +126,41 @@ def run_model_batch(
     seed: int = 1,
     cell: int = 0,
     batch: int = 0,
+    mcar: float = 0.0,
 ) -> dict:
     """Simulate and refit ``reps`` replicates of the final model in one cell; the same keys as
-    :func:`mlmpipe.power.simulate.run_batch` (rejections, failures, singular fits, time)."""
+    :func:`mlmpipe.power.simulate.run_batch` (rejections, failures, singular fits, time).
+
+    ``mcar``: share of rows whose outcome is missing completely at random in each replicate
+    (drawn after the responses from the same generator; those rows are dropped, listwise)."""
     if test not in MODEL_TESTS:
         raise PlanError(f"power.test: {test!r}; allowed: {', '.join(MODEL_TESTS)}")
     if reps < 1:
         raise PlanError(f"power.replications: {reps}; at least 1")
+    if not 0.0 <= mcar < 1.0:
+        raise PlanError(f"power.mcar: {mcar} must be in [0, 1)")
     data = extend_clusters(frame, cluster, clusters, np.random.default_rng([int(seed), int(cell)]))
     lhs = truth.formula.split("~")[0].strip()  # a plain response column (simulated over)
     if lhs not in data:
         data = data.assign(**{lhs: 0.0})
     design = build_design(truth.formula, data)
     col = fixed_column(design.fixed_names, term)
-    j = design.fixed_names.index(col)
-    ys = draw_model(design, truth, reps, np.random.default_rng([int(seed), int(cell), int(batch)]))
+    rng = np.random.default_rng([int(seed), int(cell), int(batch)])
+    ys = draw_model(design, truth, reps, rng)
+    keep = rng.random(ys.shape) >= mcar if mcar > 0 else None
     df_method = "none" if test == "wald" else test
     rejected = failed = singular = 0
     reasons: list[str] = []
     t0 = time.perf_counter()
-    for y in ys:
+    for i, y in enumerate(ys):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = fit_design(replace(design, y=y), df_method=df_method, alpha=alpha)
+                des = replace(design, y=y)
+                if keep is not None:  # the observed rows of this replicate: a new design
+                    rows = design.rows[keep[i]]
+                    des = build_design(truth.formula, data.iloc[rows].assign(**{lhs: y[keep[i]]}))
+                res = fit_design(des, df_method=df_method, alpha=alpha)
         except Exception as exc:  # a replicate that cannot be fitted is counted, not fatal
             failed += 1
             if len(reasons) < 5:
@@ -159,6 +170,7 @@ def run_model_batch(
             failed += 1
             continue
         singular += bool(res.singular)
+        j = list(res.model.fixed_names).index(col)
         z = res.beta[j] / math.sqrt(res.vcov[j, j])
         dfj = float(res.df[j])
         p = 2 * (stats.norm.sf(abs(z)) if not np.isfinite(dfj) else stats.t.sf(abs(z), dfj))
