@@ -12,6 +12,7 @@ import pandas as pd
 
 from mlmpipe.errors import MlmpipeError
 from mlmpipe.power import analytic
+from mlmpipe.power.model_run import model_batch, model_table
 from mlmpipe.power.section import PowerSection
 from mlmpipe.power.simulate import run_batch, summarise
 
@@ -21,6 +22,7 @@ FILES = (
     "mdes.csv",
     "min_clusters.csv",
     "simulation.csv",
+    "simulation_model.csv",
     "power_curve.png",
     "assumptions.md",
     "power.json",
@@ -113,7 +115,12 @@ def simulate_batch(sec: PowerSection, batch: int) -> dict:
                  "singular": 0, "ladder": 0, "unresolved": 0, "reasons": [str(exc)],
                  "seconds": 0.0}  # fmt: skip
         cells.append(r)
-    return {"batch": batch, "seed": sec.seed, "cells": cells}
+    return {
+        "batch": batch,
+        "seed": sec.seed,
+        "cells": cells,
+        "model_cells": model_batch(sec, batch),
+    }
 
 
 def simulation_table(sec: PowerSection, batches: list[dict], closed: pd.DataFrame):
@@ -148,7 +155,15 @@ def simulation_table(sec: PowerSection, batches: list[dict], closed: pd.DataFram
     return pd.DataFrame(rows)
 
 
-def power_figure(sec: PowerSection, closed: pd.DataFrame, sim: pd.DataFrame | None, path):
+def _err(t: pd.DataFrame) -> list:
+    """Error-bar half-widths of the Wilson intervals (clipped: at power 0 or 1 rounding can put
+    the bound a hair past the estimate)."""
+    return [(t["power"] - t["ci_low"]).clip(lower=0), (t["ci_high"] - t["power"]).clip(lower=0)]
+
+
+def power_figure(
+    sec: PowerSection, closed: pd.DataFrame, sim: pd.DataFrame | None, path, model=None
+):
     """Power against the number of clusters, one line per cluster size (and subclusters), the
     simulated powers with 95% intervals as points, the target as a dashed line."""
     # deferred: matplotlib takes about a second to import and only this figure needs it
@@ -171,12 +186,23 @@ def power_figure(sec: PowerSection, closed: pd.DataFrame, sim: pd.DataFrame | No
             ax.errorbar(
                 s["clusters"],
                 s["power"],
-                yerr=[s["power"] - s["ci_low"], s["ci_high"] - s["power"]],
+                yerr=_err(s),
                 fmt="o",
                 ms=4,
                 color=line.get_color(),
                 capsize=2,
             )
+    if model is not None and len(model):
+        ax.errorbar(
+            model["clusters"],
+            model["power"],
+            yerr=_err(model),
+            fmt="s-",
+            ms=4,
+            color="black",
+            capsize=2,
+            label="final model (pilot)",
+        )
     ax.axhline(sec.target, ls="--", color="grey", lw=1)
     ax.set_ylim(0, 1.02)
     unit = "level-3 units (K)" if sec.three_level else "clusters (J)"
@@ -237,6 +263,19 @@ def assumptions_text(sec: PowerSection, alloc: dict | None) -> str:
                 else ""
             )
         )
+    if sec.simulate and sec.pilot_data:
+        lines.append(
+            f"- Final model: the pilot fit {sec.pilot_fit} is the truth (fixed effects, every "
+            "random-effects covariance matrix, sigma"
+            + (
+                f"; {sec.term} set to {sec.pilot_coefficient:g}"
+                if sec.pilot_coefficient is not None
+                else ""
+            )
+            + f"); whole clusters of {sec.pilot_data} are resampled to each grid count (their "
+            "sizes and level-2 covariates kept), the full final model refitted by REML and "
+            f"{sec.term} tested by {'satterthwaite' if sec.test == 'lrt' else sec.test}."
+        )
     if alloc:
         lines.append(
             f"- Cost-optimal cluster size (Raudenbush 1997): {alloc['optimal_cluster_size']:.1f} "
@@ -260,7 +299,9 @@ def write_outputs(sec: PowerSection, batches: list[dict] | None, out_dir=OUT_DIR
     mins.to_csv(out / "min_clusters.csv", index=False)
     sim = simulation_table(sec, batches, closed) if batches else None
     (sim if sim is not None else pd.DataFrame()).to_csv(out / "simulation.csv", index=False)
-    power_figure(sec, closed, sim, out / "power_curve.png")
+    model = model_table(sec, batches)
+    model.to_csv(out / "simulation_model.csv", index=False)
+    power_figure(sec, closed, sim, out / "power_curve.png", model)
     alloc = allocation(sec)
     (out / "assumptions.md").write_text(assumptions_text(sec, alloc), encoding="utf-8")
     summary = {

@@ -19,6 +19,7 @@ from mlmpipe.ladder import Ladder
 from mlmpipe.plan import Plan
 from mlmpipe.plan.schema import validate_config
 from mlmpipe.power.analytic import THREE_LEVEL, DesignParams
+from mlmpipe.power.model_sim import fixed_column
 from mlmpipe.power.simulate import SIMULATED, TESTS
 from mlmpipe.record import load_record
 
@@ -47,6 +48,10 @@ class PowerSection:
     cost: tuple[float, float] | None
     mcar: float = 0.0
     ladder: Ladder | None = None  # the plan's convergence ladder, for the simulated fits
+    pilot_fit: str | None = None  # FitRecord of the pilot (power.pilot.fit)
+    pilot_data: str | None = None  # its data: simulate the full final model (power.pilot.data)
+    pilot_coefficient: float | None = None  # the value of term to simulate under
+    cluster: str | None = None  # the plan's level-2 id column (resampled by the model simulation)
 
     @property
     def design(self) -> str:
@@ -95,14 +100,16 @@ def _pilot_raw(path: str, term: str, plan: Plan, three: bool) -> dict:
         rec = load_record(path)
     except (OSError, ValueError, KeyError) as exc:
         raise PlanError(f"power.pilot.fit: cannot read the fit record {path!r}: {exc}") from exc
-    if term not in rec.fixed_terms:
+    try:  # a plan term names its R column (cses:sector -> cses:sectorCatholic)
+        col = fixed_column(rec.fixed_terms, term)
+    except PlanError:
         raise PlanError(
             f"power.term: {term!r} is not a fixed term of the pilot fit; its terms: "
             f"{', '.join(rec.fixed_terms)}"
-        )
+        ) from None
     covs = rec.covariance_matrices()
     ids = [lv.id for lv in plan.cluster_levels][: 2 if three else 1]
-    out = {"coefficient": rec.fixed_effect(term).estimate, "residual": float(rec.sigma) ** 2}
+    out = {"coefficient": rec.fixed_effect(col).estimate, "residual": float(rec.sigma) ** 2}
     for k, gid in enumerate(ids, start=2):
         if gid not in covs:
             raise PlanError(
@@ -111,7 +118,7 @@ def _pilot_raw(path: str, term: str, plan: Plan, three: bool) -> dict:
             )
         names, S = covs[gid]
         out[f"level{k}"] = float(S[names.index("(Intercept)"), names.index("(Intercept)")])
-        out[f"slope{k}"] = float(S[names.index(term), names.index(term)]) if term in names else 0.0
+        out[f"slope{k}"] = float(S[names.index(col), names.index(col)]) if col in names else 0.0
     out.setdefault("level3", 0.0)
     out.setdefault("slope3", 0.0)
     return out
@@ -128,6 +135,8 @@ def power_section(cfg: dict, plan: Plan) -> PowerSection:
         )
     if "pilot" in d:
         raw = _pilot_raw(d["pilot"]["fit"], d["term"], plan, d["design"] in THREE_LEVEL)
+        if d["pilot"].get("coefficient") is not None:  # the value to detect, not the pilot's
+            raw["coefficient"] = float(d["pilot"]["coefficient"])
         es, icc, omega = _standardise(raw)
     elif "raw" in d:
         es, icc, omega = _standardise(d["raw"])
@@ -189,6 +198,10 @@ def power_section(cfg: dict, plan: Plan) -> PowerSection:
         ladder=Ladder(plan.convergence.triggers, plan.convergence.rungs, plan.convergence.optimizer)
         if d["ladder"]
         else None,
+        pilot_fit=d.get("pilot", {}).get("fit"),
+        pilot_data=d.get("pilot", {}).get("data"),
+        pilot_coefficient=d.get("pilot", {}).get("coefficient"),
+        cluster=plan.cluster_levels[0].id if plan.cluster_levels else None,
     )
 
 
