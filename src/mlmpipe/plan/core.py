@@ -27,7 +27,12 @@ from mlmpipe.plan.multiverse import (
     SensitivitySection,
     build_sensitivity,
 )
-from mlmpipe.plan.residual import ResidualChoice, check_residual, check_weights
+from mlmpipe.plan.residual import (
+    ResidualChoice,
+    check_residual,
+    check_residual_steps,
+    check_weights,
+)
 from mlmpipe.plan.schema import validate_config
 from mlmpipe.plan.sections import (
     CenteringNames,
@@ -192,6 +197,7 @@ class Plan:
         names = CenteringNames.from_config(cfg["centering"])
         entries = tuple(ModelEntry.from_config(e) for e in cfg["models"])
         _check_residuals(estimation, entries, levels, outcome)
+        check_residual_steps(estimation, entries, cfg["report"]["bootstrap"])
         models = build_sequence(entries, outcome, levels[1:], _model_variables(levels, names))
         model_names = [m.name for m in models]
         hypotheses = tuple(Hypothesis(**h) for h in cfg["hypotheses"])
