@@ -119,7 +119,7 @@ class ResidualStructure:
             who = sub[spec.subject].iloc[self.cur[k]]
             raise DataValidationError(
                 f"correlation: duplicate occasions of {spec.time!r} within {spec.subject!r} "
-                f"{who!r} (rows {rows_k[0]!r} and {rows_k[1]!r})"
+                f"{_plain(who)!r} (rows {rows_k[0]!r} and {rows_k[1]!r})"
             )
         self.ncorr = 1 if spec.correlation is not None else 0
         self.nvar = max(len(self.strata_levels) - 1, 0)
@@ -231,3 +231,8 @@ class ResidualStructure:
 def _need(df: pd.DataFrame, col: str | None, key: str) -> None:
     if col not in df.columns:
         raise DataValidationError(f"{key}: column {col!r} is not in the data")
+
+
+def _plain(value):
+    """A numpy scalar as its Python value (``3``, not ``np.int64(3)``, in messages)."""
+    return value.item() if isinstance(value, np.generic) else value

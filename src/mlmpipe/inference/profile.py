@@ -190,6 +190,12 @@ def profile_intervals(
         raise ValueError(
             f"profile: {rec.label} is a {rec.family.name} GLMM, not a linear mixed model"
         )
+    if rec.residual:
+        raise ValueError(
+            f"profile: {rec.label} has a residual structure ({rec.residual.get('correlation') or ''}"
+            f"{' varIdent' if rec.residual.get('variance') else ''}); its residual parameters "
+            "have Wald intervals (residual-structure table)"
+        )
     reml = rec.reml and criterion == "fit"
     if reml != rec.reml or rec.sigma is None or rec.is_pooled:
         own = fit_design(rec.design(data), reml=reml, df_method="none", theta0=rec.theta)

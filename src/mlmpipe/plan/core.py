@@ -35,7 +35,12 @@ from mlmpipe.plan.multiverse import (
     SensitivitySection,
     build_sensitivity,
 )
-from mlmpipe.plan.residual import ResidualChoice, check_residual, check_weights
+from mlmpipe.plan.residual import (
+    ResidualChoice,
+    check_residual,
+    check_residual_steps,
+    check_weights,
+)
 from mlmpipe.plan.schema import validate_config
 from mlmpipe.plan.sections import (
     CenteringNames,
@@ -204,6 +209,7 @@ class Plan:
         names = CenteringNames.from_config(cfg["centering"])
         entries = tuple(ModelEntry.from_config(e) for e in cfg["models"])
         _check_residuals(estimation, entries, levels, outcome)
+        check_residual_steps(estimation, entries, cfg["report"]["bootstrap"])
         classifications = classifications_from_config(cfg.get("classifications"), levels)
         membership = membership_from_config(cfg.get("membership"), levels, classifications)
         known = {**_model_variables(levels, names), **classification_variables(classifications)}

@@ -95,3 +95,29 @@ def check_weights(column: str | None, family: str, backend: str, known: Sequence
         raise PlanError("estimation.weights: observation weights need backend 'mlmpipe'")
     if column in known:
         raise PlanError(f"estimation.weights: {column!r} is a plan ID or the outcome")
+
+
+def check_residual_steps(est, entries: Sequence, bootstrap: Mapping) -> None:
+    """Steps that would ignore an R-side residual structure are one-line errors: Kenward-Roger
+    (its adjusted covariance assumes independent residuals, so the engine has none for these
+    fits) and the parametric bootstrap of a model with one (it simulates independent level-1
+    residuals). Profile intervals skip such models with the reason (inference/profile.py); their
+    residual parameters keep the Wald intervals of the fit record."""
+
+    def choice(e):
+        c = e.residual if e.residual is not None else est.residual
+        return c is not None and c.active
+
+    with_structure = [e.name for e in entries if choice(e)]
+    if with_structure and est.df_method == "kenward_roger":
+        raise PlanError(
+            "estimation.df_method: kenward_roger is not available with a residual structure "
+            f"(models {', '.join(with_structure)}); use satterthwaite"
+        )
+    model = bootstrap.get("model") or (entries[-1].name if entries else None)
+    if int(bootstrap.get("resamples") or 0) > 0 and model in with_structure:
+        raise PlanError(
+            f"report.bootstrap.model: {model!r} has a residual structure; the parametric "
+            "bootstrap simulates independent residuals, so choose a model without one or set "
+            "report.bootstrap.resamples: 0"
+        )
