@@ -41,3 +41,27 @@ def test_missing_code_and_little_p_text():
     assert _code_text(-99.0) == "-99" and _code_text("-9") == "-9" and _code_text(2.5) == "2.5"
     assert _code_text("") == "''"
     assert _p_text(1.0) == "> .999" and _p_text(0.0321) == "= .032" and _p_text(1e-5) == "< .001"
+
+
+def test_factor_dummies_read_as_variable_and_category():
+    desc = {
+        "variables": [
+            {"variable": "ses", "level": "student"},
+            {
+                "variable": "track",
+                "level": "student",
+                "categories": {"academic": 0.4, "general": 0.6},
+            },
+            {"variable": "sex", "level": "student", "categories": {"f": 0.5, "m": 0.5}},
+        ]
+    }
+    labels = apa.factor_term_labels(desc)
+    assert labels == {
+        "trackacademic": "track: academic",
+        "trackgeneral": "track: general",
+        "sexf": "sex: f",
+        "sexm": "sex: m",
+    }
+    assert apa.term_label("trackgeneral", labels) == "track: general"
+    assert apa.term_label("sexm:cses", labels) == "sex: m \u00d7 cses"
+    assert apa.term_label("(Intercept)", labels) == "(Intercept)"
