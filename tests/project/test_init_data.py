@@ -128,3 +128,20 @@ def test_labelled_categorical_and_an_unnamed_id(tmp_path):
     text = plan_from_description(d)
     assert 'edu: {type: categorical, levels: ["low", "mid", "high"]}' in text
     assert d.outcome == "y"
+
+
+def test_describe_shows_value_labels_and_declared_missing(tmp_path, capsys):
+    from tests.fixtures.realworld.three_level_sav import write_schools_sav
+
+    sav = tmp_path / "schools.sav"
+    write_schools_sav(sav)
+    assert main(["init", "--data", str(sav), "--describe"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    assert rows["track"].endswith("1=academic, 2=general, 3=vocational")  # not 1.0, 2.0, 3.0
+    assert rows["sector"].endswith("1=public, 2=private")
+    assert "4 (declared -99: 4)" in rows["motiv"]  # SPSS user-missing, read as missing
+    assert "3 (code -99: 3)" in rows["ses"]  # undeclared -99, a suspected code
+    assert "3 (3 blank)" in rows["sex"] and rows["sex"].endswith("f, m")
+    d = describe(sav)
+    assert d.levels == [("student", "student"), ("class", "class"), ("school", "school")]
+    assert d.column("class_size").level == "class" and d.column("sector").level == "school"

@@ -16,7 +16,7 @@ def visible(html: str) -> str:
 
 def artefacts(html: str) -> list[str]:
     """Every notebook artefact found: pandas index cells, NaN/None text, tables without body
-    rows, p values not in APA form (scientific notation or a leading zero)."""
+    rows, p values not in APA form (scientific notation or a leading zero), signed zeros."""
     text = visible(html)
     out = []
     if "dataframe" in text:
@@ -33,6 +33,8 @@ def artefacts(html: str) -> list[str]:
         out.append(f"p not in APA form: {m.group(0)!r}")
     for m in re.finditer(r"<td[^>]*>\s*(-?\d\.\d+e[-+]\d+)\s*</td>", text):
         out.append(f"scientific notation cell {m.group(1)!r}")
+    for m in re.finditer(r">\s*([\u2212-]0\.0+)\s*<", text):
+        out.append(f"a signed zero {m.group(1)!r}")
     if "<title>Notebook</title>" in text:
         out.append("the document title is 'Notebook'")
     return out

@@ -111,6 +111,11 @@ def _clean(s: pd.Series) -> tuple[pd.Series, int, list]:
     return (s.mask(s.isin(codes)) if codes else s), n_blank, found
 
 
+def _code(v: object) -> str:
+    """A value code as written in the file: 1, not 1.0."""
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _guess_type(s: pd.Series, labels: dict | None) -> str:
     k = s.nunique(dropna=True)
     if k == 2:
@@ -255,9 +260,12 @@ def describe_table(d: Description) -> str:
         if c.n_blank:
             notes.append(f"{c.n_blank} blank")
         notes += [f"code {v:g}: {k}" for v, k in c.missing_codes]
+        notes += [f"declared {v}: {k}" for v, k in c.file_missing.items()]
         if notes:
             miss += " (" + ", ".join(notes) + ")"
         vals = ", ".join(map(str, c.values)) if c.values else ""
+        if c.labels:  # SPSS/Stata value labels: the code and what it means
+            vals = ", ".join(f"{_code(v)}={lab}" for v, lab in c.labels.items())
         rows.append((c.name, c.type, miss, str(c.n_distinct), c.level or "", role, vals))
     head = ("column", "type", "missing", "distinct", "level", "role", "values")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]

@@ -162,11 +162,27 @@ def _random_rows(rec: FitRecord) -> dict[str, str]:
     return out
 
 
+def factor_term_labels(desc: dict) -> dict[str, str]:
+    """Treatment-coded dummy names as readers know them: ``sexm`` -> ``sex: m``, ``trackgeneral``
+    -> ``track: general`` (the category labels, value labels of SPSS/Stata files included)."""
+    out = {}
+    for v in desc.get("variables", []):
+        for cat in v.get("categories", {}):
+            out[f"{v['variable']}{cat}"] = f"{v['variable']}: {cat}"
+    return out
+
+
+def term_label(term: str, labels: dict[str, str]) -> str:
+    """A fixed-effect term for a table: dummies labelled, interactions joined by a times sign."""
+    return " \u00d7 ".join(labels.get(part, part) for part in term.split(":"))
+
+
 def model_sequence_table(
     models: list[dict],
     fits: dict[tuple[str, str], FitRecord],
     effects: dict | None = None,
     number: int = 3,
+    term_labels: dict[str, str] | None = None,
 ) -> ApaTable:
     """The sequence side by side: fixed effects b (SE) with significance marks, the random part
     (variances, correlations), ICC, N per level, deviance/AIC/BIC and Nakagawa R^2.
@@ -215,6 +231,8 @@ def model_sequence_table(
     body = pd.DataFrame(
         {name: [c.get(k, "") for k in order] for name, c in cols.items()}, index=order
     )
+    if term_labels:
+        body.index = [term_label(k, term_labels) if k in terms else k for k in order]
     body = body.reset_index().rename(columns={"index": "Parameter"})
     labels = "; ".join(f"{m['name']} = {m['label']}" for m in models)
     kr = any(fits[(m["name"], est)].df_method == "kenward_roger" for m in models)
@@ -283,6 +301,6 @@ def build_tables(
     return {
         "descriptives": descriptives_table(desc, 1),
         "correlations": correlations_table(data, level1, level2, group, 2),
-        "models": model_sequence_table(models, by_key, effects, 3),
+        "models": model_sequence_table(models, by_key, effects, 3, factor_term_labels(desc)),
         "comparison": comparison_table(comparison, 4),
     }

@@ -18,6 +18,7 @@ import pandas as pd
 
 from mlmpipe.prereg.tables import evaluate_hypotheses, reporting_fit
 from mlmpipe.record import FitRecord
+from mlmpipe.report.apa import factor_term_labels, term_label
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ def fmt_p(p: float | None) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    s = f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    return s.replace("-", "\u2212")  # a typographic minus, as in the tables
 
 
 def _hypothesis_sentences(hyp: pd.DataFrame, alpha: float) -> list[str]:
@@ -91,13 +93,16 @@ def _icc_sentence(es: dict, outcome: str) -> str:
     )
 
 
-def _final_sentences(spec: dict, rec: FitRecord | None, es: dict, alpha: float) -> list[str]:
+def _final_sentences(
+    spec: dict, rec: FitRecord | None, es: dict, alpha: float, labels: dict[str, str] | None = None
+) -> list[str]:
     if rec is None:
         return [f"The final model ({spec['models'][-1]['name']}) was not fitted."]
     level = int(round(100 * (1 - alpha)))
     terms = [r for r in rec.fixed if r.term != "(Intercept)"]
     shown = [
-        f"{r.term} {_num(r.estimate)} [{_num(r.ci_low)}, {_num(r.ci_high)}], {fmt_p(r.p)}"
+        f"{term_label(r.term, labels or {})} {_num(r.estimate)} "
+        f"[{_num(r.ci_low)}, {_num(r.ci_high)}], {fmt_p(r.p)}"
         for r in terms[:8]
     ]
     more = f" ({len(terms) - 8} more terms in the Models section)" if len(terms) > 8 else ""
@@ -115,7 +120,7 @@ def _final_sentences(spec: dict, rec: FitRecord | None, es: dict, alpha: float) 
         out.append(
             f"As {name}: "
             + "; ".join(
-                f"{r.term} {_num(r.exp_estimate)} [{_num(r.exp_ci_low)}, {_num(r.exp_ci_high)}]"
+                f"{term_label(r.term, labels or {})} {_num(r.exp_estimate)} [{_num(r.exp_ci_low)}, {_num(r.exp_ci_high)}]"
                 for r in ratios
             )
             + "."
@@ -196,7 +201,13 @@ def executive_summary(
     key = [
         _sample_sentence(desc),
         _icc_sentence(es, spec["outcome"]),
-        *_final_sentences(spec, reporting_fit(fits, spec["models"][-1]["name"]), es, alpha),
+        *_final_sentences(
+            spec,
+            reporting_fit(fits, spec["models"][-1]["name"]),
+            es,
+            alpha,
+            factor_term_labels(desc),
+        ),
         _convergence_sentence(fits),
         _unresolved_sentence(fits),
         _sensitivity_sentence(sensitivity),
