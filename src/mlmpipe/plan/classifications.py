@@ -27,7 +27,7 @@ from mlmpipe.formula.edit import with_rhs
 from mlmpipe.formula.parse import Num, parse_expr
 from mlmpipe.formula.render import render
 from mlmpipe.formula.spec import Addend, Bar
-from mlmpipe.plan.frozen import Section
+from mlmpipe.plan.frozen import FrozenMap, Section, freeze
 from mlmpipe.plan.sections import Level, ModelSpec, Predictor
 
 
@@ -244,3 +244,32 @@ def with_classification_terms(
         spec = with_rhs(spec, spec.rhs + tuple(intercept_bar(g) for g in groups))
         out.append(replace(m, formula=render(spec)))
     return tuple(out)
+
+
+def design_columns(plan) -> tuple[str, ...]:
+    """Data columns the validate step keeps for the design: classification IDs and predictors,
+    the membership's wide columns (a long table's are made by the validate step)."""
+    cols = [c.id for c in plan.classifications]
+    cols += [p.name for c in plan.classifications for p in c.predictors]
+    m = plan.membership
+    if m is not None:
+        cols += [*m.id_columns, *m.weight_columns]
+    return tuple(dict.fromkeys(cols))
+
+
+def design_entry(plan) -> FrozenMap | None:
+    """The validate slice's ``design``: classifications (name, id, crosses) and membership
+    (its config plus ``unit_column``, the level-1 ID); None for a purely nested plan."""
+    if not plan.classifications and plan.membership is None:
+        return None
+    out: dict = {
+        "classifications": [
+            {"name": c.name, "id": c.id, "crosses": c.crosses} for c in plan.classifications
+        ]
+    }
+    if plan.membership is not None:
+        m = plan.membership.to_config()
+        if plan.membership.long:
+            m["unit_column"] = plan.levels[0].id or plan.membership.unit
+        out["membership"] = m
+    return freeze(out)

@@ -23,6 +23,8 @@ from mlmpipe.plan.classifications import (
     MembershipSection,
     classification_variables,
     classifications_from_config,
+    design_columns,
+    design_entry,
     membership_from_config,
     with_classification_terms,
 )
@@ -476,11 +478,12 @@ class Plan:
             family="ordinal" if self.estimation.family == "ordinal" else None,
             encoding=self.data.encoding,
             missing_codes=freeze(self.data.codes_for(self._coded_columns())),
-            extra_columns=tuple(self.residual_columns()),
+            extra_columns=tuple(self.residual_columns()) + design_columns(self),
             survey=freeze(self.survey.validate_entry(self.outcome, self.levels))
             if self.survey is not None
             else None,
             sheet=self.data.sheet,
+            design=design_entry(self),
         )
 
     def _coded_columns(self) -> list[str]:
