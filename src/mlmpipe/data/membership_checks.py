@@ -101,7 +101,18 @@ def long_to_wide(
             f"membership.table: missing unit or cluster ID in table {_rows(miss)}"
         )
     if weight is not None:
-        _check_weights(table[[weight]], table[[cluster]].notna(), "membership.weight", "table")
+        w = table[weight].astype(float)
+        for bad, what in ((w.isna(), "missing"), (w < 0, "negative")):
+            if bad.any():
+                raise DataValidationError(
+                    f"membership.weight: {what} membership weight in table {_rows(bad)}"
+                )
+        zero = w.groupby(table[unit]).transform("sum") == 0  # a unit's weights sum to 0
+        if zero.any():
+            raise DataValidationError(
+                f"membership.weight: a unit's membership weights sum to 0 in table {_rows(zero)}"
+                f" (units {_few(table.loc[zero, unit].unique(), 3)})"
+            )
     stray = ~table[unit].isin(units)
     if stray.any():
         raise DataValidationError(
