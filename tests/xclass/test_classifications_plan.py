@@ -96,3 +96,15 @@ def test_long_membership_reads_the_pivoted_columns_and_keeps_scale_false():
 def test_bad_sections_name_the_key(changes, message):
     with pytest.raises(PlanError, match=message.replace("[", r"\[").replace("]", r"\]")):
         _plan(**changes)
+
+
+def test_membership_named_like_a_level_replaces_its_grouping_and_keeps_slopes():
+    cfg = copy.deepcopy(CROSSED)
+    cfg["classifications"] = []
+    cfg["levels"][1] = {"name": "school", "id": "s1"}
+    cfg["membership"] = {"name": "school", "columns": ["s1", "s2"], "weights": ["w1", "w2"]}
+    cfg["models"].append({"name": "m2", "add_random": {"school": ["verbal"]}})
+    plan = Plan.from_config(cfg)
+    assert plan.model("m2").formula == (
+        "attain ~ 1 + verbal + sex + (1 + verbal | mm(s1, s2, weights = cbind(w1, w2)))"
+    )

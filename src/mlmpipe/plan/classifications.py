@@ -9,7 +9,9 @@
 * ``membership``: a multiple-membership classification (Hill & Goldstein 1998; Browne, Goldstein &
   Rasbash 2001), either a long table ``{name, table, unit, cluster, weight, normalise}`` (one row
   per unit x cluster, pivoted by the validate step into ``slots`` wide columns) or wide columns
-  ``{name, columns: [s1..sK], weights: [w1..wK], normalise}``. Every staged model gets
+  ``{name, columns: [s1..sK], weights: [w1..wK], normalise}``. A membership named like a
+  clustering level replaces that level's grouping (its random slopes stay, now on ``mm()``);
+  otherwise every staged model gets
   ``(1 | mm(s1, ..., sK, weights = cbind(w1, ..., wK), scale = normalise))``; weights are divided
   by their unit's sum unless ``normalise: false``.
 
@@ -180,9 +182,12 @@ def membership_from_config(
     ``cluster``) or wide ``columns``; wide ``weights`` as many as the columns."""
     if d is None:
         return None
-    taken = {lv.name for lv in levels} | {c.name for c in classifications}
+    taken = {lv.name for lv in levels[:1]} | {c.name for c in classifications}
     if d["name"] in taken:
-        raise PlanError(f"membership.name: {d['name']!r} is already a level or classification")
+        raise PlanError(
+            f"membership.name: {d['name']!r} is already level 1 or a classification; name the "
+            "clustering level it replaces, or a new classification"
+        )
     table, columns = d.get("table"), tuple(d.get("columns") or ())
     if (table is None) == (not columns):
         raise PlanError(
@@ -229,11 +234,18 @@ def with_classification_terms(
     models: Sequence[ModelSpec],
     classifications: Sequence[Classification],
     membership: MembershipSection | None,
+    levels: Sequence[Level] = (),
 ) -> tuple[ModelSpec, ...]:
     """Every staged model with ``(1 | id)`` per classification and the membership's ``mm()``
-    term appended to its parsed formula (explicit formulas are used as written)."""
-    groups = [c.id for c in classifications] + ([membership.group] if membership else [])
-    if not groups:
+    term in its parsed formula (explicit formulas are used as written). A membership named like a
+    clustering level *is* that level: the level's bars ``(... | id)`` get the ``mm()`` grouping
+    (its random slopes too); otherwise ``(1 | mm(...))`` is appended."""
+    ids = {lv.name: lv.id for lv in levels}
+    replaced = ids.get(membership.name) if membership is not None else None
+    groups = [c.id for c in classifications]
+    if membership is not None and replaced is None:
+        groups.append(membership.group)
+    if not groups and replaced is None:
         return tuple(models)
     out = []
     for m in models:
@@ -241,7 +253,13 @@ def with_classification_terms(
             out.append(m)
             continue
         spec = parse_formula(m.formula)
-        spec = with_rhs(spec, spec.rhs + tuple(intercept_bar(g) for g in groups))
+        rhs = tuple(
+            Addend(a.op, Bar(a.node.lhs, parse_expr(membership.group), a.node.double))
+            if replaced and isinstance(a.node, Bar) and a.node.group_name == replaced
+            else a
+            for a in spec.rhs
+        )
+        spec = with_rhs(spec, rhs + tuple(intercept_bar(g) for g in groups))
         out.append(replace(m, formula=render(spec)))
     return tuple(out)
 

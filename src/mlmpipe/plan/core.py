@@ -210,7 +210,7 @@ class Plan:
         membership = membership_from_config(cfg.get("membership"), levels, classifications)
         known = {**_model_variables(levels, names), **classification_variables(classifications)}
         models = build_sequence(entries, outcome, levels[1:], known)
-        models = with_classification_terms(models, classifications, membership)
+        models = with_classification_terms(models, classifications, membership, levels)
         model_names = [m.name for m in models]
         hypotheses = tuple(Hypothesis(**h) for h in cfg["hypotheses"])
         for i, h in enumerate(hypotheses):
