@@ -108,3 +108,8 @@ def test_membership_named_like_a_level_replaces_its_grouping_and_keeps_slopes():
     assert plan.model("m2").formula == (
         "attain ~ 1 + verbal + sex + (1 + verbal | mm(s1, s2, weights = cbind(w1, w2)))"
     )
+
+
+def test_multiple_imputation_with_a_crossed_design_is_a_one_line_error():
+    with pytest.raises(PlanError, match=r"^missing\.method: multiple_imputation is not available"):
+        _plan(missing={"method": "multiple_imputation", "m": 5})

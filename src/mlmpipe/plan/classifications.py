@@ -291,3 +291,18 @@ def design_entry(plan) -> FrozenMap | None:
             m["unit_column"] = plan.levels[0].id or plan.membership.unit
         out["membership"] = m
     return freeze(out)
+
+
+def check_design_missing(
+    classifications: Sequence[Classification], membership: MembershipSection | None, imputes: bool
+) -> None:
+    """Multiple imputation is not available for crossed or membership designs: the chained
+    imputation models have random intercepts for the nested levels only, and imputing under a
+    nested model would understate the crossed classifications' variance (a one-line error)."""
+    if not imputes or (not classifications and membership is None):
+        return
+    what = "crossed classifications" if classifications else "a multiple membership"
+    raise PlanError(
+        f"missing.method: multiple_imputation is not available with {what} (the imputation "
+        "models have random intercepts for the nested levels only); use listwise or available"
+    )

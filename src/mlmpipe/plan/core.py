@@ -21,6 +21,7 @@ from mlmpipe.errors import PlanError
 from mlmpipe.plan.classifications import (
     Classification,
     MembershipSection,
+    check_design_missing,
     classification_variables,
     classifications_from_config,
     design_columns,
@@ -208,6 +209,7 @@ class Plan:
         _check_residuals(estimation, entries, levels, outcome)
         classifications = classifications_from_config(cfg.get("classifications"), levels)
         membership = membership_from_config(cfg.get("membership"), levels, classifications)
+        check_design_missing(classifications, membership, missing.imputes)
         known = {**_model_variables(levels, names), **classification_variables(classifications)}
         models = build_sequence(entries, outcome, levels[1:], known)
         models = with_classification_terms(models, classifications, membership, levels)
