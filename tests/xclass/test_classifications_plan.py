@@ -18,9 +18,7 @@ CROSSED = {
         {"name": "student", "predictors": {"verbal": {}, "sex": {"type": "binary"}}},
         {"name": "primary", "id": "primary"},
     ],
-    "classifications": [
-        {"name": "second", "id": "second", "crosses": "primary", "centering": ["verbal"]}
-    ],
+    "classifications": [{"name": "second", "id": "second", "crosses": "primary"}],
     "models": [{"name": "m0"}, {"name": "m1", "add_fixed": ["verbal", "sex"]}],
 }
 
@@ -34,7 +32,6 @@ def _plan(**changes) -> Plan:
 def test_crossed_classification_adds_a_random_intercept_per_classification():
     plan = _plan()
     assert plan.classifications[0].crosses == "primary"
-    assert plan.classifications[0].centering == ("verbal",)
     spec = parse_formula(plan.model("m1").formula)
     assert plan.model("m1").formula == "attain ~ 1 + verbal + sex + (1 | primary) + (1 | second)"
     assert [b.group_name for b in spec.bars] == ["primary", "second"]
@@ -83,6 +80,9 @@ def test_long_membership_reads_the_pivoted_columns_and_keeps_scale_false():
         ({"classifications": [{"name": "x", "id": "s", "crosses": "primary",
                                "centering": ["sex"]}]},
          "classifications[0].centering: 'sex'"),
+        ({"classifications": [{"name": "x", "id": "s", "crosses": "primary",
+                               "centering": ["verbal"]}]},
+         "classifications[0].centering: means over a classification's clusters are not"),
         ({"membership": {"name": "school", "columns": ["s1", "s2"], "weights": ["w1"]}},
          "membership.weights"),
         ({"membership": {"name": "school", "table": "m.csv", "columns": ["s1", "s2"]}},

@@ -4,8 +4,9 @@
   clusters cross the hierarchy (students in a primary school *and* a secondary school; Goldstein
   2011, *Multilevel Statistical Models*, ch. 12; Raudenbush & Bryk 2002, ch. 12). ``crosses`` names
   the level (or earlier classification) it is crossed with; ``predictors`` are the variables
-  measured on its clusters (as in ``levels``); ``centering`` lists level-1 predictors whose means
-  over this classification's clusters the models may use. Every staged model gets ``(1 | id)``.
+  measured on its clusters (as in ``levels``); ``centering`` is to list level-1 predictors whose
+  means over this classification's clusters the models may use (validated, not yet computed:
+  a non-empty list is a plan error). Every staged model gets ``(1 | id)``.
 * ``membership``: a multiple-membership classification (Hill & Goldstein 1998; Browne, Goldstein &
   Rasbash 2001), either a long table ``{name, table, unit, cluster, weight, normalise}`` (one row
   per unit x cluster, pivoted by the validate step into ``slots`` wide columns) or wide columns
@@ -162,6 +163,11 @@ def classifications_from_config(
                     f"{key}.centering: {var!r} is not a continuous level-1 predictor; allowed: "
                     f"{', '.join(ok)}"
                 )
+        if centering:  # validated above; the center step does not compute them yet
+            raise PlanError(
+                f"{key}.centering: means over a classification's clusters are not computed yet "
+                "(only levels' group centering is); leave it empty"
+            )
         names.add(e["name"])
         ids.add(e["id"])
         out.append(Classification(e["name"], e["id"], e["crosses"], preds, centering))
