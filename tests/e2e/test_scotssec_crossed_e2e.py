@@ -32,3 +32,4 @@ def test_scotssec_crossed_plan_runs_to_its_report_with_lme4_parity(tmp_path):
     html = (tmp_path / "reports/report.html").read_text()
     assert "primary x second: crossed, 148 primary and 19 second clusters" in html
     assert "second IDs are crossed with primaries as declared" in html
+    assert "by grouping factor: primary 0.118, second 0.039." in html  # VPC per classification
