@@ -113,3 +113,15 @@ def test_membership_named_like_a_level_replaces_its_grouping_and_keeps_slopes():
 def test_multiple_imputation_with_a_crossed_design_is_a_one_line_error():
     with pytest.raises(PlanError, match=r"^missing\.method: multiple_imputation is not available"):
         _plan(missing={"method": "multiple_imputation", "m": 5})
+
+
+def test_multiverse_random_structures_keep_the_classification_terms():
+    cfg = copy.deepcopy(CROSSED)
+    cfg["models"].append({"name": "m2", "add_random": {"primary": ["verbal"]}})
+    plan = Plan.from_config(cfg)
+    assert plan.model("m2").formula.endswith("(1 + verbal | primary) + (1 | second)")
+    got = plan.with_choices(random="intercept").model("m2").formula
+    assert got == "attain ~ 1 + verbal + sex + (1 | primary) + (1 | second)"
+    got = plan.with_choices(random="uncorrelated").model("m2").formula
+    assert got.endswith("(1 + verbal || primary) + (1 | second)")
+    assert plan.with_choices(random="slopes").model("m2").formula == plan.model("m2").formula

@@ -738,10 +738,15 @@ class Plan:
         return replace(self, levels=tuple(levels), kept_columns=FrozenMap.of(kept))
 
     def _choose_random(self, structure: str) -> Plan:
-        models = tuple(
-            with_random(m, self.outcome, self.cluster_levels, structure) for m in self.models
-        )
-        return replace(self, models=models)
+        models = []
+        for m in self.models:
+            new = with_random(m, self.outcome, self.cluster_levels, structure)
+            if new is not m:  # rebuilt from the levels: the design's terms go back in
+                new = with_classification_terms(
+                    (new,), self.classifications, self.membership, self.levels
+                )[0]
+            models.append(new)
+        return replace(self, models=tuple(models))
 
     def _choose_missing(self, method: str) -> Plan:
         if method == "listwise":
