@@ -83,8 +83,10 @@ def test_missing_ids(df):
 
 def test_class_in_two_schools_and_local_ids(df):
     df.loc[12:15, "class"] = 0  # class 0 now also in school 20
-    msg = one_line_error(df, spec(), r"levels\[1\]\.id: 1 classroom ID\(s\) of column 'class'")
-    assert "0 in 10/20" in msg and "ids_local_to_parent" in msg
+    msg = one_line_error(
+        df, spec(), r"levels\[1\]\.id: classroom IDs are crossed with schools: 1 classroom appears"
+    )
+    assert "(e.g. 0)" in msg and "declare ids_local_to_parent: true or a crossed" in msg
     cfg = copy.deepcopy(BASE)
     cfg["levels"][1]["ids_local_to_parent"] = True
     clean, _ = validate_data(df, spec(cfg))

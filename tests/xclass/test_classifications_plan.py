@@ -18,9 +18,7 @@ CROSSED = {
         {"name": "student", "predictors": {"verbal": {}, "sex": {"type": "binary"}}},
         {"name": "primary", "id": "primary"},
     ],
-    "classifications": [
-        {"name": "second", "id": "second", "crosses": "primary", "centering": ["verbal"]}
-    ],
+    "classifications": [{"name": "second", "id": "second", "crosses": "primary"}],
     "models": [{"name": "m0"}, {"name": "m1", "add_fixed": ["verbal", "sex"]}],
 }
 
@@ -34,7 +32,6 @@ def _plan(**changes) -> Plan:
 def test_crossed_classification_adds_a_random_intercept_per_classification():
     plan = _plan()
     assert plan.classifications[0].crosses == "primary"
-    assert plan.classifications[0].centering == ("verbal",)
     spec = parse_formula(plan.model("m1").formula)
     assert plan.model("m1").formula == "attain ~ 1 + verbal + sex + (1 | primary) + (1 | second)"
     assert [b.group_name for b in spec.bars] == ["primary", "second"]
@@ -83,6 +80,9 @@ def test_long_membership_reads_the_pivoted_columns_and_keeps_scale_false():
         ({"classifications": [{"name": "x", "id": "s", "crosses": "primary",
                                "centering": ["sex"]}]},
          "classifications[0].centering: 'sex'"),
+        ({"classifications": [{"name": "x", "id": "s", "crosses": "primary",
+                               "centering": ["verbal"]}]},
+         "classifications[0].centering: means over a classification's clusters are not"),
         ({"membership": {"name": "school", "columns": ["s1", "s2"], "weights": ["w1"]}},
          "membership.weights"),
         ({"membership": {"name": "school", "table": "m.csv", "columns": ["s1", "s2"]}},
@@ -96,3 +96,32 @@ def test_long_membership_reads_the_pivoted_columns_and_keeps_scale_false():
 def test_bad_sections_name_the_key(changes, message):
     with pytest.raises(PlanError, match=message.replace("[", r"\[").replace("]", r"\]")):
         _plan(**changes)
+
+
+def test_membership_named_like_a_level_replaces_its_grouping_and_keeps_slopes():
+    cfg = copy.deepcopy(CROSSED)
+    cfg["classifications"] = []
+    cfg["levels"][1] = {"name": "school", "id": "s1"}
+    cfg["membership"] = {"name": "school", "columns": ["s1", "s2"], "weights": ["w1", "w2"]}
+    cfg["models"].append({"name": "m2", "add_random": {"school": ["verbal"]}})
+    plan = Plan.from_config(cfg)
+    assert plan.model("m2").formula == (
+        "attain ~ 1 + verbal + sex + (1 + verbal | mm(s1, s2, weights = cbind(w1, w2)))"
+    )
+
+
+def test_multiple_imputation_with_a_crossed_design_is_a_one_line_error():
+    with pytest.raises(PlanError, match=r"^missing\.method: multiple_imputation is not available"):
+        _plan(missing={"method": "multiple_imputation", "m": 5})
+
+
+def test_multiverse_random_structures_keep_the_classification_terms():
+    cfg = copy.deepcopy(CROSSED)
+    cfg["models"].append({"name": "m2", "add_random": {"primary": ["verbal"]}})
+    plan = Plan.from_config(cfg)
+    assert plan.model("m2").formula.endswith("(1 + verbal | primary) + (1 | second)")
+    got = plan.with_choices(random="intercept").model("m2").formula
+    assert got == "attain ~ 1 + verbal + sex + (1 | primary) + (1 | second)"
+    got = plan.with_choices(random="uncorrelated").model("m2").formula
+    assert got.endswith("(1 + verbal || primary) + (1 | second)")
+    assert plan.with_choices(random="slopes").model("m2").formula == plan.model("m2").formula

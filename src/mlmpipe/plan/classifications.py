@@ -4,12 +4,15 @@
   clusters cross the hierarchy (students in a primary school *and* a secondary school; Goldstein
   2011, *Multilevel Statistical Models*, ch. 12; Raudenbush & Bryk 2002, ch. 12). ``crosses`` names
   the level (or earlier classification) it is crossed with; ``predictors`` are the variables
-  measured on its clusters (as in ``levels``); ``centering`` lists level-1 predictors whose means
-  over this classification's clusters the models may use. Every staged model gets ``(1 | id)``.
+  measured on its clusters (as in ``levels``); ``centering`` is to list level-1 predictors whose
+  means over this classification's clusters the models may use (validated, not yet computed:
+  a non-empty list is a plan error). Every staged model gets ``(1 | id)``.
 * ``membership``: a multiple-membership classification (Hill & Goldstein 1998; Browne, Goldstein &
   Rasbash 2001), either a long table ``{name, table, unit, cluster, weight, normalise}`` (one row
   per unit x cluster, pivoted by the validate step into ``slots`` wide columns) or wide columns
-  ``{name, columns: [s1..sK], weights: [w1..wK], normalise}``. Every staged model gets
+  ``{name, columns: [s1..sK], weights: [w1..wK], normalise}``. A membership named like a
+  clustering level replaces that level's grouping (its random slopes stay, now on ``mm()``);
+  otherwise every staged model gets
   ``(1 | mm(s1, ..., sK, weights = cbind(w1, ..., wK), scale = normalise))``; weights are divided
   by their unit's sum unless ``normalise: false``.
 
@@ -27,7 +30,7 @@ from mlmpipe.formula.edit import with_rhs
 from mlmpipe.formula.parse import Num, parse_expr
 from mlmpipe.formula.render import render
 from mlmpipe.formula.spec import Addend, Bar
-from mlmpipe.plan.frozen import Section
+from mlmpipe.plan.frozen import FrozenMap, Section, freeze
 from mlmpipe.plan.sections import Level, ModelSpec, Predictor
 
 
@@ -160,6 +163,11 @@ def classifications_from_config(
                     f"{key}.centering: {var!r} is not a continuous level-1 predictor; allowed: "
                     f"{', '.join(ok)}"
                 )
+        if centering:  # validated above; the center step does not compute them yet
+            raise PlanError(
+                f"{key}.centering: means over a classification's clusters are not computed yet "
+                "(only levels' group centering is); leave it empty"
+            )
         names.add(e["name"])
         ids.add(e["id"])
         out.append(Classification(e["name"], e["id"], e["crosses"], preds, centering))
@@ -180,9 +188,12 @@ def membership_from_config(
     ``cluster``) or wide ``columns``; wide ``weights`` as many as the columns."""
     if d is None:
         return None
-    taken = {lv.name for lv in levels} | {c.name for c in classifications}
+    taken = {lv.name for lv in levels[:1]} | {c.name for c in classifications}
     if d["name"] in taken:
-        raise PlanError(f"membership.name: {d['name']!r} is already a level or classification")
+        raise PlanError(
+            f"membership.name: {d['name']!r} is already level 1 or a classification; name the "
+            "clustering level it replaces, or a new classification"
+        )
     table, columns = d.get("table"), tuple(d.get("columns") or ())
     if (table is None) == (not columns):
         raise PlanError(
@@ -229,11 +240,18 @@ def with_classification_terms(
     models: Sequence[ModelSpec],
     classifications: Sequence[Classification],
     membership: MembershipSection | None,
+    levels: Sequence[Level] = (),
 ) -> tuple[ModelSpec, ...]:
     """Every staged model with ``(1 | id)`` per classification and the membership's ``mm()``
-    term appended to its parsed formula (explicit formulas are used as written)."""
-    groups = [c.id for c in classifications] + ([membership.group] if membership else [])
-    if not groups:
+    term in its parsed formula (explicit formulas are used as written). A membership named like a
+    clustering level *is* that level: the level's bars ``(... | id)`` get the ``mm()`` grouping
+    (its random slopes too); otherwise ``(1 | mm(...))`` is appended."""
+    ids = {lv.name: lv.id for lv in levels}
+    replaced = ids.get(membership.name) if membership is not None else None
+    groups = [c.id for c in classifications]
+    if membership is not None and replaced is None:
+        groups.append(membership.group)
+    if not groups and replaced is None:
         return tuple(models)
     out = []
     for m in models:
@@ -241,6 +259,56 @@ def with_classification_terms(
             out.append(m)
             continue
         spec = parse_formula(m.formula)
-        spec = with_rhs(spec, spec.rhs + tuple(intercept_bar(g) for g in groups))
+        rhs = tuple(
+            Addend(a.op, Bar(a.node.lhs, parse_expr(membership.group), a.node.double))
+            if replaced and isinstance(a.node, Bar) and a.node.group_name == replaced
+            else a
+            for a in spec.rhs
+        )
+        spec = with_rhs(spec, rhs + tuple(intercept_bar(g) for g in groups))
         out.append(replace(m, formula=render(spec)))
     return tuple(out)
+
+
+def design_columns(plan) -> tuple[str, ...]:
+    """Data columns the validate step keeps for the design: classification IDs and predictors,
+    the membership's wide columns (a long table's are made by the validate step)."""
+    cols = [c.id for c in plan.classifications]
+    cols += [p.name for c in plan.classifications for p in c.predictors]
+    m = plan.membership
+    if m is not None:
+        cols += [*m.id_columns, *m.weight_columns]
+    return tuple(dict.fromkeys(cols))
+
+
+def design_entry(plan) -> FrozenMap | None:
+    """The validate slice's ``design``: classifications (name, id, crosses) and membership
+    (its config plus ``unit_column``, the level-1 ID); None for a purely nested plan."""
+    if not plan.classifications and plan.membership is None:
+        return None
+    out: dict = {
+        "classifications": [
+            {"name": c.name, "id": c.id, "crosses": c.crosses} for c in plan.classifications
+        ]
+    }
+    if plan.membership is not None:
+        m = plan.membership.to_config()
+        if plan.membership.long:
+            m["unit_column"] = plan.levels[0].id or plan.membership.unit
+        out["membership"] = m
+    return freeze(out)
+
+
+def check_design_missing(
+    classifications: Sequence[Classification], membership: MembershipSection | None, imputes: bool
+) -> None:
+    """Multiple imputation is not available for crossed or membership designs: the chained
+    imputation models have random intercepts for the nested levels only, and imputing under a
+    nested model would understate the crossed classifications' variance (a one-line error)."""
+    if not imputes or (not classifications and membership is None):
+        return
+    what = "crossed classifications" if classifications else "a multiple membership"
+    raise PlanError(
+        f"missing.method: multiple_imputation is not available with {what} (the imputation "
+        "models have random intercepts for the nested levels only); use listwise or available"
+    )

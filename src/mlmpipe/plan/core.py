@@ -21,8 +21,11 @@ from mlmpipe.errors import PlanError
 from mlmpipe.plan.classifications import (
     Classification,
     MembershipSection,
+    check_design_missing,
     classification_variables,
     classifications_from_config,
+    design_columns,
+    design_entry,
     membership_from_config,
     with_classification_terms,
 )
@@ -212,9 +215,10 @@ class Plan:
         check_residual_steps(estimation, entries, cfg["report"]["bootstrap"])
         classifications = classifications_from_config(cfg.get("classifications"), levels)
         membership = membership_from_config(cfg.get("membership"), levels, classifications)
+        check_design_missing(classifications, membership, missing.imputes)
         known = {**_model_variables(levels, names), **classification_variables(classifications)}
         models = build_sequence(entries, outcome, levels[1:], known)
-        models = with_classification_terms(models, classifications, membership)
+        models = with_classification_terms(models, classifications, membership, levels)
         model_names = [m.name for m in models]
         hypotheses = tuple(Hypothesis(**h) for h in cfg["hypotheses"])
         for i, h in enumerate(hypotheses):
@@ -482,11 +486,12 @@ class Plan:
             family="ordinal" if self.estimation.family == "ordinal" else None,
             encoding=self.data.encoding,
             missing_codes=freeze(self.data.codes_for(self._coded_columns())),
-            extra_columns=tuple(self.residual_columns()),
+            extra_columns=tuple(self.residual_columns()) + design_columns(self),
             survey=freeze(self.survey.validate_entry(self.outcome, self.levels))
             if self.survey is not None
             else None,
             sheet=self.data.sheet,
+            design=design_entry(self),
         )
 
     def _coded_columns(self) -> list[str]:
@@ -739,10 +744,15 @@ class Plan:
         return replace(self, levels=tuple(levels), kept_columns=FrozenMap.of(kept))
 
     def _choose_random(self, structure: str) -> Plan:
-        models = tuple(
-            with_random(m, self.outcome, self.cluster_levels, structure) for m in self.models
-        )
-        return replace(self, models=models)
+        models = []
+        for m in self.models:
+            new = with_random(m, self.outcome, self.cluster_levels, structure)
+            if new is not m:  # rebuilt from the levels: the design's terms go back in
+                new = with_classification_terms(
+                    (new,), self.classifications, self.membership, self.levels
+                )[0]
+            models.append(new)
+        return replace(self, models=tuple(models))
 
     def _choose_missing(self, method: str) -> Plan:
         if method == "listwise":

@@ -126,6 +126,9 @@ class ValidateSlice(Slice):
     #: the survey columns to check and keep (mlmpipe.data.survey_checks); None without survey
     survey: FrozenMap | None = None
     sheet: str | None = None  # data.sheet (Excel files)
+    #: crossed classifications and membership to audit (mlmpipe.data.id_structure,
+    #: mlmpipe.data.membership_checks); None for a nested plan
+    design: FrozenMap | None = None
 
     def to_dict(self) -> dict:
         out = {
@@ -155,6 +158,8 @@ class ValidateSlice(Slice):
             out["survey"] = plain(self.survey)
         if self.sheet is not None:
             out["sheet"] = self.sheet
+        if self.design is not None:
+            out["design"] = plain(self.design)
         return out | ({"family": self.family} if self.family is not None else {})
 
     @classmethod
@@ -184,6 +189,7 @@ class ValidateSlice(Slice):
             extra_columns=tuple(d.get("extra_columns", ())),
             survey=freeze(d["survey"]) if d.get("survey") is not None else None,
             sheet=d.get("sheet"),
+            design=freeze(d["design"]) if d.get("design") is not None else None,
         )
 
     def level_variables(self) -> list[tuple[str, str | None, list[str]]]:

@@ -89,13 +89,28 @@ def _icc_sentence(es: dict, outcome: str) -> str:
         f"In the null model ({es['null_model']}), the ICC is {de['icc']:.3f}{interval}: "
         f"{de['icc']:.0%} of {where} lies between {es['group']} units; the design "
         f"effect is {de['design_effect']:.2f} (effective sample size {de['n_effective']:,.0f} "
-        f"of {int(de['n']):,})."
+        f"of {int(de['n']):,})." + _vpc_sentence(es)
     )
 
 
+<<<<<<< HEAD
 def _final_sentences(
     spec: dict, rec: FitRecord | None, es: dict, alpha: float, labels: dict[str, str] | None = None
 ) -> list[str]:
+=======
+def _vpc_sentence(es: dict) -> str:
+    """With several grouping factors (crossed classifications, multiple membership, or nested
+    levels), the null model's variance partition coefficient of each: tau_k^2 / (sum_j tau_j^2 +
+    sigma^2) (Goldstein, Browne & Rasbash 2002; Goldstein 2011, ch. 12)."""
+    icc = es.get("models", {}).get(es.get("null_model"), {}).get("icc") or {}
+    if len(icc) < 2:
+        return ""
+    parts = ", ".join(f"{g} {v:.3f}" for g, v in icc.items())
+    return f" Variance partition coefficients of the null model by grouping factor: {parts}."
+
+
+def _final_sentences(spec: dict, rec: FitRecord | None, es: dict, alpha: float) -> list[str]:
+>>>>>>> h-xclass
     if rec is None:
         return [f"The final model ({spec['models'][-1]['name']}) was not fitted."]
     level = int(round(100 * (1 - alpha)))

@@ -9,6 +9,8 @@ import pandas as pd
 
 from mlmpipe.centering import CenteringState, apply_centering, centering_log, fit_centering
 from mlmpipe.data import describe, read_table, validate_data
+from mlmpipe.data.id_structure import audit_design
+from mlmpipe.data.membership_checks import prepare_design
 from mlmpipe.data.survey_checks import check_survey_columns, prepare_survey_columns
 from mlmpipe.errors import MlmpipeWarning
 from mlmpipe.missing import handle_missing
@@ -36,9 +38,11 @@ def validate_step(
     if vspec.get("survey"):  # weights and plausible values: checked, PV 1 in the analysed column
         check_survey_columns(raw, vspec["survey"], vspec["levels"])
         raw = prepare_survey_columns(raw, vspec["survey"])
+    raw, design_notes = prepare_design(raw, vspec)  # long membership table -> wide columns
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warn-level findings are recorded in the report
         clean, report = validate_data(raw, vspec)
+    audit_design(clean, vspec, report, design_notes)  # id structure, membership (crossed plans)
     notes = [{"name": "read", "status": "warn", "message": m, "details": {}} for m in read_notes]
     report["checks"] = notes + report["checks"]
     return clean, report, describe(clean, vspec)
