@@ -87,3 +87,16 @@ def test_unsupported_link_and_random_slope_are_one_line_errors():
         mlmpipe.fit(F["binomial"], DATA, family="binomial", link="probit", sampling_weights=W)
     with pytest.raises(MlmpipeError, match="one scalar random-effects term"):
         mlmpipe.fit("ybin ~ x + (1 + x | school)", DATA, family="binomial", sampling_weights=W)
+
+
+def test_singular_fit_warns_and_leaves_the_variance_without_se():
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"school": np.repeat(np.arange(40), 10), "x": rng.normal(size=400)})
+    d["y"] = np.tile([0, 1], 200)  # every school 5 of 10: no between-school variation
+    d["w2"] = np.repeat(rng.uniform(1, 5, 40), 10)
+    with pytest.warns(Warning, match="singular"):
+        r = mlmpipe.fit(
+            "y ~ x + (1 | school)", d, family="binomial", nagq=5, sampling_weights={"school": "w2"}
+        )
+    assert r.optsum.singular and r.variances.iloc[0] == 0.0
+    assert np.isnan(r.se_robust.iloc[2]) and np.all(np.isfinite(r.se_robust.to_numpy()[:2]))
