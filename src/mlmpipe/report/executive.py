@@ -93,11 +93,6 @@ def _icc_sentence(es: dict, outcome: str) -> str:
     )
 
 
-<<<<<<< HEAD
-def _final_sentences(
-    spec: dict, rec: FitRecord | None, es: dict, alpha: float, labels: dict[str, str] | None = None
-) -> list[str]:
-=======
 def _vpc_sentence(es: dict) -> str:
     """With several grouping factors (crossed classifications, multiple membership, or nested
     levels), the null model's variance partition coefficient of each: tau_k^2 / (sum_j tau_j^2 +
@@ -109,8 +104,9 @@ def _vpc_sentence(es: dict) -> str:
     return f" Variance partition coefficients of the null model by grouping factor: {parts}."
 
 
-def _final_sentences(spec: dict, rec: FitRecord | None, es: dict, alpha: float) -> list[str]:
->>>>>>> h-xclass
+def _final_sentences(
+    spec: dict, rec: FitRecord | None, es: dict, alpha: float, labels: dict[str, str] | None = None
+) -> list[str]:
     if rec is None:
         return [f"The final model ({spec['models'][-1]['name']}) was not fitted."]
     level = int(round(100 * (1 - alpha)))
