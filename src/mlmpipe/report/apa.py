@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mlmpipe.record import FitRecord
+from mlmpipe.report.term_labels import factor_term_labels, term_label
 
 
 @dataclass(frozen=True)
@@ -160,21 +161,6 @@ def _random_rows(rec: FitRecord) -> dict[str, str]:
         else:
             out[f"\u03c1 {r.group}: {r.term1}, {r.term2}"] = fmt(r.sdcor, leading_zero=False)
     return out
-
-
-def factor_term_labels(desc: dict) -> dict[str, str]:
-    """Treatment-coded dummy names as readers know them: ``sexm`` -> ``sex: m``, ``trackgeneral``
-    -> ``track: general`` (the category labels, value labels of SPSS/Stata files included)."""
-    out = {}
-    for v in desc.get("variables", []):
-        for cat in v.get("categories", {}):
-            out[f"{v['variable']}{cat}"] = f"{v['variable']}: {cat}"
-    return out
-
-
-def term_label(term: str, labels: dict[str, str]) -> str:
-    """A fixed-effect term for a table: dummies labelled, interactions joined by a times sign."""
-    return " \u00d7 ".join(labels.get(part, part) for part in term.split(":"))
 
 
 def model_sequence_table(

@@ -18,7 +18,7 @@ import pandas as pd
 
 from mlmpipe.prereg.tables import evaluate_hypotheses, reporting_fit
 from mlmpipe.record import FitRecord
-from mlmpipe.report.apa import factor_term_labels, term_label
+from mlmpipe.report.term_labels import factor_term_labels, term_label
 
 
 @dataclass(frozen=True)
